@@ -1,0 +1,243 @@
+"""Tests for tfgen.architectures: shapes, ranges, dtypes, serialisation and input checks."""
+
+import keras
+import numpy as np
+import pytest
+
+from tfgen import architectures
+
+LATENT = 8
+FILTERS = 4
+
+
+def _latent(n=2, dim=LATENT, seed=0):
+    return np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+
+
+def _images(n, shape, seed=0):
+    return np.random.default_rng(seed).uniform(-1, 1, (n, *shape)).astype(np.float32)
+
+
+def _n_layers(model, kind):
+    return sum(isinstance(layer, kind) for layer in model.layers)
+
+
+@pytest.mark.parametrize("side", [8, 32])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_generator_and_discriminator_shapes(side, channels):
+    shape = (side, side, channels)
+    gen = architectures.dcgan_generator(shape, latent_dim=LATENT, base_filters=FILTERS)
+    disc = architectures.dcgan_discriminator(shape, base_filters=FILTERS)
+    assert gen.name == "generator" and disc.name == "discriminator"
+    assert gen.input_shape == (None, LATENT)
+    # Large latents drive tanh into saturation: output must still be within [-1, 1].
+    z = 50.0 * _latent(3)
+    for training in (False, True):
+        images = gen(z, training=training).numpy()
+        assert images.shape == (3, *shape)
+        assert images.dtype == np.float32
+        assert np.all(images >= -1.0) and np.all(images <= 1.0)
+        logits = disc(images, training=training)
+        assert logits.shape == (3, 1)
+    # One transposed conv / strided conv per factor of two between 4 and side.
+    n_steps = int(np.log2(side // architectures.START_SIZE))
+    assert _n_layers(gen, keras.layers.Conv2DTranspose) == n_steps
+    assert _n_layers(gen, keras.layers.BatchNormalization) == n_steps + 1
+    assert _n_layers(disc, keras.layers.Conv2D) == n_steps
+    # Batch statistics would couple examples: the discriminator has no batch normalisation.
+    assert _n_layers(disc, keras.layers.BatchNormalization) == 0
+
+
+def test_filter_progression():
+    gen = architectures.dcgan_generator((64, 64, 3), latent_dim=LATENT, base_filters=2)
+    ups = [layer.filters for layer in gen.layers if isinstance(layer, keras.layers.Conv2DTranspose)]
+    # Halving down to base_filters; the 4x4 projection is capped at 8 * base_filters.
+    assert ups == [16, 8, 4, 2]
+    assert gen.get_layer("reshape").output.shape == (None, 4, 4, 16)
+    disc = architectures.dcgan_discriminator((256, 256, 1), base_filters=2)
+    downs = [layer.filters for layer in disc.layers if isinstance(layer, keras.layers.Conv2D)]
+    # Doubling from base_filters, capped at MAX_FILTER_MULTIPLIER * base_filters.
+    assert downs == [2, 4, 8, 16, 16, 16]
+    assert architectures.MAX_FILTER_MULTIPLIER == 8
+
+
+def test_side_256_quick_build():
+    shape = (256, 256, 3)
+    gen = architectures.dcgan_generator(shape, latent_dim=LATENT, base_filters=1)
+    disc = architectures.dcgan_discriminator(shape, base_filters=1)
+    images = gen(_latent(1))
+    assert images.shape == (1, *shape)
+    assert disc(images).shape == (1, 1)
+
+
+def test_generator_side_8_starts_at_4x4_with_one_block():
+    gen = architectures.dcgan_generator((8, 8, 1), latent_dim=LATENT, base_filters=FILTERS)
+    assert gen.get_layer("reshape").output.shape == (None, 4, 4, 2 * FILTERS)
+    assert _n_layers(gen, keras.layers.Conv2DTranspose) == 1
+
+
+def test_spectral_norm_wraps_every_weight_layer():
+    shape = (16, 16, 3)
+    disc = architectures.dcgan_discriminator(shape, base_filters=FILTERS, spectral_norm=True)
+    wrapped = [
+        layer for layer in disc.layers if isinstance(layer, keras.layers.SpectralNormalization)
+    ]
+    assert [type(layer.layer) for layer in wrapped] == [
+        keras.layers.Conv2D,
+        keras.layers.Conv2D,
+        keras.layers.Dense,
+    ]
+    assert _n_layers(disc, keras.layers.Conv2D) == 0  # none left unwrapped
+    images = _images(2, shape)
+    first = disc(images, training=True).numpy()
+    second = disc(images, training=True).numpy()
+    assert first.shape == (2, 1) and np.all(np.isfinite(first)) and np.all(np.isfinite(second))
+    # After a training call every kernel has spectral norm ~1 (power iteration estimate).
+    kernel = wrapped[-1].layer.kernel.numpy()
+    assert np.linalg.norm(kernel, 2) == pytest.approx(1.0, rel=0.05)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: architectures.dcgan_generator((8, 8, 3), latent_dim=LATENT, base_filters=FILTERS),
+        lambda: architectures.dcgan_discriminator((8, 8, 3), base_filters=FILTERS),
+        lambda: architectures.dcgan_discriminator(
+            (8, 8, 3), base_filters=FILTERS, spectral_norm=True
+        ),
+        lambda: architectures.conv_encoder((8, 8, 1), LATENT, variational=True, base_filters=2),
+        lambda: architectures.conv_decoder(LATENT, (8, 8, 1), base_filters=2),
+    ],
+    ids=["generator", "discriminator", "discriminator_sn", "encoder_vae", "decoder"],
+)
+def test_keras_save_load_round_trip(tmp_path, build):
+    model = build()
+    first = model.inputs[0]
+    data = _latent(2) if len(first.shape) == 2 else _images(2, first.shape[1:])
+    if any(isinstance(layer, keras.layers.SpectralNormalization) for layer in model.layers):
+        model(data, training=True)  # move the power-iteration state off its initial value
+    path = tmp_path / f"{model.name}.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path, safe_mode=True)
+    assert loaded.name == model.name
+    want = keras.tree.flatten(model(data, training=False))
+    got = keras.tree.flatten(loaded(data, training=False))
+    assert len(got) == len(want)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.fixture
+def mixed_precision():
+    keras.mixed_precision.set_dtype_policy("mixed_float16")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+
+
+def test_float32_outputs_under_mixed_precision(mixed_precision):
+    shape = (8, 8, 3)
+    gen = architectures.dcgan_generator(shape, latent_dim=LATENT, base_filters=FILTERS)
+    disc = architectures.dcgan_discriminator(shape, base_filters=FILTERS, spectral_norm=True)
+    enc = architectures.conv_encoder(shape, LATENT, variational=True, base_filters=FILTERS)
+    dec = architectures.conv_decoder(LATENT, shape, base_filters=FILTERS)
+    # The compute really is float16 inside ...
+    assert gen.get_layer("up1_conv").compute_dtype == "float16"
+    # ... but every output is float32.
+    images = gen(_latent(2), training=True)
+    assert images.dtype == "float32"
+    assert disc(images, training=True).dtype == "float32"
+    assert all(out.dtype == "float32" for out in enc(images))
+    assert dec(_latent(2)).dtype == "float32"
+
+
+def test_policy_reset_after_mixed_precision_test():
+    assert keras.mixed_precision.dtype_policy().name == "float32"
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_encoder_decoder_shapes(channels):
+    shape = (16, 16, channels)
+    enc = architectures.conv_encoder(shape, LATENT, base_filters=FILTERS)
+    vae = architectures.conv_encoder(shape, LATENT, variational=True, base_filters=FILTERS)
+    dec = architectures.conv_decoder(LATENT, shape, base_filters=FILTERS)
+    assert (enc.name, vae.name, dec.name) == ("encoder", "encoder", "decoder")
+    images = _images(3, shape)
+    z = enc(images)
+    assert z.shape == (3, LATENT)
+    mean, log_var = vae(images)
+    assert mean.shape == (3, LATENT) and log_var.shape == (3, LATENT)
+    assert vae.output_names == ["z_mean", "z_log_var"]
+    out = dec(50.0 * np.asarray(z)).numpy()
+    assert out.shape == (3, *shape)
+    assert np.all(out >= -1.0) and np.all(out <= 1.0)
+    assert _n_layers(dec, keras.layers.BatchNormalization) == 0
+    assert _n_layers(enc, keras.layers.BatchNormalization) == 0
+
+
+def test_default_constants():
+    assert architectures.LEAKY_RELU_SLOPE == 0.2
+    assert architectures.WEIGHT_INIT_STDDEV == 0.02
+    disc = architectures.dcgan_discriminator((8, 8, 1), base_filters=FILTERS)
+    assert disc.get_layer("down1_lrelu").negative_slope == pytest.approx(0.2)
+    gen = architectures.dcgan_generator((8, 8, 1))
+    assert gen.input_shape == (None, 128)
+    assert gen.get_layer("up1_conv").filters == 64
+
+
+BAD_SHAPES = [
+    (4, 4, 3),  # below MIN_SIDE
+    (512, 512, 3),  # above MAX_SIDE
+    (24, 24, 3),  # not a power of two
+    (32, 16, 3),  # not square
+    (32, 32, 2),  # channels
+    (32, 32),  # rank
+    (32.0, 32.0, 3.0),  # not ints
+    (True, True, 1),
+    "32x32",
+    None,
+]
+
+
+@pytest.mark.parametrize("shape", BAD_SHAPES, ids=[repr(s) for s in BAD_SHAPES])
+def test_bad_image_shape(shape):
+    pattern = r"image_shape must be \(side, side, channels\) with side a power of two from 8 to 256"
+    builders = [
+        lambda: architectures.dcgan_generator(shape),
+        lambda: architectures.dcgan_discriminator(shape),
+        lambda: architectures.conv_encoder(shape, LATENT),
+        lambda: architectures.conv_decoder(LATENT, shape),
+    ]
+    for build in builders:
+        with pytest.raises(ValueError, match=pattern) as err:
+            build()
+        assert repr(shape) in str(err.value)
+
+
+def test_check_image_shape_normalises():
+    assert architectures.check_image_shape([np.int64(16), 16, 1]) == (16, 16, 1)
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True, "8", None])
+def test_bad_positive_ints(bad):
+    shape = (8, 8, 1)
+    cases = [
+        ("latent_dim", lambda: architectures.dcgan_generator(shape, latent_dim=bad)),
+        ("base_filters", lambda: architectures.dcgan_generator(shape, base_filters=bad)),
+        ("base_filters", lambda: architectures.dcgan_discriminator(shape, base_filters=bad)),
+        ("latent_dim", lambda: architectures.conv_encoder(shape, bad)),
+        ("base_filters", lambda: architectures.conv_encoder(shape, 4, base_filters=bad)),
+        ("latent_dim", lambda: architectures.conv_decoder(bad, shape)),
+        ("base_filters", lambda: architectures.conv_decoder(4, shape, base_filters=bad)),
+    ]
+    for name, build in cases:
+        with pytest.raises(ValueError, match=f"{name} must be a positive int, got {bad!r}"):
+            build()
+
+
+def test_bad_flags():
+    with pytest.raises(ValueError, match="spectral_norm must be a bool, got 'yes'"):
+        architectures.dcgan_discriminator((8, 8, 1), spectral_norm="yes")
+    with pytest.raises(ValueError, match="variational must be a bool, got 1"):
+        architectures.conv_encoder((8, 8, 1), 4, variational=1)

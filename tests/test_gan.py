@@ -1,0 +1,276 @@
+"""The GAN model: learning, distribution, saving and bad input."""
+
+import keras
+import numpy as np
+import pytest
+import scipy.linalg
+import tensorflow as tf
+from sklearn.datasets import load_digits
+
+from tfgen import architectures
+from tfgen.models import GAN
+from tfgen.optimizers import Adam, Nesterov
+
+SIDE = 8
+LATENT_DIM = 16
+BATCH = 32
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """scikit-learn's real 8x8 digits, scaled from 0..16 to [-1, 1]."""
+    images = load_digits().images.astype(np.float32)[..., None]
+    return images / 8.0 - 1.0
+
+
+def make_gan(seed=0, filters=8, **kwargs):
+    keras.utils.set_random_seed(seed)
+    generator = architectures.dcgan_generator((SIDE, SIDE, 1), LATENT_DIM, base_filters=filters)
+    discriminator = architectures.dcgan_discriminator((SIDE, SIDE, 1), base_filters=filters)
+    return GAN(generator, discriminator, seed=seed, **kwargs)
+
+
+def batches(images, batch=BATCH):
+    return tf.data.Dataset.from_tensor_slices(images).batch(batch, drop_remainder=True)
+
+
+def weights_of(model):
+    """The values of a model's weights or of an optimizer's variables."""
+    return [w.numpy() for w in getattr(model, "weights", None) or model.variables]
+
+
+def assert_same_weights(a, b, rtol=1e-5, atol=1e-6):
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, rtol=rtol, atol=atol)
+
+
+def frechet_distance(x, y):
+    """Fréchet distance between Gaussians fitted to two sets of flat vectors (Heusel 2017)."""
+    mu_x, mu_y = x.mean(0), y.mean(0)
+    cov_x, cov_y = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    root = scipy.linalg.sqrtm(cov_x @ cov_y).real
+    return float(np.sum((mu_x - mu_y) ** 2) + np.trace(cov_x + cov_y - 2 * root))
+
+
+def test_fit_on_digits_learns(digits):
+    gan = make_gan(filters=16)
+    gan.compile()
+    real = digits.reshape(len(digits), -1)
+    before = frechet_distance(gan.generate(500, seed=1).reshape(500, -1) * 2 - 1, real)
+    history = gan.fit(batches(digits[:1024]), epochs=6, verbose=0)
+    after = frechet_distance(gan.generate(500, seed=1).reshape(500, -1) * 2 - 1, real)
+    # The discriminator tells real from fake from the first epoch on.
+    assert history.history["d_real"][0] > history.history["d_fake"][0]
+    assert set(history.history) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    # The samples move towards the data: pixel-space Fréchet distance drops by half at least.
+    assert after < 0.5 * before, (before, after)
+    samples = gan.generate(3, seed=0)
+    assert samples.shape == (3, SIDE, SIDE, 1) and samples.min() >= 0 and samples.max() <= 1
+    np.testing.assert_array_equal(samples, gan.generate(3, seed=0))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"loss": "wasserstein", "gradient_penalty": ("wgan_gp", 10.0), "discriminator_steps": 2},
+        {"loss": "hinge", "gradient_penalty": ("r1", 1.0), "generator_ema": 0.9},
+    ],
+    ids=["default", "wgan_gp", "r1_ema"],
+)
+def test_two_replicas_equal_one_device(digits, options, two_replicas):
+    results = []
+    for strategy in (tf.distribute.get_strategy(), two_replicas):
+        with strategy.scope():
+            gan = make_gan()
+            gan.compile(**options)
+        history = gan.fit(batches(digits[: 4 * BATCH]), epochs=1, verbose=0)
+        results.append((weights_of(gan), history.history))
+    (weights_one, history_one), (weights_two, history_two) = results
+    assert_same_weights(weights_one, weights_two, rtol=1e-4, atol=1e-5)
+    for name in history_one:
+        np.testing.assert_allclose(history_one[name], history_two[name], rtol=1e-4, atol=1e-5)
+
+
+def test_partial_last_batch_on_two_replicas(digits, two_replicas):
+    with two_replicas.scope():
+        gan = make_gan()
+        gan.compile()
+    # 70 images in batches of 32: the last batch holds 6, three per replica.
+    dataset = tf.data.Dataset.from_tensor_slices(digits[:70]).batch(BATCH)
+    history = gan.fit(dataset, epochs=1, verbose=0)
+    assert all(np.isfinite(v[0]) for v in history.history.values())
+
+
+def test_compile_builds_optimizers_under_a_strategy_created_before_it(digits, two_replicas):
+    # Optimizers created outside the scope still get their slots inside it from compile.
+    generator_optimizer, discriminator_optimizer = Adam(2e-4), Adam(2e-4)
+    with two_replicas.scope():
+        gan = make_gan()
+    gan.compile(generator_optimizer, discriminator_optimizer)
+    assert generator_optimizer.built and discriminator_optimizer.built
+    assert isinstance(generator_optimizer.variables[-1].value, tf.distribute.DistributedValues)
+    gan.fit(batches(digits[: 2 * BATCH]), epochs=1, verbose=0)
+
+
+def test_discriminator_ascent_equals_descent_on_the_negated_objective(digits):
+    results = []
+    for maximize in (False, True):
+        gan = make_gan()
+        gan.compile(discriminator_optimizer=Nesterov(0.01, maximize=maximize))
+        gan.fit(batches(digits[: 3 * BATCH]), epochs=1, verbose=0)
+        results.append(weights_of(gan))
+    assert_same_weights(*results, rtol=1e-6, atol=1e-7)
+
+
+def test_save_load_and_continue_like_uninterrupted_training(digits, tmp_path):
+    data = batches(digits[: 3 * BATCH])
+    gan = make_gan()
+    gan.compile(
+        generator_optimizer=Nesterov(0.01),
+        discriminator_optimizer=Adam(1e-3, amsgrad=True),
+        loss="least_squares",
+        generator_ema=0.5,
+    )
+    gan.fit(data, epochs=1, verbose=0)
+    gan.save(tmp_path / "gan.keras")
+    loaded = keras.saving.load_model(tmp_path / "gan.keras", safe_mode=True)
+
+    assert loaded.discriminator_optimizer.amsgrad and loaded.generator_ema == 0.5
+    # Both optimizers' slots came back (Keras skips unbuilt optimizers with only a warning).
+    for ours, theirs in (
+        (gan.generator_optimizer, loaded.generator_optimizer),
+        (gan.discriminator_optimizer, loaded.discriminator_optimizer),
+    ):
+        assert int(theirs.iterations.numpy()) == 3
+        assert any(np.any(v.numpy() != 0) for v in theirs.variables[2:])
+        assert_same_weights(weights_of(ours), weights_of(theirs), rtol=0, atol=0)
+    assert_same_weights(weights_of(gan), weights_of(loaded), rtol=0, atol=0)
+
+    gan.fit(data, epochs=1, verbose=0)
+    loaded.fit(data, epochs=1, verbose=0)
+    assert_same_weights(weights_of(gan), weights_of(loaded), rtol=1e-6, atol=1e-7)
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def __init__(self, at_batch):
+        super().__init__()
+        self.at_batch, self.seen = at_batch, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen += 1
+        if self.seen == self.at_batch:
+            raise RuntimeError("interrupted")
+
+
+def test_backup_and_restore_resumes_mid_run(digits, tmp_path):
+    data = batches(digits[: 4 * BATCH])
+    uninterrupted = make_gan()
+    uninterrupted.compile()
+    uninterrupted.fit(data, epochs=3, verbose=0)
+
+    # Interrupted in the middle of the second epoch; the backup of the first one remains.
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))
+    gan = make_gan()
+    gan.compile()
+    with pytest.raises(RuntimeError, match="interrupted"):
+        gan.fit(data, epochs=3, verbose=0, callbacks=[backup, _Interrupt(at_batch=6)])
+    resumed = make_gan()
+    resumed.compile()
+    for weight in resumed.weights:  # all state must come from the backup
+        weight.assign(tf.ones_like(weight))
+    resumed.fit(data, epochs=3, verbose=0, callbacks=[backup])
+    assert_same_weights(weights_of(uninterrupted), weights_of(resumed), rtol=1e-5, atol=1e-6)
+
+
+def test_mixed_precision_keeps_outputs_and_losses_float32(digits):
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        gan = make_gan()
+        gan.compile()
+        history = gan.fit(batches(digits[: 2 * BATCH]), epochs=1, verbose=0)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert isinstance(gan.generator_optimizer, keras.optimizers.LossScaleOptimizer)
+    assert isinstance(gan.discriminator_optimizer, keras.optimizers.LossScaleOptimizer)
+    assert gan.generator.output.dtype == "float32"
+    assert all(np.isfinite(v[0]) for v in history.history.values())
+
+
+def test_jit_compile_trains_with_xla(digits):
+    gan = make_gan()
+    gan.compile(jit_compile=True, gradient_penalty=("r1", 1.0))
+    assert gan.jit_compile
+    history = gan.fit(batches(digits[: 2 * BATCH]), epochs=2, verbose=0)
+    assert all(np.all(np.isfinite(v)) for v in history.history.values())
+    assert history.history["d_real"][-1] > history.history["d_fake"][-1]
+
+
+def test_evaluate_reports_the_metrics(digits):
+    gan = make_gan()
+    gan.compile(gradient_penalty=("wgan_gp", 10.0))
+    logs = gan.evaluate(batches(digits[:64]), verbose=0, return_dict=True)
+    assert set(logs) == {"d_loss", "g_loss", "d_real", "d_fake", "gradient_penalty"}
+
+
+def test_call_runs_the_sampling_generator():
+    gan = make_gan()
+    gan.compile(generator_ema=0.9)
+    z = tf.random.normal([2, LATENT_DIM])
+    np.testing.assert_allclose(gan(z), gan.ema_generator(z, training=False))
+
+
+# Bad input ---------------------------------------------------------------------------------
+
+
+def test_images_of_the_wrong_shape_are_refused(digits):
+    gan = make_gan()
+    gan.compile()
+    wrong = tf.image.resize(digits[:64], (16, 16)).numpy()
+    with pytest.raises(
+        ValueError, match=r"shape \(16, 16, 1\) but the generator makes \(8, 8, 1\)"
+    ):
+        gan.fit(batches(wrong), epochs=1, verbose=0)
+
+
+def test_images_outside_minus_one_one_are_refused(digits):
+    gan = make_gan()
+    gan.compile()
+    with pytest.raises(ValueError, match=r"must lie in \[-1, 1\].*\[0, 16\]"):
+        gan.fit(batches((digits[:64] + 1) * 8), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"must lie in \[-1, 1\]"):
+        gan.fit((digits[:64] + 1) * 8, batch_size=BATCH, epochs=1, verbose=0)
+
+
+def test_discriminator_with_more_than_one_logit_is_refused():
+    generator = architectures.dcgan_generator((SIDE, SIDE, 1), LATENT_DIM, base_filters=4)
+    discriminator = keras.Sequential(
+        [keras.Input((SIDE, SIDE, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]
+    )
+    with pytest.raises(ValueError, match=r"one logit per image.*got \(batch, 10\)"):
+        GAN(generator, discriminator)
+
+
+def test_latent_dim_must_match_the_generator():
+    generator = architectures.dcgan_generator((SIDE, SIDE, 1), LATENT_DIM, base_filters=4)
+    discriminator = architectures.dcgan_discriminator((SIDE, SIDE, 1), base_filters=4)
+    with pytest.raises(ValueError, match=r"latent_dim=8 does not match .* 16"):
+        GAN(generator, discriminator, latent_dim=8)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"loss": "softmax"}, r"loss must be one of .*'softmax'"),
+        ({"discriminator_steps": -1}, r"discriminator_steps must be an int >= 1, got -1"),
+        ({"discriminator_steps": 0}, r"discriminator_steps must be an int >= 1, got 0"),
+        ({"generator_ema": 1.5}, r"generator_ema must be None or a float in \[0, 1\), got 1.5"),
+        ({"gradient_penalty": ("dragan", 1.0)}, r"gradient_penalty"),
+        ({"optimizer": "adam"}, r"generator_optimizer and discriminator_optimizer, not optimizer"),
+    ],
+)
+def test_bad_compile_arguments_are_refused(options, message):
+    gan = make_gan(filters=4)
+    with pytest.raises(ValueError, match=message):
+        gan.compile(**options)

@@ -1,0 +1,303 @@
+"""Convolutional generators, discriminators, encoders and decoders as functional Keras models.
+
+All builders take square images ``(side, side, channels)`` with ``side`` a power of two in
+[MIN_SIDE, MAX_SIDE] and ``channels`` in ALLOWED_CHANNELS. Feature maps go between START_SIZE x
+START_SIZE and ``side`` x ``side`` by factors of two, one strided (transposed) convolution each.
+
+Images produced (generator, decoder) are float32 in [-1, 1] (tanh); every model's outputs are
+float32 even under a ``mixed_float16`` dtype policy, so losses are computed in full precision.
+Only built-in Keras layers are used, so the models save to ``.keras`` and load with
+``safe_mode=True`` without custom objects.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import keras
+from keras import layers
+
+__all__ = [
+    "ALLOWED_CHANNELS",
+    "BATCH_NORM_MOMENTUM",
+    "KERNEL_SIZE",
+    "LEAKY_RELU_SLOPE",
+    "MAX_FILTER_MULTIPLIER",
+    "MAX_SIDE",
+    "MIN_SIDE",
+    "OUTPUT_KERNEL_SIZE",
+    "START_SIZE",
+    "STRIDE",
+    "WEIGHT_INIT_STDDEV",
+    "check_image_shape",
+    "conv_decoder",
+    "conv_encoder",
+    "dcgan_discriminator",
+    "dcgan_generator",
+]
+
+#: Smallest and largest image side accepted (powers of two).
+MIN_SIDE = 8
+MAX_SIDE = 256
+#: Grayscale or RGB.
+ALLOWED_CHANNELS = (1, 3)
+#: Spatial size of the smallest feature map (generator input projection, discriminator output).
+START_SIZE = 4
+#: Kernel of the strided convolutions: 4 is divisible by the stride 2, which avoids the
+#: checkerboard artefacts of transposed convolutions with uneven kernel overlap.
+KERNEL_SIZE = 4
+STRIDE = 2
+#: Kernel of the stride-1 convolution that maps features to image channels.
+OUTPUT_KERNEL_SIZE = 3
+#: LeakyReLU slope in the discriminator (Radford et al. 2015, "Unsupervised Representation
+#: Learning with Deep Convolutional GANs", section 3).
+LEAKY_RELU_SLOPE = 0.2
+#: Weights initialised from N(0, 0.02^2) (Radford et al. 2015, section 4).
+WEIGHT_INIT_STDDEV = 0.02
+#: Filters grow by 2 per halving of resolution, capped at this multiple of base_filters
+#: (DCGAN's 64x64 generator spans 8x: 1024 filters at 4x4 down to 128).
+MAX_FILTER_MULTIPLIER = 8
+#: Batch-normalisation moving-average momentum, 0.9 as in common DCGAN implementations (PyTorch's
+#: default update rate 0.1); Keras' default 0.99 trails the generator's changing statistics.
+BATCH_NORM_MOMENTUM = 0.9
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def check_image_shape(image_shape) -> tuple[int, int, int]:
+    """Validate ``image_shape`` and return it as a tuple of three ints.
+
+    Allowed: ``(side, side, channels)`` with ``side`` a power of two from MIN_SIDE to MAX_SIDE
+    and ``channels`` in ALLOWED_CHANNELS.
+
+    Raises:
+        ValueError: otherwise, naming the value given and what is allowed.
+    """
+    allowed = (
+        f"(side, side, channels) with side a power of two from {MIN_SIDE} to {MAX_SIDE} "
+        f"and channels in {ALLOWED_CHANNELS}"
+    )
+    try:
+        dims = tuple(image_shape)
+    except TypeError:
+        raise ValueError(f"image_shape must be {allowed}, got {image_shape!r}") from None
+    if len(dims) != 3 or any(
+        isinstance(d, bool) or not isinstance(d, numbers.Integral) for d in dims
+    ):
+        raise ValueError(f"image_shape must be {allowed}, got {image_shape!r}")
+    height, width, channels = (int(d) for d in dims)
+    side_ok = height == width and MIN_SIDE <= height <= MAX_SIDE and height & (height - 1) == 0
+    if not side_ok or channels not in ALLOWED_CHANNELS:
+        raise ValueError(f"image_shape must be {allowed}, got {image_shape!r}")
+    return (height, width, channels)
+
+
+def _num_resolution_steps(side: int) -> int:
+    """Number of factor-2 steps between START_SIZE and ``side``."""
+    return int(math.log2(side // START_SIZE))
+
+
+def _filters(base_filters: int, doublings: int) -> int:
+    return base_filters * min(2**doublings, MAX_FILTER_MULTIPLIER)
+
+
+def _init():
+    return keras.initializers.RandomNormal(stddev=WEIGHT_INIT_STDDEV)
+
+
+def _batch_norm(name):
+    # Synchronized: under tf.distribute the batch statistics span all replicas, so N replicas
+    # normalise exactly as one device with the same global batch (cross-replica batch norm, as in
+    # BigGAN); on one device it is plain batch normalisation.
+    return layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, synchronized=True, name=name)
+
+
+def _upsampling_stack(x, side: int, base_filters: int, batch_norm: bool):
+    """Dense projection to START_SIZE^2 features, then transposed convs up to ``side``.
+
+    Resolution START_SIZE * 2^k carries ``base_filters * min(2^(n - k), cap)`` filters, n being
+    the number of upsampling blocks, so the last block has ``base_filters`` filters.
+    """
+    n_blocks = _num_resolution_steps(side)
+    start_filters = _filters(base_filters, n_blocks)
+    # A bias before batch normalisation is redundant: BN subtracts it again.
+    x = layers.Dense(
+        START_SIZE * START_SIZE * start_filters,
+        use_bias=not batch_norm,
+        kernel_initializer=_init(),
+        name="project",
+    )(x)
+    x = layers.Reshape((START_SIZE, START_SIZE, start_filters), name="reshape")(x)
+    if batch_norm:
+        x = _batch_norm("project_bn")(x)
+    x = layers.ReLU(name="project_relu")(x)
+    for block in range(1, n_blocks + 1):
+        x = layers.Conv2DTranspose(
+            _filters(base_filters, n_blocks - block),
+            KERNEL_SIZE,
+            strides=STRIDE,
+            padding="same",
+            use_bias=not batch_norm,
+            kernel_initializer=_init(),
+            name=f"up{block}_conv",
+        )(x)
+        if batch_norm:
+            x = _batch_norm(f"up{block}_bn")(x)
+        x = layers.ReLU(name=f"up{block}_relu")(x)
+    return x
+
+
+def _to_image(x, channels: int):
+    """Stride-1 conv to ``channels`` and a float32 tanh: images in [-1, 1] under any policy."""
+    x = layers.Conv2D(
+        channels,
+        OUTPUT_KERNEL_SIZE,
+        padding="same",
+        kernel_initializer=_init(),
+        name="to_image",
+    )(x)
+    return layers.Activation("tanh", dtype="float32", name="image")(x)
+
+
+def dcgan_generator(image_shape, latent_dim: int = 128, base_filters: int = 64) -> keras.Model:
+    """DCGAN generator (Radford et al. 2015, "Unsupervised Representation Learning with Deep
+    Convolutional Generative Adversarial Networks").
+
+    ``z (latent_dim,) -> Dense -> (4, 4, C0) -> [Conv2DTranspose(4, stride 2) -> BN -> ReLU]
+    x n -> Conv2D(channels, 3) -> tanh``, with ``n = log2(side / 4)`` and filters halving per
+    block down to ``base_filters`` (from at most ``MAX_FILTER_MULTIPLIER * base_filters``).
+
+    Args:
+        image_shape: ``(side, side, channels)``; see :func:`check_image_shape`.
+        latent_dim: Size of the latent vector, positive int.
+        base_filters: Filters of the last (full-resolution) block, positive int.
+
+    Returns:
+        ``keras.Model`` named "generator": (batch, latent_dim) -> float32 images in [-1, 1].
+    """
+    side, _, channels = check_image_shape(image_shape)
+    latent_dim = _positive_int(latent_dim, "latent_dim")
+    base_filters = _positive_int(base_filters, "base_filters")
+    z = keras.Input(shape=(latent_dim,), name="latent")
+    x = _upsampling_stack(z, side, base_filters, batch_norm=True)
+    return keras.Model(z, _to_image(x, channels), name="generator")
+
+
+def _maybe_spectral(layer, spectral_norm: bool):
+    # Spectral normalisation divides each kernel by its largest singular value, estimated by
+    # power iteration during training calls (Miyato et al. 2018, "Spectral Normalization for
+    # Generative Adversarial Networks"), making the layer (approximately) 1-Lipschitz.
+    return layers.SpectralNormalization(layer, name=f"{layer.name}_sn") if spectral_norm else layer
+
+
+def _downsampling_stack(x, side: int, base_filters: int, spectral_norm: bool):
+    """Strided convs + LeakyReLU from ``side`` down to START_SIZE, filters doubling per block.
+
+    No batch normalisation: it makes each example's output depend on the rest of the batch,
+    which corrupts per-example input gradients (WGAN-GP, R1) and makes results depend on how a
+    global batch is split across replicas. Gulrajani et al. 2017 likewise drop it from critics.
+    """
+    for block in range(_num_resolution_steps(side)):
+        conv = layers.Conv2D(
+            _filters(base_filters, block),
+            KERNEL_SIZE,
+            strides=STRIDE,
+            padding="same",
+            kernel_initializer=_init(),
+            name=f"down{block + 1}_conv",
+        )
+        x = _maybe_spectral(conv, spectral_norm)(x)
+        x = layers.LeakyReLU(negative_slope=LEAKY_RELU_SLOPE, name=f"down{block + 1}_lrelu")(x)
+    return layers.Flatten(name="flatten")(x)
+
+
+def dcgan_discriminator(
+    image_shape, base_filters: int = 64, spectral_norm: bool = False
+) -> keras.Model:
+    """DCGAN discriminator (Radford et al. 2015) without batch normalisation.
+
+    ``x -> [Conv2D(4, stride 2) -> LeakyReLU(0.2)] x n -> Flatten -> Dense(1)``, from ``side``
+    down to 4x4, filters doubling from ``base_filters`` (capped at ``MAX_FILTER_MULTIPLIER``
+    times). With ``spectral_norm`` every Conv2D/Dense is wrapped in
+    ``keras.layers.SpectralNormalization`` (Miyato et al. 2018).
+
+    Args:
+        image_shape: ``(side, side, channels)``; see :func:`check_image_shape`.
+        base_filters: Filters of the first (full-resolution) block, positive int.
+        spectral_norm: Whether to spectrally normalise the weights.
+
+    Returns:
+        ``keras.Model`` named "discriminator": images in [-1, 1] -> float32 logits (batch, 1).
+    """
+    side, _, channels = check_image_shape(image_shape)
+    base_filters = _positive_int(base_filters, "base_filters")
+    if not isinstance(spectral_norm, bool):
+        raise ValueError(f"spectral_norm must be a bool, got {spectral_norm!r}")
+    images = keras.Input(shape=(side, side, channels), name="images")
+    x = _downsampling_stack(images, side, base_filters, spectral_norm)
+    dense = layers.Dense(1, kernel_initializer=_init(), name="logit_dense")
+    x = _maybe_spectral(dense, spectral_norm)(x)
+    logits = layers.Activation("linear", dtype="float32", name="logit")(x)
+    return keras.Model(images, logits, name="discriminator")
+
+
+def conv_encoder(
+    image_shape, latent_dim: int, variational: bool = False, base_filters: int = 64
+) -> keras.Model:
+    """Convolutional encoder: the discriminator's downsampling trunk with a latent head.
+
+    ``x -> [Conv2D(4, stride 2) -> LeakyReLU(0.2)] x n -> Flatten -> Dense(latent_dim)``.
+    With ``variational=True`` (a VAE encoder, Kingma & Welling 2014) the model has TWO outputs,
+    ``[z_mean, z_log_var]``, each (batch, latent_dim), from two Dense heads; otherwise one
+    output ``z`` (batch, latent_dim). All outputs are float32.
+
+    Args:
+        image_shape: ``(side, side, channels)``; see :func:`check_image_shape`.
+        latent_dim: Size of the code, positive int.
+        variational: Whether to output a Gaussian posterior's mean and log-variance.
+        base_filters: Filters of the first block, positive int.
+
+    Returns:
+        ``keras.Model`` named "encoder".
+    """
+    side, _, channels = check_image_shape(image_shape)
+    latent_dim = _positive_int(latent_dim, "latent_dim")
+    base_filters = _positive_int(base_filters, "base_filters")
+    if not isinstance(variational, bool):
+        raise ValueError(f"variational must be a bool, got {variational!r}")
+    images = keras.Input(shape=(side, side, channels), name="images")
+    x = _downsampling_stack(images, side, base_filters, spectral_norm=False)
+
+    def head(name):
+        h = layers.Dense(latent_dim, kernel_initializer=_init(), name=f"{name}_dense")(x)
+        return layers.Activation("linear", dtype="float32", name=name)(h)
+
+    outputs = [head("z_mean"), head("z_log_var")] if variational else head("z")
+    return keras.Model(images, outputs, name="encoder")
+
+
+def conv_decoder(latent_dim: int, image_shape, base_filters: int = 64) -> keras.Model:
+    """Convolutional decoder mirroring :func:`dcgan_generator`, without batch normalisation.
+
+    ``z -> Dense -> (4, 4, C0) -> [Conv2DTranspose(4, stride 2) -> ReLU] x n -> Conv2D -> tanh``.
+    Batch normalisation is left out so a reconstruction depends only on its own code.
+
+    Args:
+        latent_dim: Size of the code, positive int.
+        image_shape: ``(side, side, channels)``; see :func:`check_image_shape`.
+        base_filters: Filters of the last (full-resolution) block, positive int.
+
+    Returns:
+        ``keras.Model`` named "decoder": (batch, latent_dim) -> float32 images in [-1, 1].
+    """
+    latent_dim = _positive_int(latent_dim, "latent_dim")
+    side, _, channels = check_image_shape(image_shape)
+    base_filters = _positive_int(base_filters, "base_filters")
+    z = keras.Input(shape=(latent_dim,), name="latent")
+    x = _upsampling_stack(z, side, base_filters, batch_norm=False)
+    return keras.Model(z, _to_image(x, channels), name="decoder")

@@ -1,0 +1,77 @@
+"""Helpers that make a `train_step` give the same numbers on one device and on many replicas.
+
+Keras sums the gradients of all replicas, so each replica must average its per-example losses
+over the GLOBAL batch (`tf.nn.compute_average_loss` does this when every replica holds the same
+number of examples; these helpers also handle the uneven split of a partial last batch). Random
+draws are made per example of the global batch, so a replica takes exactly the draws a single
+device would take for the same examples.
+"""
+
+import tensorflow as tf
+
+# Philox draws the same numbers with and without XLA ("auto_select" may not).
+RNG = "philox"
+
+
+def _replica_context():
+    # The default strategy has a replica context too; its collectives are the identity.
+    return tf.distribute.get_replica_context()
+
+
+def global_batch_size(local_batch_size):
+    """The number of examples in this step over all replicas (exact for uneven splits)."""
+    local = tf.cast(local_batch_size, tf.int32)
+    return _replica_context().all_reduce(tf.distribute.ReduceOp.SUM, local)
+
+
+def replica_offset(local_batch_size):
+    """Index of this replica's first example within the global batch.
+
+    `experimental_distribute_dataset` hands replica i the i-th contiguous slice of each global
+    batch, so the offset is the number of examples held by the replicas before this one.
+    """
+    context = _replica_context()
+    local = tf.reshape(tf.cast(local_batch_size, tf.int32), [1])
+    sizes = context.all_gather(local, axis=0)
+    return tf.reduce_sum(sizes[: context.replica_id_in_sync_group])
+
+
+def average_over_global_batch(per_example, global_batch):
+    """Sum of per-example losses over the global batch size, for gradients that Keras sums."""
+    return tf.reduce_sum(per_example) / tf.cast(global_batch, per_example.dtype)
+
+
+def per_example_normal(shape, local_batch_size, seed):
+    """Standard-normal draws for this replica's examples, equal to a single device's draws.
+
+    The draws for the whole global batch come from one stateless seed (two int32/int64 values),
+    and each replica keeps its own rows: the global batch is small next to a training step, and
+    every example gets the same vector whatever the number of replicas.
+    """
+    total = global_batch_size(local_batch_size)
+    offset = replica_offset(local_batch_size)
+    draws = tf.random.stateless_normal(tf.concat([[total], shape], axis=0), seed=seed, alg=RNG)
+    return draws[offset : offset + tf.cast(local_batch_size, tf.int32)]
+
+
+def per_example_uniform(shape, local_batch_size, seed):
+    """Uniform [0, 1) draws for this replica's examples (as `per_example_normal`)."""
+    total = global_batch_size(local_batch_size)
+    offset = replica_offset(local_batch_size)
+    draws = tf.random.stateless_uniform(tf.concat([[total], shape], axis=0), seed=seed, alg=RNG)
+    return draws[offset : offset + tf.cast(local_batch_size, tf.int32)]
+
+
+def sync_update(pairs, update_fn):
+    """Runs `update_fn(target, source)` on every replica's copy, from replica context.
+
+    Mirrored variables without an aggregation cannot be assigned in replica context; this does
+    what an optimizer does: a merge call, then one `extended.update` per target variable, with
+    each replica's copy of `source` handed to the update on that replica.
+    """
+
+    def merge(strategy, pairs):
+        for target, source in pairs:
+            strategy.extended.update(target, update_fn, args=(source,), group=False)
+
+    _replica_context().merge_call(merge, args=(pairs,))

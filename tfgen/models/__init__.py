@@ -1,0 +1,5 @@
+"""Keras models with their own `train_step`: the GAN and the reconstruction models."""
+
+from tfgen.models.gan import GAN
+
+__all__ = ["GAN"]
