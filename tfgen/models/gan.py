@@ -38,7 +38,9 @@ class GAN(keras.Model):
 
     `fit` takes batches of real images in [-1, 1] (or `(images, labels)` pairs; labels are
     ignored). Each step makes `discriminator_steps` discriminator updates, then one generator
-    update, with the losses of `tfgen.losses` (Goodfellow et al. 2014 and successors).
+    update against the updated discriminator, with the losses of `tfgen.losses` (Goodfellow et
+    al. 2014 and successors). The first discriminator update and the generator update share
+    one batch of generated images, so a step runs the generator forward once.
 
     Under any `tf.distribute` strategy, create the GAN inside `strategy.scope()`; `compile`
     builds both optimizers there. Losses are averaged over the global batch and latent codes
@@ -269,19 +271,34 @@ class GAN(keras.Model):
         _check_image_shape(tuple(real.shape[1:]), self.image_shape)
         global_batch = distribute.global_batch_size(tf.shape(real)[0])
 
-        # Train the discriminator, `discriminator_steps` times on fresh codes.
-        for step in range(self.discriminator_steps):
-            self._discriminator_step(real, global_batch, stream=step)
+        # One generator pass serves the first discriminator update and the generator update,
+        # as in the PyTorch DCGAN example: the generator's tape records it, and stops
+        # recording while the discriminator trains on the detached images.
+        with tf.GradientTape() as generator_tape:
+            fake = self.generator(self._latent_codes(real, stream=0), training=True)
+            with generator_tape.stop_recording():
+                # Train the discriminator, `discriminator_steps` times, on fresh codes after
+                # the first.
+                self._discriminator_step(real, tf.stop_gradient(fake), global_batch, stream=0)
+                for step in range(1, self.discriminator_steps):
+                    more = self.generator(self._latent_codes(real, stream=step), training=True)
+                    self._discriminator_step(real, more, global_batch, stream=step)
+            # Train the generator against the updated discriminator.
+            fake_logits = _logits(self.discriminator(fake, training=True))
+            per_example = self.loss_functions.generator(fake_logits)
+            loss = distribute.average_over_global_batch(per_example, global_batch)
+            objective = -loss if _maximizes(self.generator_optimizer) else loss
+            scaled = self.generator_optimizer.scale_loss(objective)
+        variables = self.generator.trainable_variables
+        self.generator_optimizer.apply(generator_tape.gradient(scaled, variables), variables)
+        self.g_loss_tracker.update_state(_mean(per_example), sample_weight=tf.size(per_example))
 
-        # Train the generator once.
-        self._generator_step(real, global_batch, stream=self.discriminator_steps)
         if self.ema_generator is not None:
             self._update_ema_generator()
         self.noise_step.assign_add(1)
         return {m.name: m.result() for m in self.metrics}
 
-    def _discriminator_step(self, real, global_batch, stream):
-        fake = self.generator(self._latent_codes(real, stream), training=True)
+    def _discriminator_step(self, real, fake, global_batch, stream):
         with tf.GradientTape() as tape:
             real_logits, fake_logits, per_example = self._discriminator_losses(
                 real, fake, global_batch, stream, training=True
@@ -293,22 +310,12 @@ class GAN(keras.Model):
         self.discriminator_optimizer.apply(tape.gradient(scaled, variables), variables)
         self._track_discriminator(real_logits, fake_logits, per_example)
 
-    def _generator_step(self, real, global_batch, stream):
-        with tf.GradientTape() as tape:
-            fake = self.generator(self._latent_codes(real, stream), training=True)
-            fake_logits = _logits(self.discriminator(fake, training=True))
-            per_example = self.loss_functions.generator(fake_logits)
-            loss = distribute.average_over_global_batch(per_example, global_batch)
-            objective = -loss if _maximizes(self.generator_optimizer) else loss
-            scaled = self.generator_optimizer.scale_loss(objective)
-        variables = self.generator.trainable_variables
-        self.generator_optimizer.apply(tape.gradient(scaled, variables), variables)
-        self.g_loss_tracker.update_state(_mean(per_example), sample_weight=tf.size(per_example))
-
     def _discriminator_losses(self, real, fake, global_batch, stream, training):
         """Logits on real and fake images and the per-example loss, penalty included."""
-        real_logits = _logits(self.discriminator(real, training=training))
-        fake_logits = _logits(self.discriminator(fake, training=training))
+        # One pass over real and fake together: the discriminator treats examples
+        # independently (no batch norm), and one large batch runs faster than two.
+        logits = _logits(self.discriminator(tf.concat([real, fake], 0), training=training))
+        real_logits, fake_logits = tf.split(logits, 2)
         per_example = self.loss_functions.discriminator(real_logits, fake_logits)
         if self.gradient_penalty:
             penalty = self._penalty(real, fake, stream, training)

@@ -1,0 +1,352 @@
+"""`load`: one input pipeline for tensorflow-datasets names, bundled data and image folders."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import tensorflow as tf
+from absl import logging
+
+from tfgen.data import sources
+
+__all__ = ["FITS", "load"]
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+# How an image is brought to `image_size`.
+FITS = ("resize", "crop_resize", "center_crop")
+
+# ITU-R BT.601 luma weights, as in tf.image.rgb_to_grayscale.
+_LUMA = (0.2989, 0.5870, 0.1140)
+
+_DEFAULT_SHUFFLE_BUFFER = 10_000
+_CACHED_SHUFFLE_BUFFER = 100_000
+
+
+def _memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 16 * 2**30
+
+
+def cache_limit_bytes() -> int:
+    """Largest dataset (uint8 pixels) cached in memory by `cache=True`: a quarter of the RAM."""
+    return _memory_bytes() // 4
+
+
+def _as_size(image_size) -> tuple[int, int] | None:
+    if image_size is None:
+        return None
+    values = (image_size, image_size) if isinstance(image_size, int) else image_size
+    try:
+        values = tuple(values)
+    except TypeError:
+        values = ()
+    if len(values) != 2 or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values
+    ):
+        raise ValueError(
+            "image_size must be a positive int or a (height, width) pair of positive ints, "
+            f"got {image_size!r}"
+        )
+    return values
+
+
+def _check_args(name, image_size, channels, batch_size, value_range, fit, repeat, cache, download):
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string, got {name!r}")
+    size = _as_size(image_size)
+    if channels is not None and (isinstance(channels, bool) or channels not in (1, 3)):
+        raise ValueError(f"channels must be 1, 3 or None (keep the source's), got {channels!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    try:
+        low, high = (float(v) for v in value_range)
+    except (TypeError, ValueError):
+        low = high = None
+    if low is None or not low < high:
+        raise ValueError(
+            f"value_range must be a pair (low, high) with low < high, got {value_range!r}"
+        )
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
+    if not isinstance(repeat, bool) and (not isinstance(repeat, int) or repeat <= 0):
+        raise ValueError(f"repeat must be a bool or a positive int, got {repeat!r}")
+    if not isinstance(cache, bool | str | os.PathLike):
+        raise ValueError(f"cache must be a bool or a file path, got {cache!r}")
+    if download not in (None, True, False):
+        raise ValueError(f"download must be None (auto), True or False, got {download!r}")
+    return size, (low, high)
+
+
+def _resize(image, size):
+    """Antialiased bilinear resize to `size`, skipped when the image already has that size."""
+
+    def resize():
+        return tf.image.resize(image, size, method="bilinear", antialias=True)
+
+    static = tuple(image.shape[:2])
+    if None not in static:
+        return image if static == tuple(size) else resize()
+    shape = tf.shape(image)
+    same = tf.logical_and(tf.equal(shape[0], size[0]), tf.equal(shape[1], size[1]))
+    out = tf.cond(same, lambda: image, resize)
+    out.set_shape((size[0], size[1], image.shape[-1]))
+    return out
+
+
+def _crop_to_aspect(image, size):
+    """Largest central box of `image` with the aspect ratio of `size`."""
+    shape = tf.shape(image)
+    height, width = shape[0], shape[1]
+    crop_h = tf.minimum(height, (width * size[0] + size[1] // 2) // size[1])
+    crop_w = tf.minimum(width, (height * size[1] + size[0] // 2) // size[0])
+    top, left = (height - crop_h) // 2, (width - crop_w) // 2
+    return image[top : top + crop_h, left : left + crop_w]
+
+
+def preprocess(image, size, channels, fit):
+    """Bring one uint8 image to `size` and `channels`; returns uint8 (height, width, channels).
+
+    Channel conversion: alpha is dropped; grey -> RGB repeats the channel; RGB -> grey uses the
+    ITU-R BT.601 luma weights. `fit`: "resize" scales (aspect ratio may change) with an
+    antialiased bilinear filter; "crop_resize" first crops the largest central box with the
+    target aspect ratio, then scales; "center_crop" takes the central `size` window without
+    scaling (padding with zeros where the image is smaller). Pixels are rounded back to uint8
+    once, after all float arithmetic.
+    """
+    size = _as_size(size)
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
+    if image.dtype != tf.uint8:
+        image = tf.image.convert_image_dtype(image, tf.uint8, saturate=True)
+    source_channels = image.shape[-1]
+    if source_channels in (2, 4):  # Drop alpha.
+        image = image[..., : source_channels - 1]
+        source_channels -= 1
+    x = image
+    if channels is not None and channels != source_channels:
+        x = tf.cast(x, tf.float32)
+        if channels == 3:
+            x = tf.tile(x, [1, 1, 3])
+        else:
+            x = tf.reduce_sum(x * tf.constant(_LUMA), axis=-1, keepdims=True)
+    if size is not None and tuple(image.shape[:2]) != tuple(size):
+        if fit == "center_crop":
+            x = tf.image.resize_with_crop_or_pad(x, size[0], size[1])
+        else:
+            if fit == "crop_resize":
+                x = _crop_to_aspect(x, size)
+            x = _resize(tf.cast(x, tf.float32), size)
+    if x.dtype != tf.uint8:
+        x = tf.cast(tf.clip_by_value(tf.round(x), 0.0, 255.0), tf.uint8)
+    return x
+
+
+def _skip_and_count(dataset, expected, shape, description):
+    """Drop elements whose decoding failed and warn once, at the end of a pass, with the count.
+
+    tf.data's `ignore_errors` drops failing elements silently; counting the survivors needs to
+    know where a pass ends, so a marked end element is appended and counted through `scan`, and
+    the warning is issued from Python when that marker arrives.
+    """
+    warned = []
+
+    def report(count):
+        skipped = expected - int(count)
+        if skipped > 0 and not warned:
+            warned.append(skipped)
+            warnings.warn(
+                f"Skipped {skipped} of {expected} image files of {description} that could not "
+                "be read or decoded.",
+                UserWarning,
+                stacklevel=1,  # Called from a tf.data thread: no user frame to point at.
+            )
+        return True
+
+    marked = dataset.ignore_errors(log_warning=False).map(lambda x: (x, tf.constant(False)))
+    end = tf.data.Dataset.from_tensors((tf.zeros(shape, tf.uint8), tf.constant(True)))
+
+    def step(count, element):
+        image, last = element
+        count += tf.cast(tf.logical_not(last), tf.int64)
+        return count, (image, last, count)
+
+    def keep(image, last, count):
+        del image
+        return tf.cond(
+            last,
+            lambda: tf.logical_not(tf.py_function(report, [count], tf.bool)),
+            lambda: tf.constant(True),
+        )
+
+    counted = marked.concatenate(end).scan(tf.constant(0, tf.int64), step)
+    return counted.filter(keep).map(lambda image, last, count: image)
+
+
+def load(
+    name: str,
+    split: str = "train",
+    image_size=None,
+    channels: int | None = None,
+    batch_size: int = 64,
+    shuffle: bool = True,
+    repeat: bool | int = False,
+    data_dir=None,
+    cache: bool | str = True,
+    seed: int | None = None,
+    value_range=(-1, 1),
+    drop_remainder: bool = True,
+    fit: str = "resize",
+    download: bool | None = None,
+    image_key: str | None = None,
+    shuffle_buffer: int | None = None,
+    input_context: tf.distribute.InputContext | None = None,
+) -> tf.data.Dataset:
+    """Batches of images, float32 in `value_range`, ready for `model.fit`.
+
+    Args:
+      name: where the images come from:
+        - "digits" or "photos" (also "photos/crop32", "photos/crop128"): bundled offline data,
+          the tfds builders `tfgen_digits` and `tfgen_photos` (see `tfgen.data.builders`),
+          prepared on first use from files installed with scikit-learn and matplotlib;
+        - any tensorflow-datasets name ("mnist", "cifar10", "celeb_a", "mnist:3.*.*", ...),
+          read from `data_dir` and downloaded there when missing (see `download`);
+        - "folder:/path/to/images": png/jpg/bmp/gif files in a directory and its sub-folders
+          (class sub-folders are fine; labels are not used). Files that cannot be decoded are
+          skipped, with one warning giving their number at the end of the first pass.
+      split: tfds split spec ("train", "test", "train[:90%]", ...). A folder is a single split
+        named "train" that may be sliced the same way.
+      image_size: int or (height, width) to bring every image to (see `fit`); None keeps the
+        dataset's size (for a folder, the size of its first readable image).
+      channels: 1 or 3 to convert to; None keeps the source's (alpha is always dropped).
+      batch_size: images per batch (global batch when used with a distribution strategy).
+      shuffle: shuffle files and examples.
+      repeat: True repeats forever, an int that many epochs, False one epoch.
+      data_dir: tfds data directory; None uses tfds' default (`$TFDS_DATA_DIR` or
+        `~/tensorflow_datasets`). Bundled data is generated there on first use.
+      cache: True caches the decoded, resized uint8 images in memory when they fit in a quarter
+        of the RAM (otherwise a warning is logged and nothing is cached); a path caches to
+        files there; False does not cache.
+      seed: seed for file and example shuffling; with a seed (or with shuffle=False) the order
+        is reproducible, without one parallel stages may deliver out of order for speed.
+      value_range: (low, high) the pixel range 0..255 is mapped to; (-1, 1) for models, (0, 1)
+        for display.
+      drop_remainder: drop the last partial batch, so every batch has a static size (needed by
+        compiled training steps and by distribution strategies).
+      fit: "resize" (antialiased), "crop_resize" (central crop to the aspect ratio, then
+        resize) or "center_crop" (central window, no scaling).
+      download: for tfds data that is not prepared: None downloads only when the network
+        answers within about two seconds (otherwise a `DataNotPreparedError` says how to
+        prepare the data), True always tries, False never downloads.
+      image_key: which image feature of a tfds dataset to use; default "image" or the only one.
+      shuffle_buffer: examples in the shuffle buffer; default all of them when cached in
+        memory (up to 100,000), else up to 10,000.
+      input_context: a `tf.distribute.InputContext` (from
+        `strategy.distribute_datasets_from_function`): each input pipeline then reads its own
+        share of the files and `batch_size` is divided into the per-replica batch size.
+
+    Returns:
+      A `tf.data.Dataset` of float32 tensors of shape (batch, height, width, channels). Its
+      auto-shard policy is FILE when the data is read from several record files (each worker
+      reads its own files) and DATA otherwise (in-memory or folder data: each worker keeps
+      every n-th element), so `strategy.experimental_distribute_dataset` works either way.
+
+    Raises:
+      ValueError: bad arguments, unknown name, empty folder, or a batch larger than the data.
+      DataNotPreparedError: a tfds dataset is not prepared and cannot be downloaded now.
+    """
+    size, (low, high) = _check_args(
+        name, image_size, channels, batch_size, value_range, fit, repeat, cache, download
+    )
+    if shuffle_buffer is not None and (
+        isinstance(shuffle_buffer, bool)
+        or not isinstance(shuffle_buffer, int)
+        or shuffle_buffer <= 0
+    ):
+        raise ValueError(f"shuffle_buffer must be a positive int, got {shuffle_buffer!r}")
+    if name.startswith("folder:"):
+        source = sources.folder_source(name[len("folder:") :], split, shuffle, seed, input_context)
+    else:
+        source = sources.tfds_source(
+            name, split, data_dir, download, shuffle, seed, input_context, image_key
+        )
+
+    size = size if size is not None else source.default_size
+    if size is None:
+        raise ValueError(
+            f"The images of {source.description} vary in size; pass image_size= to resize them."
+        )
+    source_channels = source.shape[-1]
+    if source_channels is None and channels is None:
+        raise ValueError(f"The images of {source.description} vary in channels; pass channels=.")
+    out_channels = channels or {2: 1, 4: 3}.get(source_channels, source_channels)
+    out_shape = (size[0], size[1], out_channels)
+
+    per_pipeline_batch = batch_size
+    if input_context is not None:
+        per_pipeline_batch = input_context.get_per_replica_batch_size(batch_size)
+    if drop_remainder and not repeat and per_pipeline_batch > source.num_examples:
+        raise ValueError(
+            f"batch_size={batch_size} is larger than the {source.num_examples} images of "
+            f"{source.description}: with drop_remainder=True not a single batch would be "
+            "produced. Use a smaller batch_size, drop_remainder=False or repeat=True."
+        )
+
+    deterministic = seed is not None or not shuffle
+
+    def decode(element):
+        return preprocess(source.decode(element), size, channels, fit)
+
+    ds = source.dataset.map(decode, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    if source.may_fail:
+        ds = _skip_and_count(ds, source.num_examples, out_shape, source.description)
+
+    cached_in_memory = False
+    if isinstance(cache, str | os.PathLike):
+        ds = ds.cache(os.fspath(cache))
+    elif cache:
+        needed = source.num_examples * out_shape[0] * out_shape[1] * out_shape[2]
+        if needed <= cache_limit_bytes():
+            ds = ds.cache()
+            cached_in_memory = True
+        else:
+            logging.warning(
+                "Not caching %s in memory: %.1f GiB of pixels exceed the limit of %.1f GiB; pass "
+                "cache=<path> to cache on disk.",
+                source.description,
+                needed / 2**30,
+                cache_limit_bytes() / 2**30,
+            )
+    if shuffle:
+        limit = _CACHED_SHUFFLE_BUFFER if cached_in_memory else _DEFAULT_SHUFFLE_BUFFER
+        buffer = shuffle_buffer or max(1, min(source.num_examples, limit))
+        ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat(None if repeat is True else repeat)
+    ds = ds.batch(
+        per_pipeline_batch,
+        drop_remainder=drop_remainder,
+        num_parallel_calls=AUTOTUNE,
+        deterministic=deterministic,
+    )
+    scale = (high - low) / 255.0
+
+    def normalise(batch):
+        return tf.cast(batch, tf.float32) * scale + low
+
+    ds = ds.map(normalise, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    ds = ds.prefetch(AUTOTUNE)
+
+    options = tf.data.Options()
+    policy = tf.data.experimental.AutoShardPolicy
+    if input_context is not None:
+        options.experimental_distribute.auto_shard_policy = policy.OFF  # Sharded above.
+    elif source.file_shardable and source.num_files > 1:
+        options.experimental_distribute.auto_shard_policy = policy.FILE
+    else:
+        options.experimental_distribute.auto_shard_policy = policy.DATA
+    options.deterministic = deterministic
+    return ds.with_options(options)
