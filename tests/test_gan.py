@@ -5,29 +5,16 @@ import numpy as np
 import pytest
 import scipy.linalg
 import tensorflow as tf
-from sklearn.datasets import load_digits
+from gan_setup import BATCH, LATENT_DIM, SIDE, digit_images, make_gan
 
 from tfgen import architectures
 from tfgen.models import GAN
 from tfgen.optimizers import Adam, Nesterov
 
-SIDE = 8
-LATENT_DIM = 16
-BATCH = 32
-
 
 @pytest.fixture(scope="module")
 def digits():
-    """scikit-learn's real 8x8 digits, scaled from 0..16 to [-1, 1]."""
-    images = load_digits().images.astype(np.float32)[..., None]
-    return images / 8.0 - 1.0
-
-
-def make_gan(seed=0, filters=8, **kwargs):
-    keras.utils.set_random_seed(seed)
-    generator = architectures.dcgan_generator((SIDE, SIDE, 1), LATENT_DIM, base_filters=filters)
-    discriminator = architectures.dcgan_discriminator((SIDE, SIDE, 1), base_filters=filters)
-    return GAN(generator, discriminator, seed=seed, **kwargs)
+    return digit_images()
 
 
 def batches(images, batch=BATCH):

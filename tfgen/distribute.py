@@ -75,3 +75,16 @@ def sync_update(pairs, update_fn):
             strategy.extended.update(target, update_fn, args=(source,), group=False)
 
     _replica_context().merge_call(merge, args=(pairs,))
+
+
+def step_logs(metrics, strategy):
+    """The values a `train_step` returns: each metric's result.
+
+    Keras reduces the step outputs of a multi-worker strategy with `strategy.reduce(..., axis=0)`
+    (`reduce_per_replica` in keras/src/backend/tensorflow/trainer.py), which fails on scalars,
+    so there each result travels as a vector of one value.
+    """
+    logs = {metric.name: metric.result() for metric in metrics}
+    if strategy.extended._in_multi_worker_mode():
+        logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
+    return logs

@@ -296,7 +296,7 @@ class GAN(keras.Model):
         if self.ema_generator is not None:
             self._update_ema_generator()
         self.noise_step.assign_add(1)
-        return {m.name: m.result() for m in self.metrics}
+        return distribute.step_logs(self.metrics, self.distribute_strategy)
 
     def _discriminator_step(self, real, fake, global_batch, stream):
         with tf.GradientTape() as tape:
@@ -369,7 +369,7 @@ class GAN(keras.Model):
         self._track_discriminator(real_logits, fake_logits, per_example)
         g_losses = self.loss_functions.generator(fake_logits)
         self.g_loss_tracker.update_state(_mean(g_losses), sample_weight=tf.size(g_losses))
-        return {m.name: m.result() for m in self.metrics}
+        return distribute.step_logs(self.metrics, self.distribute_strategy)
 
 
 def _logits(outputs):
