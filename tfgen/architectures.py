@@ -16,6 +16,7 @@ import math
 import numbers
 
 import keras
+import tensorflow as tf
 from keras import layers
 
 __all__ = [
@@ -111,10 +112,13 @@ def _init():
 
 
 def _batch_norm(name):
-    # Synchronized: under tf.distribute the batch statistics span all replicas, so N replicas
-    # normalise exactly as one device with the same global batch (cross-replica batch norm, as in
-    # BigGAN); on one device it is plain batch normalisation.
-    return layers.BatchNormalization(momentum=BATCH_NORM_MOMENTUM, synchronized=True, name=name)
+    # Under tf.distribute the batch statistics span all replicas (cross-replica batch norm, as
+    # in BigGAN), so N replicas normalise exactly as one device with the same global batch.
+    # Without a strategy the plain layer is used: Keras' synchronized path computes the
+    # variance as E[x^2] - E[x]^2 over an extra tensor of ones, slower and less exact.
+    return layers.BatchNormalization(
+        momentum=BATCH_NORM_MOMENTUM, synchronized=tf.distribute.has_strategy(), name=name
+    )
 
 
 def _upsampling_stack(x, side: int, base_filters: int, batch_norm: bool):
