@@ -1,5 +1,6 @@
 """Keras models with their own `train_step`: the GAN and the reconstruction models."""
 
+from tfgen.models.autoencoder import VAE, Autoencoder
 from tfgen.models.gan import GAN
 
-__all__ = ["GAN"]
+__all__ = ["GAN", "Autoencoder", "VAE"]

@@ -240,10 +240,13 @@ class GAN(keras.Model):
 
     def fit(self, x=None, *args, **kwargs):
         self._check_images(x)
+        if isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)  # a dataset shuffles itself; no Keras warning
         return super().fit(x, *args, **kwargs)
 
     def evaluate(self, x=None, *args, **kwargs):
-        self._check_images(x)
+        if not kwargs.get("_use_cached_eval_dataset"):  # validation inside fit: checked once
+            self._check_images(x)
         return super().evaluate(x, *args, **kwargs)
 
     def _check_images(self, x):

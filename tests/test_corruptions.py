@@ -1,0 +1,169 @@
+"""Corruptions: statistics against numpy/scipy, determinism, replicas, serialisation, bad input."""
+
+import keras
+import numpy as np
+import pytest
+import scipy.stats
+import tensorflow as tf
+
+from tfgen import corruptions
+from tfgen.corruptions import CorruptionFunction, GaussianNoise, RandomMask
+
+
+def _images(n=4, side=8, channels=3, seed=0):
+    return (
+        np.random.default_rng(seed).uniform(-0.5, 0.5, (n, side, side, channels)).astype(np.float32)
+    )
+
+
+def test_gaussian_noise_statistics():
+    stddev = 0.1
+    clean = np.zeros((64, 8, 8, 3), np.float32)
+    noise = GaussianNoise(stddev)(clean, seed=3).numpy() - clean
+    n = noise.size
+    # Sample mean and standard deviation within 4 standard errors of N(0, stddev^2).
+    assert abs(noise.mean()) < 4 * stddev / np.sqrt(n)
+    assert abs(noise.std() - stddev) < 4 * stddev / np.sqrt(2 * n)
+    # And the values are normal (Kolmogorov-Smirnov), independent across pixels and channels.
+    assert scipy.stats.kstest(noise.ravel() / stddev, "norm").pvalue > 1e-3
+    flat = noise.reshape(-1, 3)
+    correlation = np.corrcoef(flat, rowvar=False)
+    assert np.all(np.abs(correlation - np.eye(3)) < 4 / np.sqrt(len(flat)))
+
+
+def test_gaussian_noise_is_clipped_to_the_image_range():
+    clean = np.full((16, 8, 8, 1), 0.9, np.float32)
+    noisy = GaussianNoise(0.5)(clean, seed=0).numpy()
+    assert noisy.max() == 1.0 and noisy.min() >= -1.0
+    # 0.9 + 0.5 z reaches 1 when z > 0.2: that share of the pixels is clipped to exactly 1.
+    clipped = 1 - scipy.stats.norm.cdf(0.2)
+    assert abs((noisy == 1.0).mean() - clipped) < 4 * np.sqrt(clipped * (1 - clipped) / noisy.size)
+    unclipped = GaussianNoise(0.5, clip=False)(clean, seed=0).numpy()
+    assert unclipped.max() > 1.0
+    np.testing.assert_allclose(np.clip(unclipped, -1, 1), noisy, atol=1e-6)
+
+
+@pytest.mark.parametrize("fraction, patch_size", [(0.25, 1), (0.25, 4), (0.6, 3)])
+def test_random_mask_masks_the_fraction_in_square_blocks(fraction, patch_size):
+    side, n = 16, 200
+    clean = _images(n, side, 3)
+    corruption = RandomMask(fraction, patch_size, fill_value=-0.75)
+    known = corruption.mask(clean, seed=7).numpy()
+    assert known.shape == (n, side, side, 1)
+    assert set(np.unique(known)) <= {0.0, 1.0}
+    # Each pixel is masked with probability `fraction`; the blocks (about (side / p + 1)^2 per
+    # image) are independent, so the masked share has standard error <= sqrt(f (1 - f) / blocks).
+    blocks = n * (side // patch_size) ** 2
+    assert abs((1 - known).mean() - fraction) < 4 * np.sqrt(fraction * (1 - fraction) / blocks)
+    # Each image's mask is constant on the blocks of a grid of step `patch_size`, at some offset.
+    for image in known[:20, ..., 0]:
+        assert any(
+            _constant_on_grid(image, patch_size, dy, dx)
+            for dy in range(patch_size)
+            for dx in range(patch_size)
+        )
+    # The corruption writes fill_value into every channel of the masked pixels, keeps the rest.
+    corrupted = corruption(clean, seed=7).numpy()
+    expected = np.where(known == 1.0, clean, np.float32(-0.75))
+    np.testing.assert_array_equal(corrupted, expected)
+
+
+def _constant_on_grid(mask, p, dy, dx):
+    """Whether `mask` is constant on every block ((i + dy) // p, (j + dx) // p)."""
+    rows = (np.arange(mask.shape[0]) + dy) // p
+    cols = (np.arange(mask.shape[1]) + dx) // p
+    ids = (rows[:, None] * (cols.max() + 1) + cols[None, :]).ravel()
+    low = np.full(ids.max() + 1, np.inf)
+    high = np.full(ids.max() + 1, -np.inf)
+    np.minimum.at(low, ids, mask.ravel())
+    np.maximum.at(high, ids, mask.ravel())
+    used = np.isfinite(low)
+    return bool(np.all(low[used] == high[used]))
+
+
+def test_random_mask_extremes():
+    clean = _images()
+    np.testing.assert_array_equal(RandomMask(0.0, 2)(clean, seed=1).numpy(), clean)
+    np.testing.assert_array_equal(RandomMask(1.0, 2, fill_value=0.5)(clean, seed=1), 0.5)
+
+
+@pytest.mark.parametrize("corruption", [GaussianNoise(0.3), RandomMask(0.5, 2)])
+def test_corruptions_are_deterministic_per_seed(corruption):
+    clean = _images()
+    first = corruption(clean, seed=11).numpy()
+    np.testing.assert_array_equal(first, corruption(clean, seed=11).numpy())
+    np.testing.assert_array_equal(first, corruption(clean, seed=[11, 0]).numpy())
+    assert not np.array_equal(first, corruption(clean, seed=12).numpy())
+    # Per-example draws: the first images get the same corruption inside a larger batch.
+    larger = np.concatenate([clean, _images(seed=1)])
+    np.testing.assert_array_equal(corruption(larger, seed=11).numpy()[:4], first)
+
+
+@pytest.mark.parametrize("corruption", [GaussianNoise(0.3), RandomMask(0.4, 2)])
+def test_same_corruption_per_example_on_one_and_two_replicas(corruption, two_replicas):
+    clean = _images(n=6)
+    seed = tf.constant([5, 9], tf.int64)
+    single = corruption(clean, seed).numpy()
+    strategy = two_replicas
+    dataset = tf.data.Dataset.from_tensor_slices(clean).batch(6)
+    batch = next(iter(strategy.experimental_distribute_dataset(dataset)))
+
+    @tf.function
+    def run(images):
+        return strategy.run(lambda x: corruption.call(x, seed), args=(images,))
+
+    parts = strategy.experimental_local_results(run(batch))
+    assert [p.shape[0] for p in parts] == [3, 3]
+    np.testing.assert_allclose(np.concatenate([p.numpy() for p in parts]), single, atol=1e-6)
+
+
+def test_callable_corruptions():
+    clean = _images()
+
+    def flip(images):
+        return -images
+
+    def noisy(images, seed):
+        return images + tf.random.stateless_uniform(tf.shape(images), seed, -0.1, 0.1)
+
+    np.testing.assert_allclose(corruptions.get(flip)(clean, seed=0), -clean)
+    out = corruptions.get(noisy)(clean, seed=3).numpy()
+    assert np.all(np.abs(out - clean) <= 0.1 + 1e-6)
+    np.testing.assert_array_equal(out, corruptions.get(noisy)(clean, seed=3).numpy())
+    assert isinstance(corruptions.get(flip), CorruptionFunction)
+    with pytest.raises(ValueError, match="rank 4"):
+        corruptions.get(lambda x: x[0])(clean, seed=0)
+
+
+@pytest.mark.parametrize(
+    "corruption", [GaussianNoise(0.2, clip=False), RandomMask(0.3, 5, fill_value=-1.0)]
+)
+def test_serialization_round_trip(corruption):
+    config = keras.saving.serialize_keras_object(corruption)
+    restored = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    assert type(restored) is type(corruption)
+    assert restored.get_config() == corruption.get_config()
+    assert corruptions.get(config).get_config() == corruption.get_config()
+    clean = _images()
+    np.testing.assert_array_equal(restored(clean, seed=4), corruption(clean, seed=4))
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: GaussianNoise(-0.1), "stddev must be a number"),
+        (lambda: GaussianNoise(float("nan")), "stddev must be a number"),
+        (lambda: GaussianNoise(0.1, clip="yes"), "clip must be a bool"),
+        (lambda: RandomMask(1.5), "fraction must be a number in"),
+        (lambda: RandomMask(0.2, 0), "patch_size must be a positive int"),
+        (lambda: RandomMask(0.2, 2.5), "patch_size must be a positive int"),
+        (lambda: RandomMask(0.2, 2, fill_value=3), "fill_value must be a number in"),
+        (lambda: corruptions.get("noise"), "corruption must be None"),
+        (lambda: GaussianNoise(0.1)(np.zeros((8, 8, 1)), seed=0), "rank 4"),
+        (lambda: GaussianNoise(0.1)(np.zeros((1, 8, 8, 1)), seed=1.5), "seed must be"),
+        (lambda: GaussianNoise(0.1)(np.zeros((1, 8, 8, 1)), seed=[1, 2, 3]), "seed must be"),
+    ],
+)
+def test_bad_arguments(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()

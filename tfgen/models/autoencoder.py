@@ -1,0 +1,630 @@
+"""Reconstruction models: an encoder and a separate decoder trained with `model.fit`."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfgen import corruptions, distribute
+from tfgen.optimizers import Adam
+
+__all__ = [
+    "DEFAULT_LEARNING_RATE",
+    "RECONSTRUCTION_LOSSES",
+    "VAE",
+    "Autoencoder",
+    "default_optimizer",
+    "kl_divergence",
+    "psnr",
+    "reconstruction_loss",
+    "ssim",
+]
+
+DEFAULT_LEARNING_RATE = 1e-3
+#: Names accepted by `loss`, alone or as keys of a dict of weights.
+RECONSTRUCTION_LOSSES = ("l1", "l2", "ssim")
+# Images the models see lie in [-1, 1] (tanh outputs); a little slack for resizing overshoot.
+IMAGE_RANGE = (-1.0, 1.0)
+_RANGE_TOLERANCE = 1e-3
+# Independent random streams per training step: the corruption and the reparameterisation.
+_CORRUPTION_STREAM, _SAMPLING_STREAM, _STREAMS_PER_STEP = 0, 1, 2
+# SSIM's Gaussian window (Wang et al. 2004): 11 x 11, sigma 1.5; narrowed for smaller images.
+_SSIM_FILTER_SIZE = 11
+_SSIM_FILTER_SIGMA = 1.5
+
+
+def default_optimizer():
+    """tfgen `Adam(1e-3)`, the learning rate of Kingma & Ba (2015)."""
+    return Adam(learning_rate=DEFAULT_LEARNING_RATE)
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-example losses and metrics on images in [-1, 1].
+
+
+def _to_unit(images):
+    """[-1, 1] -> [0, 1], the range `tf.image.psnr`/`ssim` are given with max_val=1."""
+    return (tf.cast(images, tf.float32) + 1.0) / 2.0
+
+
+def _mean_over_pixels(values):
+    return tf.reduce_mean(tf.reshape(values, [tf.shape(values)[0], -1]), axis=1)
+
+
+def ssim(y_true, y_pred):
+    """Per-image SSIM (Wang et al. 2004) of [-1, 1] images, computed on [0, 1] with max_val=1.
+
+    `tf.image.ssim` with an 11 x 11 Gaussian window (sigma 1.5), the window shrunk to the image
+    side for images smaller than 11 pixels; averaged over channels. Shape (batch,).
+    """
+    a, b = _to_unit(y_true), _to_unit(y_pred)
+    side = min(int(a.shape[1]), int(a.shape[2]), _SSIM_FILTER_SIZE)
+    return tf.image.ssim(a, b, max_val=1.0, filter_size=side, filter_sigma=_SSIM_FILTER_SIGMA)
+
+
+def psnr(y_true, y_pred):
+    """Per-image PSNR in dB of [-1, 1] images on [0, 1]: ``10 log10(1 / MSE)``. Shape (batch,)."""
+    return tf.image.psnr(_to_unit(y_true), _to_unit(y_pred), max_val=1.0)
+
+
+def _l1(y_true, y_pred):
+    return _mean_over_pixels(tf.abs(tf.cast(y_true, tf.float32) - tf.cast(y_pred, tf.float32)))
+
+
+def _l2(y_true, y_pred):
+    return _mean_over_pixels(tf.square(tf.cast(y_true, tf.float32) - tf.cast(y_pred, tf.float32)))
+
+
+def _dssim(y_true, y_pred):
+    return 1.0 - ssim(y_true, y_pred)
+
+
+_LOSS_FUNCTIONS = {"l1": _l1, "l2": _l2, "ssim": _dssim}
+
+
+def _loss_error(loss):
+    return ValueError(
+        f"loss must be one of {RECONSTRUCTION_LOSSES}, a dict of non-negative weights over them "
+        f'(e.g. {{"l1": 1.0, "ssim": 0.2}}) or a callable (y_true, y_pred) -> per-example '
+        f"losses, got {loss!r}"
+    )
+
+
+def _check_loss(loss):
+    """Validates `loss`; returns it as given (str, dict of floats or callable)."""
+    if isinstance(loss, str):
+        if loss not in RECONSTRUCTION_LOSSES:
+            raise _loss_error(loss)
+        return loss
+    if isinstance(loss, dict):
+        if not loss:
+            raise _loss_error(loss)
+        weights = {}
+        for name, weight in loss.items():
+            if name not in RECONSTRUCTION_LOSSES:
+                raise _loss_error(loss)
+            ok = isinstance(weight, numbers.Real) and not isinstance(weight, bool)
+            if not ok or not math.isfinite(weight) or weight < 0:
+                raise _loss_error(loss)
+            weights[name] = float(weight)
+        return weights
+    if callable(loss):
+        return loss
+    raise _loss_error(loss)
+
+
+def reconstruction_loss(loss):
+    """The per-example loss function ``f(y_true, y_pred) -> (batch,)`` for `loss`.
+
+    * "l1": mean absolute error over pixels and channels, ``mean |x - y|``;
+    * "l2": mean squared error, ``mean (x - y)^2``;
+    * "ssim": ``1 - SSIM(x, y)`` (Wang et al. 2004; see `ssim`);
+    * a dict ``{name: weight}``: the weighted sum of those;
+    * a callable ``(y_true, y_pred) -> losses``: its values, averaged over any axes after the
+      batch axis.
+
+    All on images in [-1, 1] (SSIM on the same images mapped to [0, 1]).
+
+    Raises:
+        ValueError: for any other `loss`.
+    """
+    loss = _check_loss(loss)
+    if isinstance(loss, str):
+        return _LOSS_FUNCTIONS[loss]
+    if isinstance(loss, dict):
+
+        def weighted(y_true, y_pred):
+            terms = [w * _LOSS_FUNCTIONS[name](y_true, y_pred) for name, w in loss.items()]
+            return tf.add_n(terms)
+
+        return weighted
+
+    def custom(y_true, y_pred):
+        values = tf.cast(tf.convert_to_tensor(loss(y_true, y_pred)), tf.float32)
+        if values.shape.rank == 0:
+            raise ValueError(
+                "a callable loss must return one value per example, shape (batch, ...), "
+                "got a scalar"
+            )
+        return values if values.shape.rank == 1 else _mean_over_pixels(values)
+
+    return custom
+
+
+def kl_divergence(z_mean, z_log_var):
+    """KL(N(mu, diag(exp(lv))) || N(0, I)) per example (Kingma & Welling 2014, appendix B).
+
+    ``0.5 * sum(mu^2 + exp(lv) - lv - 1)`` over all code axes. Shape (batch,).
+    """
+    mu, log_var = tf.cast(z_mean, tf.float32), tf.cast(z_log_var, tf.float32)
+    terms = tf.square(mu) + tf.exp(log_var) - log_var - 1.0
+    return 0.5 * tf.reduce_sum(tf.reshape(terms, [tf.shape(terms)[0], -1]), axis=1)
+
+
+def _mean(values):
+    return tf.math.divide_no_nan(tf.reduce_sum(values), tf.cast(tf.size(values), values.dtype))
+
+
+# ---------------------------------------------------------------------------------------------
+# The model.
+
+
+@keras.saving.register_keras_serializable(package="tfgen")
+class Autoencoder(keras.Model):
+    """An encoder and a decoder trained with `model.fit` to restore images.
+
+    `fit` takes batches of clean images in [-1, 1] (or `(images, labels)` pairs; labels are
+    ignored). Each step corrupts the batch with `corruption`, encodes and decodes it, and
+    minimises the reconstruction `loss` against the clean images:
+
+        loss_i = L(x_i, D(E(c(x_i))))                      (plain, denoising or inpainting)
+
+    With `variational=True` (Kingma & Welling 2014, "Auto-Encoding Variational Bayes") the
+    encoder returns a Gaussian posterior ``q(z|x) = N(mu, diag(exp(lv)))``, the code is drawn by
+    reparameterisation ``z = mu + exp(lv / 2) * eps``, eps ~ N(0, I), and
+
+        loss_i = L(x_i, D(z_i)) + kl_weight * KL(q(z|x_i) || N(0, I)) / P
+
+    with ``KL = 0.5 * sum(mu^2 + exp(lv) - lv - 1)`` and P the number of values in an image
+    (H * W * C): L is a mean over pixels, so with kl_weight=1 this is the negative evidence
+    lower bound divided by P for the likelihood ``p(x|z) ~ exp(-P * L)`` (Laplace for "l1",
+    Gaussian for "l2"); kl_weight plays the role of beta in beta-VAE (Higgins et al. 2017).
+
+    `autoencoder(images)` is deterministic: it encodes without corruption (the posterior mean
+    when variational) and decodes; images in [-1, 1] give reconstructions in [-1, 1] for a
+    tanh decoder. The decoder is a `keras.Model` of its own and can be saved or exported alone.
+
+    Metrics, reported by `fit` and `evaluate` on the clean targets: "loss", "psnr" and "ssim"
+    (dB and SSIM of the reconstructions on [0, 1], see `psnr` and `ssim`), plus "kl" (mean KL per
+    example) when variational. `evaluate` corrupts its inputs as training does, with its own
+    seeds that restart at every call, so it measures restoration and repeats exactly.
+
+    Under any `tf.distribute` strategy create the model inside `strategy.scope()`. Losses are
+    averaged over the global batch and every random draw (corruption, reparameterisation) is
+    made per example of the global batch from a stateless seed of the step, so N replicas
+    train the weights one device trains with the same global batch.
+
+    Args:
+        encoder: A built `keras.Model`, images (batch, H, W, C) -> codes (batch, *code_shape);
+            with `variational=True` two outputs `[z_mean, z_log_var]` of that shape (e.g.
+            `tfgen.architectures.conv_encoder(..., variational=True)`).
+        decoder: A built `keras.Model`, codes (batch, *code_shape) -> images (batch, H, W, C)
+            in [-1, 1], e.g. `tfgen.architectures.conv_decoder`.
+        corruption: None (plain compression through the bottleneck), a
+            `tfgen.corruptions.Corruption` (`GaussianNoise`, `RandomMask`) or a callable
+            ``fn(images, seed)`` / ``fn(images)``; see `tfgen.corruptions`.
+        loss: "l1" (default), "l2", "ssim" (1 - SSIM), a dict of weights such as
+            ``{"l1": 1.0, "ssim": 0.2}``, or a callable ``(y_true, y_pred) -> (batch,)``; see
+            `reconstruction_loss`.
+        variational: Whether the model is a variational autoencoder.
+        kl_weight: Weight >= 0 of the KL term (variational only). Defaults to 1.
+        seed: Seed of the corruption and sampling draws. Defaults to a random one.
+        name: Model name. Defaults to "autoencoder".
+
+    Raises:
+        ValueError: for encoders and decoders whose shapes do not match, an encoder whose
+            outputs do not fit `variational`, an unknown loss or a bad argument.
+    """
+
+    def __init__(
+        self,
+        encoder,
+        decoder,
+        corruption=None,
+        loss="l1",
+        variational=False,
+        kl_weight=1.0,
+        seed=None,
+        name="autoencoder",
+        **kwargs,
+    ):
+        super().__init__(name=name, **kwargs)
+        if not isinstance(variational, bool):
+            raise ValueError(f"variational must be a bool, got {variational!r}")
+        self.image_shape, self.code_shape = _check_networks(encoder, decoder, variational)
+        self.encoder = encoder
+        self.decoder = decoder
+        self.variational = variational
+        self.corruption = corruptions.get(corruption)
+        self.reconstruction_loss = _check_loss(loss)
+        self._loss_fn = reconstruction_loss(self.reconstruction_loss)
+        ok = isinstance(kl_weight, numbers.Real) and not isinstance(kl_weight, bool)
+        if not ok or not math.isfinite(kl_weight) or kl_weight < 0:
+            raise ValueError(f"kl_weight must be a number >= 0, got {kl_weight!r}")
+        self.kl_weight = float(kl_weight)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise ValueError(f"seed must be None or an int, got {seed!r}")
+        self.seed = int(np.random.default_rng().integers(2**31 - 1) if seed is None else seed)
+        self.image_size = int(np.prod(self.image_shape))
+        # Step counters of the stateless seeds: saved with the model so that a restored run
+        # draws what an uninterrupted one would; `eval_step` restarts with every `evaluate`.
+        self.noise_step = keras.Variable(
+            0, dtype="int64", trainable=False, aggregation="only_first_replica", name="noise_step"
+        )
+        self.eval_step = keras.Variable(
+            0, dtype="int64", trainable=False, aggregation="only_first_replica", name="eval_step"
+        )
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.psnr_tracker = keras.metrics.Mean(name="psnr")
+        self.ssim_tracker = keras.metrics.Mean(name="ssim")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+        self.built = True
+
+    # -----------------------------------------------------------------------------------------
+    # Configuration.
+
+    def compile(self, optimizer=None, **kwargs):
+        """Configures training.
+
+        Args:
+            optimizer: Optimizer instance, name or config. Defaults to tfgen `Adam(1e-3)`.
+            **kwargs: Passed to `keras.Model.compile` (`jit_compile`, `run_eagerly`,
+                `steps_per_execution`). The loss is the model's `loss` argument, and the metrics
+                are fixed, so `loss`, `loss_weights`, `metrics` and `weighted_metrics` must be
+                None.
+        """
+        for key in ("loss", "loss_weights", "metrics", "weighted_metrics"):
+            if kwargs.pop(key, None) is not None:
+                raise ValueError(
+                    f"Autoencoder.compile takes no {key}: the reconstruction loss is the "
+                    "model's `loss` argument and the metrics are loss, psnr and ssim"
+                )
+        optimizer = keras.optimizers.get(
+            optimizer if optimizer is not None else default_optimizer()
+        )
+        if getattr(getattr(optimizer, "inner_optimizer", optimizer), "maximize", False):
+            raise ValueError(
+                "the optimizer has maximize=True, but an autoencoder minimises its "
+                "reconstruction loss: use maximize=False"
+            )
+        super().compile(optimizer=optimizer, **kwargs)
+        with self.distribute_strategy.scope():
+            # Keras optimizers remember the strategy current when they were created; one made
+            # before `strategy.scope()` must still update through this model's strategy.
+            for each in (self.optimizer, getattr(self.optimizer, "inner_optimizer", None)):
+                if each is not None and hasattr(each, "_distribution_strategy"):
+                    each._distribution_strategy = self.distribute_strategy
+            # Built here, inside the scope: building in the first traced step fails under a
+            # distribution strategy, and a loaded model restores the slots right after this.
+            if not self.optimizer.built:
+                self.optimizer.build(self.trainable_variables)
+
+    def compile_from_config(self, config):
+        self.compile(**keras.saving.deserialize_keras_object(config))
+
+    def get_config(self):
+        config = super().get_config()
+        loss = self.reconstruction_loss
+        if isinstance(loss, dict):
+            loss = dict(loss)  # a plain dict, not Keras' tracked wrapper
+        elif callable(loss):
+            loss = keras.saving.serialize_keras_object(loss)
+        config.update(
+            encoder=keras.saving.serialize_keras_object(self.encoder),
+            decoder=keras.saving.serialize_keras_object(self.decoder),
+            corruption=keras.saving.serialize_keras_object(self.corruption),
+            loss=loss,
+            variational=self.variational,
+            kl_weight=self.kl_weight,
+            seed=self.seed,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        for key in ("encoder", "decoder", "corruption"):
+            if config.get(key) is not None:
+                config[key] = keras.saving.deserialize_keras_object(
+                    config[key], custom_objects=custom_objects
+                )
+        loss = config.get("loss")
+        if isinstance(loss, dict) and "class_name" in loss:
+            config["loss"] = keras.saving.deserialize_keras_object(
+                loss, custom_objects=custom_objects
+            )
+        config.pop("trainable", None)
+        config.pop("dtype", None)
+        return cls(**config)
+
+    @property
+    def metrics(self):
+        trackers = [self.loss_tracker, self.psnr_tracker, self.ssim_tracker]
+        if self.variational:
+            trackers.append(self.kl_tracker)
+        return trackers
+
+    # -----------------------------------------------------------------------------------------
+    # Inference.
+
+    def _posterior(self, images, training):
+        outputs = self.encoder(images, training=training)
+        if self.variational:
+            z_mean, z_log_var = outputs
+            return tf.cast(z_mean, tf.float32), tf.cast(z_log_var, tf.float32)
+        return tf.cast(outputs, tf.float32), None
+
+    def encode(self, images, training=False):
+        """Codes of images in [-1, 1]: the posterior means when variational."""
+        images = self._as_images(images)
+        return self._posterior(images, training)[0]
+
+    def decode(self, codes, training=False):
+        """Images in [-1, 1] decoded from `codes` (batch, *code_shape)."""
+        return self.decoder(codes, training=training)
+
+    def call(self, images, training=False):
+        return self.decode(self.encode(images, training=training), training=training)
+
+    def sample(self, n, seed=None):
+        """`n` images decoded from prior codes z ~ N(0, I), in [0, 1], as a numpy array.
+
+        Only for a variational model, whose prior the decoder was trained to decode.
+        """
+        if not self.variational:
+            raise ValueError(
+                "sample needs a variational model (variational=True): a plain autoencoder has "
+                "no prior over its codes"
+            )
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise ValueError(f"n must be an int >= 1, got {n!r}")
+        shape = [int(n), *self.code_shape]
+        z = tf.random.stateless_normal(shape, seed=corruptions.as_seed(seed))
+        images = self.decoder(z, training=False)
+        return np.clip((np.asarray(images, np.float32) + 1.0) / 2.0, 0.0, 1.0)
+
+    def _as_images(self, images):
+        images = tf.convert_to_tensor(images)
+        if images.shape.rank != 4:
+            raise ValueError(
+                f"images must have rank 4, (batch, height, width, channels), got shape "
+                f"{tuple(images.shape)}"
+            )
+        _check_image_shape(tuple(images.shape[1:]), self.image_shape)
+        return tf.cast(images, tf.float32)
+
+    # -----------------------------------------------------------------------------------------
+    # Training.
+
+    def fit(self, x=None, *args, **kwargs):
+        self._check_data(x)
+        if isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)  # a dataset shuffles itself; no Keras warning
+        return super().fit(x, *args, **kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        if not kwargs.get("_use_cached_eval_dataset"):
+            self._check_data(x)
+        self.eval_step.assign(0)
+        return super().evaluate(x, *args, **kwargs)
+
+    def _check_data(self, x):
+        """Checks the rank, shape and range of the images before any step runs."""
+        if isinstance(x, tf.data.Dataset):
+            spec = x.element_spec
+            spec = spec[0] if isinstance(spec, tuple) else spec
+            _check_rank(spec.shape)
+            _check_image_shape(tuple(spec.shape[1:]), self.image_shape)
+            first = next(iter(x.take(1)), None)
+            if first is not None:
+                _check_image_range(np.asarray(first[0] if isinstance(first, tuple) else first))
+        elif isinstance(x, np.ndarray | tf.Tensor):
+            _check_rank(x.shape)
+            _check_image_shape(tuple(x.shape[1:]), self.image_shape)
+            _check_image_range(np.asarray(x))
+
+    def _seed(self, counter, offset, stream):
+        return tf.stack(
+            [tf.cast(self.seed + offset, tf.int64), counter * _STREAMS_PER_STEP + stream]
+        )
+
+    def _corrupt(self, clean, counter, offset):
+        if self.corruption is None:
+            return clean
+        seed = self._seed(counter, offset, _CORRUPTION_STREAM)
+        corrupted = self.corruption.call(clean, seed)
+        if tuple(corrupted.shape[1:]) != tuple(clean.shape[1:]):
+            raise ValueError(
+                f"the corruption must keep the image shape {tuple(clean.shape[1:])}, got "
+                f"{tuple(corrupted.shape[1:])}"
+            )
+        return tf.cast(corrupted, tf.float32)
+
+    def _forward(self, clean, counter, offset, training):
+        """Per-example losses, reconstructions and KL (None unless variational)."""
+        corrupted = self._corrupt(clean, counter, offset)
+        z_mean, z_log_var = self._posterior(corrupted, training)
+        kl = None
+        code = z_mean
+        if self.variational:
+            eps = distribute.per_example_normal(
+                self.code_shape, tf.shape(clean)[0], self._seed(counter, offset, _SAMPLING_STREAM)
+            )
+            # Reparameterisation (Kingma & Welling 2014, eq. 10): gradients flow through mu, lv.
+            code = z_mean + tf.exp(0.5 * z_log_var) * eps
+            kl = kl_divergence(z_mean, z_log_var)
+        reconstructions = tf.cast(self.decoder(code, training=training), tf.float32)
+        per_example = self._loss_fn(clean, reconstructions)
+        if self.variational:
+            per_example = per_example + (self.kl_weight / self.image_size) * kl
+        return per_example, reconstructions, kl
+
+    def _clean_images(self, data):
+        images = data[0] if isinstance(data, tuple | list) else data
+        images = tf.cast(images, tf.float32)
+        _check_rank(images.shape)
+        _check_image_shape(tuple(images.shape[1:]), self.image_shape)
+        return images
+
+    def train_step(self, data):
+        clean = self._clean_images(data)
+        global_batch = distribute.global_batch_size(tf.shape(clean)[0])
+        variables = self.trainable_variables
+        with tf.GradientTape() as tape:
+            per_example, reconstructions, kl = self._forward(
+                clean, self.noise_step, offset=0, training=True
+            )
+            loss = distribute.average_over_global_batch(per_example, global_batch)
+            scaled = self.optimizer.scale_loss(loss)
+        self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        self._track(clean, reconstructions, per_example, kl)
+        self.noise_step.assign_add(1)
+        return distribute.step_logs(self.metrics, self.distribute_strategy)
+
+    def test_step(self, data):
+        clean = self._clean_images(data)
+        # Seeds offset from training's, so evaluation never reuses a training corruption.
+        per_example, reconstructions, kl = self._forward(
+            clean, self.eval_step, offset=1, training=False
+        )
+        self._track(clean, reconstructions, per_example, kl)
+        self.eval_step.assign_add(1)
+        return distribute.step_logs(self.metrics, self.distribute_strategy)
+
+    def _track(self, clean, reconstructions, per_example, kl):
+        count = tf.size(per_example)
+        self.loss_tracker.update_state(_mean(per_example), sample_weight=count)
+        self.psnr_tracker.update_state(_mean(psnr(clean, reconstructions)), sample_weight=count)
+        self.ssim_tracker.update_state(_mean(ssim(clean, reconstructions)), sample_weight=count)
+        if kl is not None:
+            self.kl_tracker.update_state(_mean(kl), sample_weight=count)
+
+
+@keras.saving.register_keras_serializable(package="tfgen")
+class VAE(Autoencoder):
+    """A variational autoencoder: `Autoencoder(..., variational=True)` (Kingma & Welling 2014).
+
+    The encoder returns ``[z_mean, z_log_var]`` (`conv_encoder(..., variational=True)`); see
+    `Autoencoder` for the loss, `sample` for drawing images from the prior.
+    """
+
+    def __init__(
+        self,
+        encoder,
+        decoder,
+        corruption=None,
+        loss="l1",
+        kl_weight=1.0,
+        seed=None,
+        name="vae",
+        variational=True,
+        **kwargs,
+    ):
+        if variational is not True:
+            raise ValueError(f"a VAE is variational: variational must be True, got {variational!r}")
+        super().__init__(
+            encoder,
+            decoder,
+            corruption=corruption,
+            loss=loss,
+            variational=True,
+            kl_weight=kl_weight,
+            seed=seed,
+            name=name,
+            **kwargs,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks.
+
+
+def _shape_of(shape):
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def _check_networks(encoder, decoder, variational):
+    """Validates the pair; returns (image_shape, code_shape)."""
+    for name, network in (("encoder", encoder), ("decoder", decoder)):
+        if not isinstance(network, keras.Model) or not network.built:
+            raise ValueError(f"{name} must be a built keras.Model, got {network!r}")
+        if len(network.inputs) != 1:
+            raise ValueError(f"{name} must take one input, got {len(network.inputs)}")
+    image_shape = _shape_of(encoder.inputs[0].shape[1:])
+    if len(image_shape) != 3 or None in image_shape:
+        raise ValueError(
+            f"encoder must take images of a fixed shape (batch, H, W, C), got "
+            f"{_shape_of(encoder.inputs[0].shape)}"
+        )
+    outputs = list(encoder.outputs)
+    if variational and len(outputs) != 2:
+        raise ValueError(
+            f"a variational encoder must return two outputs [z_mean, z_log_var], this one "
+            f"returns {len(outputs)}: build it with conv_encoder(..., variational=True)"
+        )
+    if not variational and len(outputs) != 1:
+        raise ValueError(
+            f"encoder must return one code, got {len(outputs)} outputs (pass variational=True "
+            "for an encoder returning [z_mean, z_log_var])"
+        )
+    code_shapes = [_shape_of(out.shape[1:]) for out in outputs]
+    if len(set(code_shapes)) != 1:
+        raise ValueError(f"z_mean and z_log_var must have the same shape, got {code_shapes}")
+    code_shape = code_shapes[0]
+    if None in code_shape:
+        raise ValueError(f"encoder codes must have a fixed shape, got (batch, *{code_shape})")
+    decoder_input = _shape_of(decoder.inputs[0].shape[1:])
+    if decoder_input != code_shape:
+        raise ValueError(
+            f"the decoder takes codes of shape {decoder_input} but the encoder makes "
+            f"{code_shape}: build both with the same latent_dim"
+        )
+    if len(decoder.outputs) != 1:
+        raise ValueError(f"decoder must return one image tensor, got {len(decoder.outputs)}")
+    decoded = _shape_of(decoder.outputs[0].shape[1:])
+    if decoded != image_shape:
+        raise ValueError(
+            f"the decoder makes images of shape {decoded} but the encoder takes {image_shape}: "
+            "build both for the same image_shape"
+        )
+    return image_shape, code_shape
+
+
+def _check_rank(shape):
+    rank = shape.rank if isinstance(shape, tf.TensorShape) else len(shape)
+    if rank != 4:
+        raise ValueError(
+            f"images must have rank 4, (batch, height, width, channels), got shape {tuple(shape)}"
+        )
+
+
+def _check_image_shape(shape, expected):
+    if tuple(shape) != tuple(expected):
+        raise ValueError(
+            f"the images have shape {tuple(shape)} but the autoencoder takes {tuple(expected)}: "
+            "resize the data (e.g. tfgen.data.load(..., image_size=...)) or build the networks "
+            "for this shape"
+        )
+
+
+def _check_image_range(images):
+    low, high = float(np.min(images)), float(np.max(images))
+    if low < IMAGE_RANGE[0] - _RANGE_TOLERANCE or high > IMAGE_RANGE[1] + _RANGE_TOLERANCE:
+        raise ValueError(
+            f"the images must lie in [-1, 1], got values in [{low:g}, {high:g}]: rescale them "
+            "(x / 127.5 - 1 for 8-bit pixels) or load them with tfgen.data.load"
+        )
