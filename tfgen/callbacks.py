@@ -1,0 +1,419 @@
+"""Keras callbacks for generative models: sample grids, NaN termination, safe checkpoints.
+
+- `SampleGrid` writes `samples/epoch_NNN.png`, the images of one FIXED batch of latent codes,
+  during `fit`, so successive grids show how the same codes evolve; `ReconstructionGrid` does
+  the same for a reconstruction model with one fixed batch of images.
+- `TerminateOnNaN` stops training when ANY logged value becomes NaN or infinite; Keras' own
+  callback of that name watches only a "loss" key, which the GAN's logs (d_loss, g_loss, ...)
+  do not have.
+- `SafeCheckpoint` saves the model to a `.keras` file at the end of each epoch, atomically,
+  and never over a good checkpoint with a diverged (non-finite) model.
+
+Under a multi-worker strategy only the chief worker (task "chief", or "worker" 0 when there is
+no chief, as given by TF_CONFIG) writes files.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import numbers
+import os
+import tempfile
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+from matplotlib import image as mpimg
+
+from tfgen import plot
+
+__all__ = ["ReconstructionGrid", "SafeCheckpoint", "SampleGrid", "TerminateOnNaN", "is_chief"]
+
+#: Latent codes in a sample grid when `latent_batch` is None: an 8 x 8 grid.
+DEFAULT_LATENT_BATCH = 64
+
+
+def is_chief() -> bool:
+    """Whether this process writes files: True unless TF_CONFIG names a non-chief task."""
+    try:
+        config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+        task, cluster = config.get("task") or {}, config.get("cluster") or {}
+        kind, index = task.get("type"), int(task.get("index") or 0)
+    except (ValueError, TypeError, AttributeError):
+        return True
+    if kind in (None, "chief"):
+        return True
+    return kind == "worker" and index == 0 and "chief" not in cluster
+
+
+def tensorboard_available() -> bool:
+    """Whether the `tensorboard` package, which `tf.summary` writes through, is installed."""
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+def _non_finite_log(logs):
+    """The first (name, value) of `logs` whose value is a non-finite number, else None."""
+    for name, value in (logs or {}).items():
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            continue  # Not numeric (a string, a list of names): nothing to check.
+        if array.size and not np.all(np.isfinite(array)):
+            shown = float(array.reshape(-1)[~np.isfinite(array.reshape(-1))][0])
+            return name, shown
+    return None
+
+
+def _model_variables(model):
+    """The model's weights and the variables of every optimizer it holds (GANs have two)."""
+    variables = list(model.weights)
+    optimizers = [getattr(model, "optimizer", None)]
+    optimizers += [v for v in vars(model).values() if isinstance(v, keras.optimizers.Optimizer)]
+    seen = set()
+    for optimizer in optimizers:
+        if optimizer is None or id(optimizer) in seen:
+            continue
+        seen.add(id(optimizer))
+        variables.extend(optimizer.variables)
+    return variables
+
+
+def _non_finite_variable(model):
+    """Path of the first floating-point variable of `model` with a non-finite entry, else None."""
+    for variable in _model_variables(model):
+        if not tf.as_dtype(variable.dtype).is_floating:
+            continue
+        if not np.all(np.isfinite(keras.ops.convert_to_numpy(variable))):
+            return getattr(variable, "path", None) or variable.name
+    return None
+
+
+def _check_every(every_n_epochs):
+    if (
+        isinstance(every_n_epochs, bool)
+        or not isinstance(every_n_epochs, numbers.Integral)
+        or every_n_epochs < 1
+    ):
+        raise ValueError(f"every_n_epochs must be a positive int, got {every_n_epochs!r}")
+    return int(every_n_epochs)
+
+
+def _check_seed(seed):
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ValueError(f"seed must be an int, got {seed!r}")
+    return int(seed)
+
+
+def _to_unit_numpy(images):
+    """Model images in [-1, 1] -> float32 numpy in [0, 1] (NaN stays NaN, to be noticed)."""
+    images = keras.ops.convert_to_numpy(images).astype(np.float32)
+    return np.clip((images + 1.0) / 2.0, 0.0, 1.0)
+
+
+class _EpochGrid(keras.callbacks.Callback):
+    """Writes `output_dir/samples/epoch_NNN.png` from `images()` every few epochs."""
+
+    def __init__(self, output_dir, every_n_epochs, tensorboard_dir, columns=None):
+        super().__init__()
+        if not isinstance(output_dir, str | os.PathLike) or not os.fspath(output_dir):
+            raise ValueError(f"output_dir must be a directory path, got {output_dir!r}")
+        self.output_dir = os.fspath(output_dir)
+        self.every_n_epochs = _check_every(every_n_epochs)
+        self.tensorboard_dir = tensorboard_dir
+        self.columns = columns
+        self.written = []
+        self._writer = None
+        self._last_epoch = None
+        self._last_written = None
+
+    def images(self):
+        raise NotImplementedError
+
+    def title(self, epoch):
+        return f"epoch {epoch}"
+
+    def on_train_begin(self, logs=None):
+        self._last_epoch = self._last_written = None
+        if self.tensorboard_dir is not None and is_chief() and tensorboard_available():
+            self._writer = tf.summary.create_file_writer(
+                os.path.join(os.fspath(self.tensorboard_dir), "samples")
+            )
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._last_epoch = epoch + 1
+        if (epoch + 1) % self.every_n_epochs == 0:
+            self.write(epoch + 1)
+
+    def on_train_end(self, logs=None):
+        if self._last_epoch is not None and self._last_written != self._last_epoch:
+            self.write(self._last_epoch)
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def write(self, epoch):
+        """Writes the grid of epoch `epoch` (counted from 1); returns its path or None."""
+        self._last_written = epoch
+        if not is_chief():
+            return None
+        images = self.images()
+        if not np.all(np.isfinite(images)):
+            warnings.warn(
+                f"Epoch {epoch}: the model's images are not finite (NaN or inf); no sample "
+                "grid written.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return None
+        path = os.path.join(self.output_dir, "samples", f"epoch_{epoch:03d}.png")
+        plot.image_grid(images, path, columns=self.columns, title=self.title(epoch))
+        self.written.append(path)
+        if self._writer is not None:
+            grid = mpimg.imread(path)[..., :3]
+            with self._writer.as_default():
+                tf.summary.image("samples", grid[None], step=epoch)
+            self._writer.flush()
+        return path
+
+
+class SampleGrid(_EpochGrid):
+    """Writes a grid of the images of a fixed batch of latent codes every few epochs.
+
+    Files: `output_dir/samples/epoch_NNN.png` (epochs counted from 1), drawn with
+    `tfgen.plot.image_grid`; the grid of the last epoch is written at the end of training when
+    `every_n_epochs` skipped it. The codes are drawn once,
+    `tf.random.stateless_normal([n, *code_shape], seed=[seed, 0])`, the codes of
+    `GAN.generate(n, seed=seed)` (and of `VAE.sample(n, seed=seed)`), and reused at every epoch.
+    Images come from the model's `sampling_generator` (a GAN's moving-average generator when
+    it has one), else its `generator` or `decoder`, in inference mode.
+
+    Args:
+        output_dir: Run directory; grids go to its `samples` sub-directory.
+        every_n_epochs: Write a grid when the epoch number is a multiple of this.
+        latent_batch: None (`DEFAULT_LATENT_BATCH` codes), a number of codes, or an array of
+            codes (n, *code_shape) to use as they are.
+        seed: Seed of the codes.
+        tensorboard_dir: Optional TensorBoard log directory; the grids are also logged there
+            as images (run "samples", tag "samples") when the `tensorboard` package is
+            installed.
+
+    Attributes:
+        written: Paths of the grids written so far.
+    """
+
+    def __init__(
+        self, output_dir, every_n_epochs=1, latent_batch=None, seed=0, tensorboard_dir=None
+    ):
+        super().__init__(output_dir, every_n_epochs, tensorboard_dir)
+        allowed = "None, a positive int or an array of codes (n, *code_shape)"
+        if latent_batch is not None and not isinstance(latent_batch, numbers.Integral):
+            latent_batch = np.asarray(latent_batch, dtype=np.float32)
+            if latent_batch.ndim < 2 or latent_batch.shape[0] < 1:
+                raise ValueError(
+                    f"latent_batch must be {allowed}, got an array of shape {latent_batch.shape}"
+                )
+        elif isinstance(latent_batch, bool) or (latent_batch is not None and latent_batch < 1):
+            raise ValueError(f"latent_batch must be {allowed}, got {latent_batch!r}")
+        self.latent_batch = DEFAULT_LATENT_BATCH if latent_batch is None else latent_batch
+        self.seed = _check_seed(seed)
+        self._codes = None
+
+    def _generator(self):
+        for attribute in ("sampling_generator", "generator", "decoder"):
+            network = getattr(self.model, attribute, None)
+            if network is not None:
+                return network
+        raise ValueError(
+            "SampleGrid needs a model with a sampling_generator, generator or decoder "
+            f"attribute, got {type(self.model).__name__}"
+        )
+
+    def on_train_begin(self, logs=None):
+        code_shape = tuple(int(d) for d in self._generator().inputs[0].shape[1:])
+        if isinstance(self.latent_batch, np.ndarray):
+            if self.latent_batch.shape[1:] != code_shape:
+                raise ValueError(
+                    f"latent_batch holds codes of shape {self.latent_batch.shape[1:]} but the "
+                    f"generator takes {code_shape}"
+                )
+            self._codes = tf.constant(self.latent_batch, tf.float32)
+        else:
+            shape = [int(self.latent_batch), *code_shape]
+            self._codes = tf.random.stateless_normal(shape, seed=[self.seed, 0])
+        super().on_train_begin(logs)
+
+    def images(self):
+        """The images of the fixed codes now, float32 in [0, 1], (n, H, W, C)."""
+        if self._codes is None:
+            raise ValueError("SampleGrid.images() is available once training has begun")
+        return _to_unit_numpy(self._generator()(self._codes, training=False))
+
+
+class ReconstructionGrid(_EpochGrid):
+    """Writes, every few epochs, a fixed batch of images with their corruption and restoration.
+
+    The grid has three rows: the clean images, the model's input (the images corrupted by the
+    model's `corruption` with a fixed seed; the clean images again without one) and the
+    model's reconstruction of that input, `model(corrupted)`. Files and TensorBoard logging
+    as for `SampleGrid`: `output_dir/samples/epoch_NNN.png`.
+
+    Args:
+        output_dir: Run directory; grids go to its `samples` sub-directory.
+        images: The fixed batch, (n, H, W, C) in [-1, 1] (the range the model trains on).
+        every_n_epochs: Write a grid when the epoch number is a multiple of this.
+        seed: Seed of the corruption.
+        tensorboard_dir: Optional TensorBoard log directory, as for `SampleGrid`.
+    """
+
+    def __init__(self, output_dir, images, every_n_epochs=1, seed=0, tensorboard_dir=None):
+        images = np.asarray(images, dtype=np.float32)
+        if images.ndim != 4 or images.shape[0] < 1:
+            raise ValueError(f"images must be an array (n, H, W, C), got shape {images.shape}")
+        if not np.all(np.isfinite(images)) or images.min() < -1.001 or images.max() > 1.001:
+            raise ValueError("images must be finite and lie in [-1, 1], the models' range")
+        super().__init__(output_dir, every_n_epochs, tensorboard_dir, columns=images.shape[0])
+        self.clean = images
+        self.seed = _check_seed(seed)
+        self._corrupted = None
+
+    def title(self, epoch):
+        return f"epoch {epoch}: clean / input / reconstruction"
+
+    def on_train_begin(self, logs=None):
+        corruption = getattr(self.model, "corruption", None)
+        clean = tf.constant(self.clean)
+        self._corrupted = clean if corruption is None else corruption(clean, self.seed)
+        super().on_train_begin(logs)
+
+    def images(self):
+        """Clean, corrupted and reconstructed images, (3 n, H, W, C) in [0, 1]."""
+        if self._corrupted is None:
+            raise ValueError("ReconstructionGrid.images() is available once training has begun")
+        restored = self.model(self._corrupted, training=False)
+        rows = [self.clean, self._corrupted, restored]
+        return np.concatenate([_to_unit_numpy(row) for row in rows])
+
+
+class TerminateOnNaN(keras.callbacks.Callback):
+    """Stops training as soon as any logged value is NaN or infinite.
+
+    Checks every value of the logs after each training batch and each epoch (validation
+    metrics included), prints which metric diverged where, and sets `model.stop_training`, so
+    other callbacks still end cleanly; with `raise_error=True` it raises `RuntimeError` instead.
+
+    Attributes:
+        stopped: None, or a dict with keys epoch (from 1), batch (from 0; None when found in
+            the epoch's logs), metric and value, once training was stopped.
+        message: The message printed when it stopped.
+    """
+
+    def __init__(self, raise_error=False):
+        super().__init__()
+        self.raise_error = bool(raise_error)
+        self.stopped = None
+        self.message = None
+        self._epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.stopped = None
+        self.message = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch + 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check(logs, batch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._epoch = epoch + 1
+        self._check(logs, None)
+
+    def _check(self, logs, batch):
+        if self.stopped is not None:
+            return
+        found = _non_finite_log(logs)
+        if found is None:
+            return
+        metric, value = found
+        where = f"epoch {self._epoch}" + (f", batch {batch}" if batch is not None else " end")
+        self.stopped = dict(epoch=self._epoch, batch=batch, metric=metric, value=value)
+        self.message = (
+            f"{metric} = {value} at {where}: training diverged; terminating. Lower the "
+            "learning rates, add a gradient penalty or clip gradients, and restart from the "
+            "last good checkpoint."
+        )
+        if self.raise_error:
+            raise RuntimeError(self.message)
+        print(self.message, flush=True)
+        self.model.stop_training = True
+
+
+class SafeCheckpoint(keras.callbacks.Callback):
+    """Saves the whole model to a `.keras` file at the end of every epoch, atomically.
+
+    The model is written to a temporary file in the same directory and moved over `path` with
+    `os.replace`, so `path` always holds a complete file, even if the process dies while
+    saving. The save is SKIPPED, with a `RuntimeWarning`, when any logged value or any weight
+    (optimizer variables included) is NaN or infinite: a diverged model never replaces the last
+    good checkpoint.
+
+    Args:
+        path: File to write; must end in ".keras". Missing directories are created.
+        every_n_epochs: Save when the epoch number (from 1) is a multiple of this.
+
+    Attributes:
+        saved: Epochs (from 1) saved so far.
+        skipped: Epochs (from 1) whose save was skipped because of non-finite values.
+    """
+
+    def __init__(self, path, every_n_epochs=1):
+        super().__init__()
+        if not isinstance(path, str | os.PathLike) or not os.fspath(path).endswith(".keras"):
+            raise ValueError(f"path must be a file path ending in '.keras', got {path!r}")
+        self.path = os.path.abspath(os.fspath(path))
+        self.every_n_epochs = _check_every(every_n_epochs)
+        self.saved = []
+        self.skipped = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every_n_epochs == 0:
+            self.save(epoch + 1, logs)
+
+    def save(self, epoch, logs=None):
+        """Saves now unless `logs` or the weights hold non-finite values; returns whether."""
+        found = _non_finite_log(logs)
+        reason = f"{found[0]} = {found[1]}" if found else None
+        if reason is None:
+            variable = _non_finite_variable(self.model)
+            reason = f"the variable {variable} is not finite" if variable else None
+        if reason is not None:
+            self.skipped.append(epoch)
+            warnings.warn(
+                f"Epoch {epoch}: {reason}; not saving the checkpoint, {self.path} keeps the "
+                "last good model.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return False
+        if is_chief():
+            save_atomically(self.model, self.path)
+        self.saved.append(epoch)
+        return True
+
+
+def save_atomically(model, path):
+    """`model.save(path)` through a temporary file in the same directory and `os.replace`."""
+    path = os.path.abspath(os.fspath(path))
+    directory, name = os.path.split(path)
+    os.makedirs(directory, exist_ok=True)
+    descriptor, staging = tempfile.mkstemp(prefix=f".{name}.", suffix=".keras", dir=directory)
+    os.close(descriptor)
+    try:
+        model.save(staging, overwrite=True)
+        os.replace(staging, path)
+    finally:
+        if os.path.exists(staging):
+            os.remove(staging)
+    return path

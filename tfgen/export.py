@@ -1,0 +1,251 @@
+"""TensorFlow SavedModel export of trained generators and reconstruction models, for serving.
+
+The exports are plain SavedModels written with `keras.export.ExportArchive`: they load with
+`tf.saved_model.load` (or TensorFlow Serving) in a process that has neither tfgen nor Keras,
+and `saved_model_cli show --all --dir PATH` lists their signatures.
+
+`export_generator(gan, path)` writes two signatures:
+
+- `serving_default`: `z` float32 (batch, latent_dim) -> {"images": float32 (batch, H, W, C)}
+  in [0, 1];
+- `sample`: `batch_size` int32 scalar and `seed` int64 scalar -> {"images": ...}, the images of
+  the codes `tf.random.stateless_normal([batch_size, latent_dim], seed=[seed, 0])`, the same
+  codes `GAN.generate(batch_size, seed=seed)` draws.
+
+`export_decoder(autoencoder, path)` writes `serving_default` (codes -> images in [0, 1]) and
+`encode` (images in [0, 1] -> {"z": codes}, the posterior mean for a variational model, whose
+log-variance comes as "z_log_var") and `reconstruct` (images in [0, 1] -> {"images": ...}),
+plus `sample` for a variational model.
+
+Writing is safe: the SavedModel is written into a fresh directory next to `path` and renamed
+into place only when complete, so a failed export leaves a previous export at `path` intact.
+
+    import tensorflow as tf
+    served = tf.saved_model.load("runs/gan/saved_model")
+    images = served.signatures["sample"](batch_size=tf.constant(16), seed=tf.constant(0, tf.int64))
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import keras
+import tensorflow as tf
+
+__all__ = ["export_decoder", "export_generator"]
+
+# Marker of a directory that holds a SavedModel (written by tf.saved_model.save).
+_SAVED_MODEL_FILE = "saved_model.pb"
+
+
+def _to_unit_range(images):
+    """Model images in [-1, 1] -> float32 in [0, 1], clipped like `GAN.generate`."""
+    return tf.clip_by_value((tf.cast(images, tf.float32) + 1.0) / 2.0, 0.0, 1.0)
+
+
+def _to_model_range(images):
+    """User images in [0, 1] -> [-1, 1], the range the models were trained on."""
+    return tf.cast(images, tf.float32) * 2.0 - 1.0
+
+
+def _check_image_model(model, what, argument):
+    """Returns (code_shape, image_shape) of a built Keras model mapping codes to images."""
+    if not isinstance(model, keras.Model) or not model.built:
+        raise ValueError(f"{argument} must hold a built keras.Model as {what}, got {model!r}")
+    ok = len(model.inputs) == 1 and len(model.outputs) == 1
+    code_shape = tuple(model.inputs[0].shape[1:]) if ok else ()
+    image_shape = tuple(model.outputs[0].shape[1:]) if ok else ()
+    if not code_shape or None in code_shape or len(image_shape) != 3 or None in image_shape:
+        raise ValueError(
+            f"the {what} of {argument} must map codes (batch, *code_shape) to images "
+            f"(batch, H, W, C), got {model.input_shape} -> {model.output_shape}"
+        )
+    return tuple(map(int, code_shape)), tuple(map(int, image_shape))
+
+
+def _check_path(path):
+    if not isinstance(path, str | os.PathLike) or not os.fspath(path):
+        raise ValueError(f"path must be a non-empty directory path, got {path!r}")
+    path = os.path.abspath(os.fspath(path))
+    if os.path.exists(path):
+        if not os.path.isdir(path):
+            raise ValueError(f"path must be a directory for the SavedModel, got the file {path!r}")
+        if os.listdir(path) and not os.path.exists(os.path.join(path, _SAVED_MODEL_FILE)):
+            raise ValueError(
+                f"path {path!r} is a non-empty directory that holds no SavedModel; refusing to "
+                "replace it: give a new or empty directory, or a previous export"
+            )
+    return path
+
+
+def _write_atomically(archive, path):
+    """Writes `archive` to a temporary directory beside `path`, then swaps it into place.
+
+    A directory cannot be renamed over a non-empty one, so a previous export is first moved
+    aside, and put back should the final rename fail; it is deleted only once the new export
+    is in place.
+    """
+    parent, name = os.path.split(path)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{name}.export-", dir=parent)
+    try:
+        archive.write_out(staging, verbose=False)
+        if not os.path.exists(os.path.join(staging, _SAVED_MODEL_FILE)):
+            raise RuntimeError(f"the SavedModel written to {staging!r} is incomplete")
+        previous = None
+        if os.path.exists(path):
+            previous = tempfile.mkdtemp(prefix=f".{name}.previous-", dir=parent)
+            os.rmdir(previous)
+            os.replace(path, previous)
+        try:
+            os.replace(staging, path)
+        except BaseException:
+            if previous is not None:
+                os.replace(previous, path)
+            raise
+        if previous is not None:
+            shutil.rmtree(previous, ignore_errors=True)
+    finally:
+        if os.path.exists(staging):
+            shutil.rmtree(staging, ignore_errors=True)
+    return path
+
+
+def _add_sample_endpoint(archive, decode, code_shape):
+    """The `sample` signature: (batch_size int32, seed int64) -> decode(z), z ~ N(0, I)."""
+
+    def sample(batch_size, seed):
+        # The seed pair [seed, 0] is the one GAN.generate and VAE.sample use: same codes.
+        pair = tf.stack([seed, tf.zeros_like(seed)])
+        shape = tf.concat([[batch_size], tf.constant(code_shape, tf.int32)], axis=0)
+        return decode(tf.random.stateless_normal(shape, seed=pair))
+
+    archive.add_endpoint(
+        "sample",
+        sample,
+        input_signature=[
+            tf.TensorSpec([], tf.int32, name="batch_size"),
+            tf.TensorSpec([], tf.int64, name="seed"),
+        ],
+    )
+
+
+def export_generator(gan, path):
+    """Writes a SavedModel serving the generator of `gan` (its EMA generator when it has one).
+
+    Signatures (see the module docstring): `serving_default` maps `z` float32
+    (batch, latent_dim) to {"images": float32 (batch, H, W, C) in [0, 1]}; `sample` takes
+    `batch_size` (int32 scalar) and `seed` (int64 scalar) and returns the images of the codes
+    `tf.random.stateless_normal([batch_size, latent_dim], seed=[seed, 0])`, equal to
+    `gan.generate(batch_size, seed=seed)`. The generator runs in inference mode (batch
+    normalisation uses its moving statistics).
+
+    Args:
+        gan: A `tfgen.models.GAN` (anything with a `sampling_generator` or `generator`
+            attribute), or a generator `keras.Model` itself.
+        path: Directory to write. A previous export there is replaced only once the new one
+            is complete.
+
+    Returns:
+        The absolute path written.
+
+    Raises:
+        ValueError: `gan` holds no built generator, or `path` is a file or a non-empty
+            directory that is not a SavedModel.
+    """
+    generator = gan
+    for attribute in ("sampling_generator", "generator"):
+        if getattr(gan, attribute, None) is not None:
+            generator = getattr(gan, attribute)
+            break
+    code_shape, _ = _check_image_model(generator, "generator", "gan")
+    path = _check_path(path)
+
+    def serve(z):
+        return {"images": _to_unit_range(generator(z, training=False))}
+
+    archive = keras.export.ExportArchive()
+    archive.track(generator)
+    archive.add_endpoint(
+        "serving_default",
+        serve,
+        input_signature=[tf.TensorSpec([None, *code_shape], tf.float32, name="z")],
+    )
+    _add_sample_endpoint(archive, serve, code_shape)
+    return _write_atomically(archive, path)
+
+
+def export_decoder(autoencoder, path):
+    """Writes a SavedModel serving a reconstruction model: decoder, encoder and both together.
+
+    Signatures: `serving_default` maps `z` float32 (batch, *code_shape) to {"images": float32
+    (batch, H, W, C) in [0, 1]} through the decoder; `encode` maps `images` in [0, 1] to
+    {"z": codes} (for a variational encoder, which outputs `[z_mean, z_log_var]`, "z" is the
+    posterior mean and "z_log_var" comes too); `reconstruct` maps `images` in [0, 1] to
+    {"images": decoder(encoder(images))} in [0, 1], the deterministic reconstruction (the
+    posterior mean is decoded, no sampling). A variational model (an encoder with the two
+    outputs `[z_mean, z_log_var]`) also gets the `sample` signature of `export_generator`,
+    images of prior codes equal to `VAE.sample(batch_size, seed=seed)`. Everything runs in
+    inference mode.
+
+    Args:
+        autoencoder: A model with `encoder` and `decoder` attributes (e.g.
+            `tfgen.models.Autoencoder`): the encoder maps images in [-1, 1] to codes, the
+            decoder codes to images in [-1, 1].
+        path: Directory to write; replaced only once the new export is complete.
+
+    Returns:
+        The absolute path written.
+
+    Raises:
+        ValueError: `autoencoder` lacks a built encoder or decoder, their shapes do not fit
+            together, or `path` is a file or a non-empty directory that is not a SavedModel.
+    """
+    decoder = getattr(autoencoder, "decoder", None)
+    encoder = getattr(autoencoder, "encoder", None)
+    code_shape, image_shape = _check_image_model(decoder, "decoder", "autoencoder")
+    if not isinstance(encoder, keras.Model) or not encoder.built:
+        raise ValueError(f"autoencoder must hold a built keras.Model as encoder, got {encoder!r}")
+    outputs = [tuple(output.shape[1:]) for output in encoder.outputs]
+    variational = len(outputs) == 2
+    if (
+        len(encoder.inputs) != 1
+        or tuple(encoder.inputs[0].shape[1:]) != image_shape
+        or len(outputs) not in (1, 2)
+        or any(shape != code_shape for shape in outputs)
+    ):
+        raise ValueError(
+            f"the encoder of autoencoder maps {encoder.input_shape} -> {encoder.output_shape} "
+            f"but the decoder maps codes {code_shape} to images {image_shape}: the encoder "
+            "must take the decoder's images and return its codes (or [z_mean, z_log_var])"
+        )
+    path = _check_path(path)
+
+    def decode(z):
+        return {"images": _to_unit_range(decoder(z, training=False))}
+
+    def encode(images):
+        codes = encoder(_to_model_range(images), training=False)
+        if variational:
+            return {"z": tf.cast(codes[0], tf.float32), "z_log_var": tf.cast(codes[1], tf.float32)}
+        return {"z": tf.cast(codes, tf.float32)}
+
+    def reconstruct(images):
+        return decode(encode(images)["z"])
+
+    images_spec = tf.TensorSpec([None, *image_shape], tf.float32, name="images")
+    archive = keras.export.ExportArchive()
+    archive.track(decoder)
+    archive.track(encoder)
+    archive.add_endpoint(
+        "serving_default",
+        decode,
+        input_signature=[tf.TensorSpec([None, *code_shape], tf.float32, name="z")],
+    )
+    archive.add_endpoint("encode", encode, input_signature=[images_spec])
+    archive.add_endpoint("reconstruct", reconstruct, input_signature=[images_spec])
+    if variational:
+        _add_sample_endpoint(archive, decode, code_shape)
+    return _write_atomically(archive, path)
