@@ -1,3 +1,47 @@
-"""tfgen: image generators and reconstruction models for Keras 3, with accelerated optimizers."""
+"""tfgen: image generators and reconstruction models for Keras 3, with accelerated optimizers.
+
+The public surface, one module a job:
+    tfgen.optimizers     Nesterov, Adam, ConjugateGradient (Keras optimizers, maximize=True)
+    tfgen.solvers        minimize(): full-batch CG with line search, Nesterov, Adam
+    tfgen.losses         GAN losses and gradient penalties as functions of logits
+    tfgen.architectures  DCGAN generator/discriminator, convolutional encoder/decoder
+    tfgen.models         GAN, Autoencoder (keras.Model subclasses trained with fit)
+    tfgen.corruptions    noise and masks that reconstruction models learn to undo
+    tfgen.reconstruct    invert(): reconstruction through a trained generator
+    tfgen.data           load(): tfds, image folders and bundled offline data
+    tfgen.callbacks      sample grids, NaN-safe checkpoints
+    tfgen.plot           image grids and loss curves (matplotlib)
+    tfgen.export         SavedModels that serve without tfgen
+"""
+
+from tfgen import (
+    architectures,
+    callbacks,
+    corruptions,
+    data,
+    distribute,
+    export,
+    losses,
+    models,
+    optimizers,
+    plot,
+    reconstruct,
+    solvers,
+)
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "architectures",
+    "callbacks",
+    "corruptions",
+    "data",
+    "distribute",
+    "export",
+    "losses",
+    "models",
+    "optimizers",
+    "plot",
+    "reconstruct",
+    "solvers",
+]
