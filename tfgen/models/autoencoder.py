@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfgen import corruptions, distribute
+from tfgen.models import _images
 from tfgen.optimizers import Adam
 
 __all__ = [
@@ -27,9 +28,6 @@ __all__ = [
 DEFAULT_LEARNING_RATE = 1e-3
 #: Names accepted by `loss`, alone or as keys of a dict of weights.
 RECONSTRUCTION_LOSSES = ("l1", "l2", "ssim")
-# Images the models see lie in [-1, 1] (tanh outputs); a little slack for resizing overshoot.
-IMAGE_RANGE = (-1.0, 1.0)
-_RANGE_TOLERANCE = 1e-3
 # Independent random streams per training step: the corruption and the reparameterisation.
 _CORRUPTION_STREAM, _SAMPLING_STREAM, _STREAMS_PER_STEP = 0, 1, 2
 # SSIM's Gaussian window (Wang et al. 2004): 11 x 11, sigma 1.5; narrowed for smaller images.
@@ -399,43 +397,23 @@ class Autoencoder(keras.Model):
 
     def _as_images(self, images):
         images = tf.convert_to_tensor(images)
-        if images.shape.rank != 4:
-            raise ValueError(
-                f"images must have rank 4, (batch, height, width, channels), got shape "
-                f"{tuple(images.shape)}"
-            )
-        _check_image_shape(tuple(images.shape[1:]), self.image_shape)
+        _images.check_shape(images.shape, self.image_shape, "autoencoder takes")
         return tf.cast(images, tf.float32)
 
     # -----------------------------------------------------------------------------------------
     # Training.
 
     def fit(self, x=None, *args, **kwargs):
-        self._check_data(x)
+        _images.check_training_data(x, self.image_shape, "autoencoder takes")
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself; no Keras warning
         return super().fit(x, *args, **kwargs)
 
     def evaluate(self, x=None, *args, **kwargs):
         if not kwargs.get("_use_cached_eval_dataset"):
-            self._check_data(x)
+            _images.check_training_data(x, self.image_shape, "autoencoder takes")
         self.eval_step.assign(0)
         return super().evaluate(x, *args, **kwargs)
-
-    def _check_data(self, x):
-        """Checks the rank, shape and range of the images before any step runs."""
-        if isinstance(x, tf.data.Dataset):
-            spec = x.element_spec
-            spec = spec[0] if isinstance(spec, tuple) else spec
-            _check_rank(spec.shape)
-            _check_image_shape(tuple(spec.shape[1:]), self.image_shape)
-            first = next(iter(x.take(1)), None)
-            if first is not None:
-                _check_image_range(np.asarray(first[0] if isinstance(first, tuple) else first))
-        elif isinstance(x, np.ndarray | tf.Tensor):
-            _check_rank(x.shape)
-            _check_image_shape(tuple(x.shape[1:]), self.image_shape)
-            _check_image_range(np.asarray(x))
 
     def _seed(self, counter, offset, stream):
         return tf.stack(
@@ -474,10 +452,8 @@ class Autoencoder(keras.Model):
         return per_example, reconstructions, kl
 
     def _clean_images(self, data):
-        images = data[0] if isinstance(data, tuple | list) else data
-        images = tf.cast(images, tf.float32)
-        _check_rank(images.shape)
-        _check_image_shape(tuple(images.shape[1:]), self.image_shape)
+        images = tf.cast(_images.images_of(data), tf.float32)
+        _images.check_shape(images.shape, self.image_shape, "autoencoder takes")
         return images
 
     def train_step(self, data):
@@ -602,29 +578,3 @@ def _check_networks(encoder, decoder, variational):
             "build both for the same image_shape"
         )
     return image_shape, code_shape
-
-
-def _check_rank(shape):
-    rank = shape.rank if isinstance(shape, tf.TensorShape) else len(shape)
-    if rank != 4:
-        raise ValueError(
-            f"images must have rank 4, (batch, height, width, channels), got shape {tuple(shape)}"
-        )
-
-
-def _check_image_shape(shape, expected):
-    if tuple(shape) != tuple(expected):
-        raise ValueError(
-            f"the images have shape {tuple(shape)} but the autoencoder takes {tuple(expected)}: "
-            "resize the data (e.g. tfgen.data.load(..., image_size=...)) or build the networks "
-            "for this shape"
-        )
-
-
-def _check_image_range(images):
-    low, high = float(np.min(images)), float(np.max(images))
-    if low < IMAGE_RANGE[0] - _RANGE_TOLERANCE or high > IMAGE_RANGE[1] + _RANGE_TOLERANCE:
-        raise ValueError(
-            f"the images must lie in [-1, 1], got values in [{low:g}, {high:g}]: rescale them "
-            "(x / 127.5 - 1 for 8-bit pixels) or load them with tfgen.data.load"
-        )

@@ -5,15 +5,13 @@ import numpy as np
 import tensorflow as tf
 
 from tfgen import distribute, losses
+from tfgen.models import _images
 from tfgen.optimizers import Adam
 
 # Radford et al. (2015), "Unsupervised Representation Learning with Deep Convolutional GANs":
 # Adam with learning rate 2e-4 and beta_1 0.5 for both networks.
 DEFAULT_LEARNING_RATE = 2e-4
 DEFAULT_BETA_1 = 0.5
-# Images the models see lie in [-1, 1] (tanh outputs); a little slack for resizing overshoot.
-IMAGE_RANGE = (-1.0, 1.0)
-_RANGE_TOLERANCE = 1e-3
 # Independent random streams within one training step, folded into the stateless seed.
 _STREAMS_PER_STEP = 64
 
@@ -239,28 +237,15 @@ class GAN(keras.Model):
     # Training.
 
     def fit(self, x=None, *args, **kwargs):
-        self._check_images(x)
+        _images.check_training_data(x, self.image_shape, "generator makes")
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself; no Keras warning
         return super().fit(x, *args, **kwargs)
 
     def evaluate(self, x=None, *args, **kwargs):
         if not kwargs.get("_use_cached_eval_dataset"):  # validation inside fit: checked once
-            self._check_images(x)
+            _images.check_training_data(x, self.image_shape, "generator makes")
         return super().evaluate(x, *args, **kwargs)
-
-    def _check_images(self, x):
-        """Checks the shape and range of the training images before any step runs."""
-        if isinstance(x, tf.data.Dataset):
-            spec = x.element_spec
-            spec = spec[0] if isinstance(spec, tuple) else spec
-            _check_image_shape(tuple(spec.shape[1:]), self.image_shape)
-            first = next(iter(x.take(1)), None)
-            if first is not None:
-                _check_image_range(np.asarray(first[0] if isinstance(first, tuple) else first))
-        elif isinstance(x, np.ndarray):
-            _check_image_shape(x.shape[1:], self.image_shape)
-            _check_image_range(x)
 
     def _latent_codes(self, real, stream):
         seed = tf.stack(
@@ -269,9 +254,8 @@ class GAN(keras.Model):
         return distribute.per_example_normal([self.latent_dim], tf.shape(real)[0], seed)
 
     def train_step(self, data):
-        real = data[0] if isinstance(data, tuple) else data
-        real = tf.cast(real, "float32")
-        _check_image_shape(tuple(real.shape[1:]), self.image_shape)
+        real = tf.cast(_images.images_of(data), "float32")
+        _images.check_shape(real.shape, self.image_shape, "generator makes")
         global_batch = distribute.global_batch_size(tf.shape(real)[0])
 
         # One generator pass serves the first discriminator update and the generator update,
@@ -362,8 +346,7 @@ class GAN(keras.Model):
             distribute.sync_update(statistics, copy)
 
     def test_step(self, data):
-        real = data[0] if isinstance(data, tuple) else data
-        real = tf.cast(real, "float32")
+        real = tf.cast(_images.images_of(data), "float32")
         global_batch = distribute.global_batch_size(tf.shape(real)[0])
         fake = self.generator(self._latent_codes(real, _STREAMS_PER_STEP - 1), training=False)
         real_logits, fake_logits, per_example = self._discriminator_losses(
@@ -409,23 +392,4 @@ def _check_discriminator(discriminator, image_shape):
         raise ValueError(
             "discriminator must return one logit per image, shape (batch, 1) or (batch,), "
             f"got (batch, {', '.join(map(str, output_shape))})"
-        )
-
-
-def _check_image_shape(shape, expected):
-    if tuple(shape) != tuple(expected):
-        raise ValueError(
-            f"the images have shape {tuple(shape)} but the generator makes {tuple(expected)}: "
-            "resize the data (e.g. tfgen.data.load(..., image_size=...)) or build the "
-            "networks for this shape"
-        )
-
-
-def _check_image_range(images):
-    low, high = float(np.min(images)), float(np.max(images))
-    if low < IMAGE_RANGE[0] - _RANGE_TOLERANCE or high > IMAGE_RANGE[1] + _RANGE_TOLERANCE:
-        raise ValueError(
-            f"the images must lie in [-1, 1] (the generator's tanh range), got values in "
-            f"[{low:g}, {high:g}]: rescale them (x / 127.5 - 1 for 8-bit pixels) or load them "
-            "with tfgen.data.load"
         )

@@ -1,0 +1,49 @@
+"""Checks of the training images, shared by the models, run before any training step."""
+
+import numpy as np
+import tensorflow as tf
+
+# Images inside the models lie in [-1, 1] (tanh outputs); a little slack for resizing overshoot.
+IMAGE_RANGE = (-1.0, 1.0)
+_RANGE_TOLERANCE = 1e-3
+
+
+def images_of(data):
+    """The images of a batch that may come as `(images, labels)`."""
+    return data[0] if isinstance(data, tuple) else data
+
+
+def check_shape(shape, expected, model):
+    """Rank 4 and the model's image shape; `model` names what the images must fit."""
+    shape = tuple(shape)
+    if len(shape) != 4:
+        raise ValueError(
+            f"images must have rank 4, (batch, height, width, channels), got shape {shape}"
+        )
+    if shape[1:] != tuple(expected):
+        raise ValueError(
+            f"the images have shape {shape[1:]} but the {model} {tuple(expected)}: resize the "
+            "data (e.g. tfgen.data.load(..., image_size=...)) or build the networks for this shape"
+        )
+
+
+def check_range(images):
+    low, high = float(np.min(images)), float(np.max(images))
+    if low < IMAGE_RANGE[0] - _RANGE_TOLERANCE or high > IMAGE_RANGE[1] + _RANGE_TOLERANCE:
+        raise ValueError(
+            f"the images must lie in [-1, 1] (the models' tanh range), got values in "
+            f"[{low:g}, {high:g}]: rescale them (x / 127.5 - 1 for 8-bit pixels) or load them "
+            "with tfgen.data.load"
+        )
+
+
+def check_training_data(x, expected, model):
+    """Shape and range of what `fit`/`evaluate` receive: a dataset (its first batch) or arrays."""
+    if isinstance(x, tf.data.Dataset):
+        check_shape(images_of(x.element_spec).shape, expected, model)
+        first = next(iter(x.take(1)), None)
+        if first is not None:
+            check_range(np.asarray(images_of(first)))
+    elif isinstance(x, np.ndarray | tf.Tensor):
+        check_shape(x.shape, expected, model)
+        check_range(np.asarray(x))
