@@ -542,31 +542,7 @@ def define_flags(flag_values=flags.FLAGS):
 
     d = Config()
     f = dict(flag_values=flag_values)
-    flags.DEFINE_string(
-        "dataset",
-        d.dataset,
-        "Images to train on: 'digits' or 'photos' (bundled, no download), a "
-        "tensorflow-datasets name such as 'mnist' or 'cifar10', or 'folder:/path/to/images'.",
-        **f,
-    )
-    flags.DEFINE_integer(
-        "image_size", d.image_size, "Side of the square images, a power of two from 8.", **f
-    )
-    flags.DEFINE_enum(
-        "channels", None, ["1", "3"], "1 (grey) or 3 (RGB); default the dataset's.", **f
-    )
-    flags.DEFINE_integer("batch_size", d.batch_size, "Images per batch, over all replicas.", **f)
-    flags.DEFINE_integer("epochs", d.epochs, "Training epochs.", **f)
-    flags.DEFINE_integer(
-        "steps",
-        None,
-        "Steps (batches) per epoch; default one pass over the data. With it the data repeats.",
-        **f,
-    )
-    flags.DEFINE_integer("latent_dim", d.latent_dim, "Size of the latent code.", **f)
-    flags.DEFINE_integer(
-        "base_filters", d.base_filters, "Filters of the full-resolution convolutions.", **f
-    )
+    define_data_flags(d, f, "Size of the latent code.")
     flags.DEFINE_enum("loss", d.loss, list(losses.LOSSES), "GAN loss.", **f)
     flags.DEFINE_string(
         "gradient_penalty",
@@ -602,6 +578,40 @@ def define_flags(flag_values=flags.FLAGS):
         "export (Karras et al. 2018); 0 turns it off.",
         **f,
     )
+    define_run_flags(d, f, "Seed of weights, data order and latent codes.")
+
+
+def define_data_flags(d, f, latent_help):
+    """The data and network-size flags the example scripts share, with defaults from `d`."""
+    flags.DEFINE_string(
+        "dataset",
+        d.dataset,
+        "Images to train on: 'digits' or 'photos' (bundled, no download), a "
+        "tensorflow-datasets name such as 'mnist' or 'cifar10', or 'folder:/path/to/images'.",
+        **f,
+    )
+    flags.DEFINE_integer(
+        "image_size", d.image_size, "Side of the square images, a power of two from 8.", **f
+    )
+    flags.DEFINE_enum(
+        "channels", None, ["1", "3"], "1 (grey) or 3 (RGB); default the dataset's.", **f
+    )
+    flags.DEFINE_integer("batch_size", d.batch_size, "Images per batch, over all replicas.", **f)
+    flags.DEFINE_integer("epochs", d.epochs, "Training epochs.", **f)
+    flags.DEFINE_integer(
+        "steps",
+        None,
+        "Steps (batches) per epoch; default one pass over the data. With it the data repeats.",
+        **f,
+    )
+    flags.DEFINE_integer("latent_dim", d.latent_dim, latent_help, **f)
+    flags.DEFINE_integer(
+        "base_filters", d.base_filters, "Filters of the full-resolution convolutions.", **f
+    )
+
+
+def define_run_flags(d, f, seed_help):
+    """The precision, distribution and output flags the example scripts share."""
     flags.DEFINE_bool("mixed_precision", d.mixed_precision, "Train in mixed float16.", **f)
     flags.DEFINE_enum(
         "jit_compile",
@@ -619,7 +629,7 @@ def define_flags(flag_values=flags.FLAGS):
         **f,
     )
     flags.DEFINE_string("output_dir", d.output_dir, "Directory for all outputs of the run.", **f)
-    flags.DEFINE_integer("seed", d.seed, "Seed of weights, data order and latent codes.", **f)
+    flags.DEFINE_integer("seed", d.seed, seed_help, **f)
     flags.DEFINE_integer("samples", d.samples, "Images in each sample grid.", **f)
     flags.DEFINE_integer("sample_every", d.sample_every, "Epochs between sample grids.", **f)
     flags.DEFINE_bool(

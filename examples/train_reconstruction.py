@@ -276,7 +276,9 @@ def train(config=None, callbacks=(), distribute_strategy=None, **settings):
 def define_flags(flag_values=flags.FLAGS):
     """Defines this script's flags on `flag_values`, with `Config`'s defaults."""
     d = Config()
-    f = dict(flag_values=flag_values)
+    # The shared flags are defined in train_gan.py; naming this module keeps them in --helpshort.
+    module = sys.argv[0] if __name__ == "__main__" else __name__
+    f = dict(flag_values=flag_values, module_name=module)
     flags.DEFINE_enum(
         "task",
         d.task,
@@ -285,31 +287,7 @@ def define_flags(flag_values=flags.FLAGS):
         "bottleneck autoencoder) or variational (a VAE).",
         **f,
     )
-    flags.DEFINE_string(
-        "dataset",
-        d.dataset,
-        "Images: 'digits' or 'photos' (bundled, no download), a tensorflow-datasets name such "
-        "as 'mnist' or 'cifar10', or 'folder:/path/to/images'.",
-        **f,
-    )
-    flags.DEFINE_integer(
-        "image_size", d.image_size, "Side of the square images, a power of two from 8.", **f
-    )
-    flags.DEFINE_enum(
-        "channels", None, ["1", "3"], "1 (grey) or 3 (RGB); default the dataset's.", **f
-    )
-    flags.DEFINE_integer("batch_size", d.batch_size, "Images per batch, over all replicas.", **f)
-    flags.DEFINE_integer("epochs", d.epochs, "Training epochs.", **f)
-    flags.DEFINE_integer(
-        "steps",
-        None,
-        "Steps (batches) per epoch; default one pass over the data. With it the data repeats.",
-        **f,
-    )
-    flags.DEFINE_integer("latent_dim", d.latent_dim, "Size of the code (the bottleneck).", **f)
-    flags.DEFINE_integer(
-        "base_filters", d.base_filters, "Filters of the full-resolution convolutions.", **f
-    )
+    common.define_data_flags(d, f, "Size of the code (the bottleneck).")
     flags.DEFINE_enum(
         "loss", d.loss, list(RECONSTRUCTION_LOSSES), "Reconstruction loss (ssim: 1 - SSIM).", **f
     )
@@ -331,32 +309,7 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_bool(
         "validation", d.validation, "Evaluate on the dataset's test split every epoch.", **f
     )
-    flags.DEFINE_bool("mixed_precision", d.mixed_precision, "Train in mixed float16.", **f)
-    flags.DEFINE_enum(
-        "jit_compile",
-        d.jit_compile,
-        list(common.JIT_CHOICES),
-        "XLA compilation; 'auto' uses it on a single GPU only.",
-        **f,
-    )
-    flags.DEFINE_enum(
-        "strategy",
-        d.strategy,
-        list(common.ENUM_STRATEGIES),
-        "Distribution: default (one device), mirrored (all local GPUs), multi_worker "
-        "(machines listed in the TF_CONFIG environment variable) or tpu.",
-        **f,
-    )
-    flags.DEFINE_string("output_dir", d.output_dir, "Directory for all outputs of the run.", **f)
-    flags.DEFINE_integer("seed", d.seed, "Seed of weights, data order and corruptions.", **f)
-    flags.DEFINE_integer("samples", d.samples, "Images in each sample grid.", **f)
-    flags.DEFINE_integer("sample_every", d.sample_every, "Epochs between sample grids.", **f)
-    flags.DEFINE_bool(
-        "resume", d.resume, "Continue the interrupted run in --output_dir from its backup.", **f
-    )
-    flags.DEFINE_bool(
-        "overwrite", d.overwrite, "Delete the run already in --output_dir and start afresh.", **f
-    )
+    common.define_run_flags(d, f, "Seed of weights, data order and corruptions.")
 
 
 def main(argv):
