@@ -9,7 +9,8 @@ device would take for the same examples.
 
 import tensorflow as tf
 
-# Philox draws the same numbers with and without XLA ("auto_select" may not).
+# One named generator, so CPU and GPU kernels draw the same numbers ("auto_select" may differ
+# between devices). XLA implements it differently: with jit_compile the draws change.
 RNG = "philox"
 
 

@@ -47,6 +47,8 @@ class GAN(keras.Model):
 
     `jit_compile` follows Keras: "auto" turns XLA on for a single GPU and off on CPUs (where
     XLA's convolutions are slower) and under a distribution strategy (Keras disables it there).
+    XLA draws other random numbers than TensorFlow's kernels for the same seed, so a run with
+    XLA follows another (equally valid) trajectory than one without.
 
     Args:
         generator: A built `keras.Model` mapping latent codes (batch, latent_dim) to images
