@@ -111,18 +111,21 @@ class GAN(keras.Model):
         """
         self.loss_functions = losses.get(loss)
         self.gradient_penalty = losses.parse_gradient_penalty(gradient_penalty)
-        if isinstance(discriminator_steps, bool) or not isinstance(discriminator_steps, int):
+        # Each discriminator step draws its own random stream; the last stream is evaluation's.
+        most = _STREAMS_PER_STEP - 1
+        if (
+            isinstance(discriminator_steps, bool)
+            or not isinstance(discriminator_steps, int)
+            or not 1 <= discriminator_steps < most
+        ):
             raise ValueError(
-                f"discriminator_steps must be an int >= 1, got {discriminator_steps!r}"
+                f"discriminator_steps must be an int >= 1 (and < {most}), "
+                f"got {discriminator_steps!r}"
             )
-        if discriminator_steps < 1:
-            raise ValueError(f"discriminator_steps must be an int >= 1, got {discriminator_steps}")
         if generator_ema is not None and not 0 <= generator_ema < 1:
             raise ValueError(
                 f"generator_ema must be None or a float in [0, 1), got {generator_ema}"
             )
-        if discriminator_steps + 1 > _STREAMS_PER_STEP:
-            raise ValueError(f"discriminator_steps must be < {_STREAMS_PER_STEP - 1}")
         for key in ("optimizer", "loss_weights", "metrics", "weighted_metrics"):
             if kwargs.get(key) is not None:
                 raise ValueError(
