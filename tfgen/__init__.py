@@ -9,7 +9,8 @@ The public surface, one module a job:
     tfgen.corruptions    noise and masks that reconstruction models learn to undo
     tfgen.reconstruct    invert(): reconstruction through a trained generator
     tfgen.data           load(): tfds, image folders and bundled offline data
-    tfgen.callbacks      sample grids, NaN-safe checkpoints
+    tfgen.callbacks      sample grids, NaN-safe checkpoints, evaluation during fit
+    tfgen.metrics        FID, KID, precision/recall, SWD, Inception score; feature extractors
     tfgen.plot           image grids and loss curves (matplotlib)
     tfgen.export         SavedModels that serve without tfgen
 """
@@ -22,6 +23,7 @@ from tfgen import (
     distribute,
     export,
     losses,
+    metrics,
     models,
     optimizers,
     plot,
@@ -39,6 +41,7 @@ __all__ = [
     "distribute",
     "export",
     "losses",
+    "metrics",
     "models",
     "optimizers",
     "plot",

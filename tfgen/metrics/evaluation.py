@@ -1,0 +1,197 @@
+"""Scoring a generator: samples from fixed latent codes against real images, through metrics.
+
+`evaluate_generator` scores a GAN, a generator network, a saved `.keras` GAN or an exported
+SavedModel against a dataset and returns plain floats; `tfgen.callbacks.EvaluateGenerator`
+runs the same `score` during `fit`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfgen.metrics.features import digits_features
+from tfgen.metrics.frechet import FrechetDistance
+from tfgen.metrics.kernel import KernelDistance
+from tfgen.metrics.precision_recall import PrecisionRecall
+from tfgen.metrics.statistics import image_batches
+
+__all__ = ["Sampler", "default_metrics", "evaluate_generator", "sampler", "score"]
+
+
+class Sampler:
+    """Images in [-1, 1] from latent codes: `sampler(z)`, with `latent_dim` and `image_shape`."""
+
+    def __init__(self, function, latent_dim, image_shape):
+        self.function, self.latent_dim = function, int(latent_dim)
+        self.image_shape = tuple(int(d) for d in image_shape)
+
+    def __call__(self, codes):
+        return self.function(codes)
+
+    def sample(self, n, seed, batch_size):
+        """Batches of `n` images from codes `stateless_normal([b, latent_dim], [seed, index])`."""
+        for index, start in enumerate(range(0, n, batch_size)):
+            size = min(batch_size, n - start)
+            codes = tf.random.stateless_normal([size, self.latent_dim], seed=[seed, index])
+            yield np.clip(keras.ops.convert_to_numpy(self(codes)), -1.0, 1.0)
+
+
+def sampler(generator):
+    """A `Sampler` from a GAN (its `sampling_generator`, the EMA one when there is one), a
+    generator network (latent codes -> images in [-1, 1]), a `.keras` file of either, or the
+    directory of a SavedModel exported by `tfgen.export.export_generator`."""
+    if isinstance(generator, str | os.PathLike):
+        return _load_sampler(os.fspath(generator))
+    network = getattr(generator, "sampling_generator", generator)
+    if not isinstance(network, keras.Model) or len(network.inputs or []) != 1:
+        raise ValueError(
+            "generator must be a GAN, a generator keras.Model (codes -> images), a .keras file "
+            f"or a SavedModel directory, got {type(generator).__name__}"
+        )
+    latent_dim = network.inputs[0].shape[-1]
+    return Sampler(lambda z: network(z, training=False), latent_dim, network.outputs[0].shape[1:])
+
+
+def _load_sampler(path):
+    if path.endswith(".keras"):
+        if not os.path.isfile(path):
+            raise ValueError(f"generator file {path!r} does not exist")
+        import tfgen.models  # noqa: F401  (registers the GAN for loading)
+
+        return sampler(keras.saving.load_model(path))
+    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        raise ValueError(
+            f"generator {path!r} is neither a .keras file nor a SavedModel directory "
+            "(written by tfgen.export.export_generator)"
+        )
+    served = tf.saved_model.load(path)
+    signature = served.signatures.get("serving_default")
+    inputs = None if signature is None else signature.structured_input_signature[1]
+    if not inputs or "z" not in inputs:
+        raise ValueError(f"the SavedModel {path!r} has no serving_default signature taking z")
+    outputs = signature.structured_outputs["images"]
+
+    def generate(z):  # The export serves [0, 1]; metrics take tfgen's [-1, 1].
+        return signature(z=tf.convert_to_tensor(z, tf.float32))["images"] * 2.0 - 1.0
+
+    return Sampler(generate, inputs["z"].shape[-1], outputs.shape[1:])
+
+
+def default_metrics(feature_extractor=None):
+    """FID, KID and precision/recall in one extractor's features (the digits one by default)."""
+    extractor = feature_extractor or digits_features()
+    return [FrechetDistance(extractor), KernelDistance(extractor), PrecisionRecall(extractor)]
+
+
+def _uses_reference(metric):
+    return any(
+        getattr(metric, name, None) is not None for name in ("reference", "reference_features")
+    )
+
+
+def results(metric):
+    """A metric's `result()` as {key: float}: its name for a scalar, the dict's own keys."""
+    value = metric.result()
+    if isinstance(value, dict):
+        return {key: float(v) for key, v in value.items()}
+    return {metric.name: float(value)}
+
+
+def score(metrics, generator, real, num_samples, batch_size=250, seed=0):
+    """Feeds `num_samples` generated images and up to as many real ones to each metric.
+
+    Args:
+        metrics: Metrics with `update_state(real, generated)`; reset first.
+        generator: Anything `sampler` takes, or a `Sampler`.
+        real: Real images in [-1, 1] (a dataset of batches or an array); None when every
+            metric has reference statistics.
+        num_samples: Generated images, and the most real ones used.
+        batch_size: Generated images per batch.
+        seed: Seed of the latent codes (the same codes at every call).
+
+    Returns:
+        {key: float} of all metrics (see `results`).
+    """
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 2:
+        raise ValueError(f"num_samples must be an int >= 2, got {num_samples!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if not metrics:
+        raise ValueError("metrics must be a non-empty list of metrics")
+    generator = generator if isinstance(generator, Sampler) else sampler(generator)
+    needs_real = [not _uses_reference(metric) for metric in metrics]
+    if real is None and any(needs_real):
+        raise ValueError("real images are needed by metrics without reference statistics")
+    for metric in metrics:
+        metric.reset_state()
+    real_batches = iter(image_batches(real, num_samples) if real is not None else ())
+    empty = np.zeros((0, *generator.image_shape), np.float32)
+    generated_batches = generator.sample(num_samples, seed, batch_size)
+    while True:
+        generated = next(generated_batches, None)
+        real_batch = next(real_batches, None)
+        if generated is None and real_batch is None:
+            break
+        generated = empty if generated is None else generated
+        real_batch = empty if real_batch is None else real_batch
+        if real_batch.shape[1:] != generated.shape[1:]:
+            raise ValueError(
+                f"real images have shape {real_batch.shape[1:]} but the generator makes "
+                f"{generated.shape[1:]}"
+            )
+        for metric, wants_real in zip(metrics, needs_real):
+            metric.update_state(real_batch if wants_real else None, generated)
+    merged = {}
+    for metric in metrics:
+        merged.update(results(metric))
+    return merged
+
+
+def evaluate_generator(
+    generator,
+    real="digits",
+    metrics=None,
+    num_samples=10_000,
+    batch_size=250,
+    seed=0,
+    split="train",
+    data_dir=None,
+):
+    """Scores a generator against real images; returns {"fid": ..., "kid": ..., ...} floats.
+
+    Args:
+        generator: A GAN, a generator network, a `.keras` file of either, or a SavedModel
+            directory written by `tfgen.export.export_generator`.
+        real: A dataset name as `tfgen.data.load` takes it ("digits", "mnist", "folder:/x"),
+            loaded at the generator's size and channels; or images in [-1, 1] (a dataset of
+            batches or an array); or None when every metric has reference statistics.
+        metrics: Metrics to fill; None: FID, KID and precision/recall with the shipped digits
+            extractor (`default_metrics()`).
+        num_samples: Generated images scored, and the most real images used.
+        batch_size: Images per batch.
+        seed: Seed of the latent codes.
+        split: The split of a named dataset. Defaults to "train", the images the generator
+            learned to imitate (pytorch-fid and clean-fid compare with the training set).
+        data_dir: tfds data directory of a named dataset.
+    """
+    generator = sampler(generator)
+    if isinstance(real, str):
+        import tfgen.data
+
+        height, width, channels = generator.image_shape
+        real = tfgen.data.load(
+            real,
+            split=split,
+            image_size=(height, width),
+            channels=channels,
+            batch_size=batch_size,
+            shuffle=False,
+            drop_remainder=False,
+            data_dir=data_dir,
+        )
+    metrics = default_metrics() if metrics is None else list(metrics)
+    return score(metrics, generator, real, num_samples, batch_size, seed)
