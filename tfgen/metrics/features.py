@@ -4,8 +4,8 @@ Every extractor takes float images (batch, height, width, channels) in [-1, 1], 
 range, at any size, and returns float32 features (batch, feature_dim). What happens in between
 is part of the extractor, so two scores made with one extractor are comparable:
 
-- `digits_features()`: the 64-d penultimate layer of a small classifier of the bundled digits,
-  shipped inside the package (`digits_classifier.weights.h5`, trained by
+- `digits_features()`: the 64-d penultimate layer (before its ReLU) of a small classifier of
+  the bundled digits, shipped inside the package (`digits_classifier.weights.h5`, trained by
   `python -m tfgen.metrics.train_digits`). Images are converted to one channel (ITU-R BT.601
   luma), resized to 16 x 16 (antialiased bilinear, as `tfgen.data.load` resizes) and enter the
   network in [-1, 1]. `digits_classifier()` gives the same network's class probabilities (for
@@ -252,8 +252,9 @@ def check_features(features, name="features"):
 def digits_classifier_network(seed=None):
     """The digits classifier's architecture, untrained: 16x16x1 in [-1, 1] -> 10 logits.
 
-    Three 3x3 convolutions (32, 32 with stride 2, 64 with stride 2), a 64-unit ReLU layer named
-    "features" (what `digits_features` returns) and 10 logits.
+    Three 3x3 ReLU convolutions (32, 32 with stride 2, 64 with stride 2), a 64-unit dense layer
+    named "features" (what `digits_features` returns, taken before its ReLU so that no feature is
+    constantly zero and the covariance keeps full rank), then ReLU, dropout and 10 logits.
     """
     initializer = keras.initializers.GlorotUniform(seed=seed)
     inputs = keras.Input((DIGITS_IMAGE_SIZE, DIGITS_IMAGE_SIZE, 1), name="images")
@@ -264,9 +265,10 @@ def digits_classifier_network(seed=None):
         )(x)
     x = keras.layers.Flatten()(x)
     features = keras.layers.Dense(
-        DIGITS_FEATURE_DIM, activation="relu", kernel_initializer=initializer, name="features"
+        DIGITS_FEATURE_DIM, kernel_initializer=initializer, name="features"
     )(x)
-    x = keras.layers.Dropout(0.3, seed=seed)(features)
+    x = keras.layers.ReLU()(features)
+    x = keras.layers.Dropout(0.3, seed=seed)(x)
     logits = keras.layers.Dense(10, kernel_initializer=initializer, name="logits")(x)
     return keras.Model(inputs, logits, name="digits_classifier")
 

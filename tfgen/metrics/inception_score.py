@@ -55,7 +55,8 @@ class InceptionScore(SampleMetric):
 
     Args:
         classifier: Images in [-1, 1] -> class probabilities (or logits with `from_logits`):
-            e.g. `tfgen.metrics.digits_classifier()`, or a Keras model or callable.
+            e.g. `tfgen.metrics.digits_classifier()`, or a Keras model or callable; None when
+            the inputs are the probabilities already.
         splits: Parts the samples are split into. Defaults to `10`.
         from_logits: Apply a softmax to the classifier's outputs first. Defaults to `False`.
         name: Metric name. Defaults to `"inception_score"`.
@@ -65,8 +66,6 @@ class InceptionScore(SampleMetric):
         super().__init__(name=name, **kw)
         if isinstance(splits, bool) or not isinstance(splits, numbers.Integral) or splits < 1:
             raise ValueError(f"splits must be a positive int, got {splits!r}")
-        if classifier is None:
-            raise ValueError("classifier must be a Keras model or callable, got None")
         self.classifier = as_feature_extractor(classifier)
         self.splits, self.from_logits = int(splits), bool(from_logits)
 

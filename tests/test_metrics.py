@@ -1,0 +1,461 @@
+"""Tests of tfgen.metrics against closed forms and independent numpy/scipy/sklearn computations."""
+
+import csv
+import io
+import os
+import tarfile
+import warnings
+
+import keras
+import numpy as np
+import pytest
+import scipy.linalg
+import scipy.ndimage
+import scipy.special
+import tensorflow as tf
+from scipy.spatial.distance import cdist
+from sklearn.datasets import load_digits
+from sklearn.metrics.pairwise import polynomial_kernel
+
+import tfgen.metrics as tm
+from tfgen import architectures, callbacks
+from tfgen.metrics import features as feature_module
+from tfgen.metrics.sliced_wasserstein import laplacian_pyramid
+from tfgen.models import GAN
+
+DIM = 8
+
+
+def gaussian_features(n, dim=DIM, shift=0.0, scale=1.0, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((n, dim)) * scale + shift).astype(np.float32)
+
+
+def numpy_fid(a, b):
+    """FID written out independently: np.cov, scipy's sqrtm, real part."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root = np.real(scipy.linalg.sqrtm(cov_a @ cov_b))
+    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a + cov_b - 2 * root))
+
+
+def fed(metric, real, generated, batch=100):
+    for start in range(0, max(len(real), len(generated)), batch):
+        metric.update_state(real[start : start + batch], generated[start : start + batch])
+    return metric
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """All 1,797 digits in [-1, 1], 8x8x1, as tfgen.data bundles them; the first 1,500 train."""
+    images = np.rint(load_digits().images * (255.0 / 16.0)).astype(np.uint8)[..., None]
+    return images.astype(np.float32) / 127.5 - 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Fréchet distance.
+
+
+def test_frechet_distance_equals_closed_form_for_two_gaussians():
+    # Covariances sharing eigenvectors Q: the trace term is sum (sqrt(a_i) - sqrt(b_i))^2.
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.standard_normal((DIM, DIM)))
+    a, b = rng.uniform(0.5, 2.0, DIM), rng.uniform(0.5, 2.0, DIM)
+    mu1, mu2 = rng.standard_normal(DIM), rng.standard_normal(DIM)
+    sigma1, sigma2 = q @ np.diag(a) @ q.T, q @ np.diag(b) @ q.T
+    expected = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
+    got = tm.frechet_distance(mu1, sigma1, mu2, sigma2)
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
+    # The streaming metric on samples of the two Gaussians approaches it.
+    n = 20_000
+    real = rng.multivariate_normal(mu1, sigma1, n)
+    generated = rng.multivariate_normal(mu2, sigma2, n)
+    metric = fed(tm.FrechetDistance(feature_dim=DIM), real, generated, batch=5000)
+    np.testing.assert_allclose(float(metric.result()), expected, rtol=0.03)
+
+
+def test_frechet_distance_equals_numpy_scipy_computation():
+    real, generated = gaussian_features(500), gaussian_features(400, shift=0.3, scale=1.2, seed=1)
+    metric = fed(tm.FrechetDistance(), real, generated, batch=64)
+    np.testing.assert_allclose(float(metric.result()), numpy_fid(real, generated), rtol=1e-6)
+
+
+def test_frechet_distance_does_not_depend_on_the_batch_split():
+    real, generated = gaussian_features(300), gaussian_features(300, shift=0.5, seed=1)
+    whole = tm.FrechetDistance(feature_dim=DIM)
+    whole.update_state(real, generated)
+    split = tm.FrechetDistance(feature_dim=DIM)
+    for start, stop in ((0, 7), (7, 100), (100, 300)):
+        split.update_state(real[start:stop], generated[start:stop])
+    np.testing.assert_allclose(float(split.result()), float(whole.result()), rtol=1e-10)
+    split.reset_state()
+    split.update_state(real[:50], generated[:50])
+    np.testing.assert_allclose(float(split.result()), numpy_fid(real[:50], generated[:50]), 1e-6)
+
+
+def test_frechet_distance_is_the_same_on_one_and_two_replicas(two_replicas):
+    real, generated = gaussian_features(256), gaussian_features(256, shift=0.5, seed=1)
+    pairs = tf.data.Dataset.from_tensor_slices((real, generated)).batch(64)
+    results = []
+    for strategy in (tf.distribute.get_strategy(), two_replicas):
+        with strategy.scope():
+            metric = tm.FrechetDistance(feature_dim=DIM)
+
+        @tf.function
+        def step(batch, metric=metric, strategy=strategy):
+            strategy.run(metric.update_state, args=batch)
+
+        for batch in strategy.experimental_distribute_dataset(pairs):
+            step(batch)
+        results.append(float(metric.result()))
+    assert two_replicas.num_replicas_in_sync == 2
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-10)
+    np.testing.assert_allclose(results[0], numpy_fid(real, generated), rtol=1e-6)
+
+
+def test_frechet_distance_warns_with_fewer_samples_than_dimensions():
+    metric = tm.FrechetDistance()
+    metric.update_state(gaussian_features(5), gaussian_features(5, seed=1))
+    with pytest.warns(RuntimeWarning, match="fewer samples than dimensions"):
+        value = float(metric.result())
+    assert np.isfinite(value)
+
+
+def test_frechet_distance_of_a_singular_product_is_finite_and_close_to_reference():
+    # Two features that are copies of each other: both covariances are singular.
+    real, generated = gaussian_features(200, 3), gaussian_features(200, 3, shift=1.0, seed=1)
+    real, generated = (np.concatenate([x, x[:, :1]], axis=1) for x in (real, generated))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = tm.frechet_distance(
+            real.mean(0),
+            np.cov(real, rowvar=False),
+            generated.mean(0),
+            np.cov(generated, rowvar=False),
+        )
+        reference = numpy_fid(real, generated)
+    assert np.isfinite(value)
+    np.testing.assert_allclose(value, reference, rtol=1e-4)
+
+
+def test_reference_statistics_file_replaces_the_real_images(tmp_path):
+    real, generated = gaussian_features(300), gaussian_features(200, shift=0.4, seed=1)
+    path = tmp_path / "real.npz"
+    stats = tm.reference_statistics(real, None, path)
+    np.testing.assert_allclose(stats["sigma"], np.cov(real.astype(np.float64), rowvar=False))
+    fid = tm.FrechetDistance(reference=path)
+    fid.update_state(None, generated)
+    np.testing.assert_allclose(float(fid.result()), numpy_fid(real, generated), rtol=1e-6)
+    kid = tm.KernelDistance(subsets=10, reference=path)
+    kid.update_state(None, generated)
+    direct = tm.KernelDistance(subsets=10)
+    direct.update_state(real, generated)
+    assert float(kid.result()["kid"]) == pytest.approx(float(direct.result()["kid"]), rel=1e-6)
+    with pytest.raises(ValueError, match="real must be None"):
+        fid.update_state(real, generated)
+    with pytest.raises(ValueError, match="extractor"):
+        tm.FrechetDistance(tm.digits_features(), reference=path)
+    with pytest.raises(ValueError, match="does not exist"):
+        tm.FrechetDistance(reference=tmp_path / "missing.npz")
+
+
+# ---------------------------------------------------------------------------------------------
+# KID, precision/recall, SWD, Inception score.
+
+
+def sklearn_mmd(x, y):
+    """Unbiased MMD² with sklearn's polynomial kernel (x·y / d + 1)³."""
+    d, m = x.shape[1], len(x)
+    kernel = dict(degree=3, gamma=1.0 / d, coef0=1)
+    off_diagonal = ~np.eye(m, dtype=bool)
+    k_xx, k_yy = polynomial_kernel(x, x, **kernel), polynomial_kernel(y, y, **kernel)
+    k_xy = polynomial_kernel(x, y, **kernel)
+    within = (k_xx[off_diagonal].sum() + k_yy[off_diagonal].sum()) / (m * (m - 1))
+    return within - 2 * k_xy.mean()
+
+
+def test_kernel_distance_equals_sklearn_computation_and_is_zero_for_one_distribution():
+    real, generated = gaussian_features(200), gaussian_features(200, shift=0.5, seed=1)
+    # One subset holding every sample: the estimate is the full unbiased MMD².
+    metric = fed(tm.KernelDistance(subset_size=200, subsets=1), real, generated, batch=64)
+    expected = sklearn_mmd(real.astype(np.float64), generated.astype(np.float64))
+    np.testing.assert_allclose(float(metric.result()["kid"]), expected, rtol=1e-6)
+    same = fed(tm.KernelDistance(subset_size=100, subsets=50), real, gaussian_features(200, seed=2))
+    result = {key: float(value) for key, value in same.result().items()}
+    assert abs(result["kid"]) < 0.05 * expected and result["kid_std"] > 0
+
+
+def test_precision_recall_directions():
+    real = gaussian_features(400)
+    same = fed(tm.PrecisionRecall(), real, gaussian_features(400, seed=1)).result()
+    assert float(same["precision"]) > 0.8 and float(same["recall"]) > 0.8
+    far = fed(tm.PrecisionRecall(), real, gaussian_features(400, shift=50.0, seed=1)).result()
+    assert float(far["precision"]) == 0.0 and float(far["recall"]) == 0.0
+    # Mode collapse: samples from a small part of the real distribution.
+    narrow = fed(tm.PrecisionRecall(), real, gaussian_features(400, scale=0.3, seed=1)).result()
+    assert float(narrow["precision"]) > 0.9 and float(narrow["recall"]) < 0.3
+    # Samples spread far beyond it: low precision, recall kept.
+    wide = fed(tm.PrecisionRecall(), real, gaussian_features(400, scale=3.0, seed=1)).result()
+    assert float(wide["precision"]) < 0.3 and float(wide["recall"]) > 0.8
+
+
+def test_precision_recall_equals_brute_force():
+    real, generated = gaussian_features(150, 4), gaussian_features(120, 4, shift=0.7, seed=1)
+    k = 3
+
+    def manifold_share(manifold, queries):
+        radii = np.sort(cdist(manifold, manifold), axis=1)[:, k]
+        return np.mean([np.any(np.linalg.norm(manifold - q, axis=1) <= radii) for q in queries])
+
+    expected = manifold_share(real, generated), manifold_share(generated, real)
+    got = tm.precision_recall(real, generated, k)
+    np.testing.assert_allclose(got, expected)
+
+
+def test_sliced_wasserstein_of_shifted_point_sets_equals_closed_form():
+    # B = A + c: every projection moves by c·u, so SWD = |c| E|u_1| over unit vectors u.
+    dim = 5
+    a = gaussian_features(500, dim)
+    c = np.full(dim, 0.5, np.float32)
+    expected = (
+        np.linalg.norm(c)
+        * scipy.special.gamma(dim / 2)
+        / (np.sqrt(np.pi) * scipy.special.gamma((dim + 1) / 2))
+    )
+    got = tm.sliced_wasserstein(a, a + c, directions=2000, repeats=4, rng=0)
+    np.testing.assert_allclose(got, expected, rtol=0.03)
+
+
+def test_laplacian_pyramid_adds_up_to_the_image():
+    images = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    pyramid = laplacian_pyramid(images, 3)
+    assert [level.shape[1] for level in pyramid] == [32, 16, 8]
+    from tfgen.metrics.sliced_wasserstein import _pyramid_up
+
+    rebuilt = pyramid[-1]
+    for level in reversed(pyramid[:-1]):
+        rebuilt = level + _pyramid_up(rebuilt)
+    np.testing.assert_allclose(rebuilt, images, atol=1e-5)
+
+
+def test_sliced_wasserstein_grows_with_a_shift_of_the_images(digits):
+    real, other = (
+        np.pad(part, ((0, 0), (4, 4), (4, 4), (0, 0)), constant_values=-1.0)
+        for part in (digits[:400], digits[400:800])
+    )
+    rng = np.random.default_rng(0)
+    values = []
+    for amplitude in (0.0, 0.3, 1.0):
+        shifted = np.clip(other + amplitude * rng.standard_normal(other.shape), -1, 1)
+        metric = tm.SlicedWasserstein(patches_per_image=32, seed=1)
+        metric.update_state(real, shifted.astype(np.float32))
+        values.append(float(metric.result()))
+    # Two samples of one distribution differ by sampling noise only.
+    assert values[0] < values[1] < values[2] and 3 * values[0] < values[2]
+
+
+def test_inception_score_equals_closed_forms():
+    classes = 10
+    confident = np.eye(classes)[np.arange(200) % classes]  # each class equally, with certainty
+    got = tm.InceptionScore(None, splits=2)
+    got.update_state(None, confident[:100])
+    got.update_state(None, confident[100:])
+    assert float(got.result()["inception_score"]) == pytest.approx(classes, rel=1e-9)
+    undecided = tm.InceptionScore(None, splits=1)
+    undecided.update_state(None, np.full((50, classes), 1.0 / classes))
+    assert float(undecided.result()["inception_score"]) == pytest.approx(1.0)
+    logits = tm.InceptionScore(None, splits=1, from_logits=True)
+    logits.update_state(None, np.log(confident * 0.9 + 0.01))
+    assert float(logits.result()["inception_score"]) == pytest.approx(
+        tm.inception_score(confident * 0.9 + 0.01, 1)[0]
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Feature extractors.
+
+
+def test_digits_extractor_orders_real_degraded_and_noise(digits):
+    extractor = tm.digits_features()
+    train, held_out = digits[:1500], digits[1500:]
+    # A degraded copy of real digits (shifted by one pixel and blurred) stands in for a trained
+    # GAN's samples: training one to that quality takes far longer than a test may.
+    degraded = scipy.ndimage.gaussian_filter(np.roll(train, 1, axis=2), (0, 0.7, 0.7, 0))
+    noise = np.random.default_rng(0).uniform(-1, 1, train.shape).astype(np.float32)
+    scores = []
+    for images in (held_out, degraded, noise):
+        metric = tm.FrechetDistance(extractor)
+        metric.update_state(train, images)
+        scores.append(float(metric.result()))
+    assert scores[0] * 3 < scores[1] and scores[1] * 2 < scores[2]
+    # Other sizes are resized inside the extractor: 32x32 digits score like 8x8 ones.
+    big = tf.image.resize(held_out, (32, 32), antialias=True).numpy()
+    metric = tm.FrechetDistance(extractor)
+    metric.update_state(train, big)
+    assert float(metric.result()) < scores[1]
+
+
+def test_digits_classifier_gives_probabilities(digits):
+    probabilities = tm.digits_classifier()(digits[1500:]).numpy()
+    np.testing.assert_allclose(probabilities.sum(1), 1.0, rtol=1e-5)
+    accuracy = np.mean(probabilities.argmax(1) == load_digits().target[1500:])
+    assert accuracy > 0.95
+
+
+def stand_in_inception_graph(width=6):
+    """A GraphDef with TTUR's tensor names: ExpandDims (1, ?, ?, 3) -> resize -> ... -> pool_3."""
+    graph = tf.Graph()
+    with graph.as_default():
+        images = tf.compat.v1.placeholder(tf.float32, [1, None, None, 3], name="ExpandDims")
+        resized = tf.compat.v1.image.resize_bilinear(images, [12, 12], name="ResizeBilinear")
+        scaled = tf.multiply(tf.subtract(resized, 128.0), 1.0 / 128.0, name="Mul")
+        weights = tf.constant(
+            np.linspace(-1, 1, 3 * width, dtype=np.float32).reshape(1, 1, 3, width)
+        )
+        mixed = tf.nn.relu(tf.nn.conv2d(scaled, weights, 1, "SAME"))
+        tf.nn.avg_pool2d(mixed, 12, 12, "VALID", name="pool_3")
+    return graph.as_graph_def(), weights.numpy() if hasattr(weights, "numpy") else None
+
+
+def stand_in_pool3(images_0_255, width=6):
+    weights = np.linspace(-1, 1, 3 * width, dtype=np.float32).reshape(3, width)
+    resized = tf.compat.v1.image.resize_bilinear(images_0_255, [12, 12]).numpy()
+    return np.maximum(((resized - 128.0) / 128.0) @ weights, 0).mean(axis=(1, 2))
+
+
+def test_inception_pool3_loads_a_stand_in_graph_from_pb_and_tgz(tmp_path):
+    graph_def, _ = stand_in_inception_graph()
+    pb = tmp_path / "classify_image_graph_def.pb"
+    pb.write_bytes(graph_def.SerializeToString())
+    archive = tmp_path / "inception-2015-12-05.tgz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(pb, arcname="classify_image_graph_def.pb")
+    images = np.random.default_rng(0).uniform(-1, 1, (5, 20, 20, 1)).astype(np.float32)
+    expected = stand_in_pool3(np.repeat((images + 1) * 127.5, 3, axis=-1))
+    for path in (pb, archive):
+        extractor = tm.inception_pool3(path, batch_size=2)
+        assert extractor.feature_dim == 6
+        np.testing.assert_allclose(extractor(images).numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_inception_loaders_name_the_missing_or_wrong_file(tmp_path):
+    with pytest.raises(ValueError, match="inception-2015-12-05.tgz"):
+        tm.inception_pool3(tmp_path / "missing.pb")
+    wrong = tmp_path / "wrong.pb"
+    wrong.write_bytes(tf.Graph().as_graph_def().SerializeToString())
+    with pytest.raises(ValueError, match="has no tensor 'ExpandDims:0'"):
+        tm.inception_pool3(wrong)
+    with pytest.raises(ValueError, match="inception_v3_weights_tf_dim_ordering_tf_kernels_notop"):
+        tm.inception_v3(tmp_path / "missing.h5")
+    junk = tmp_path / "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    junk.write_bytes(b"not the weights")
+    with pytest.raises(ValueError, match="bcbd6486424b2319ff4ef7d526e38f63"):
+        tm.inception_v3(junk)
+    with pytest.raises(ValueError, match="inception_pool3:PATH"):
+        tm.feature_extractor("inception")
+
+
+def test_any_keras_model_is_an_extractor_with_its_input_size():
+    inputs = keras.Input((4, 4, 3))
+    model = keras.Model(inputs, keras.layers.Flatten()(inputs))
+    extractor = feature_module.as_feature_extractor(model)
+    assert extractor.image_size == (4, 4) and extractor.feature_dim == 48
+    images = np.random.default_rng(0).uniform(-1, 1, (3, 8, 8, 1)).astype(np.float32)
+    assert extractor(images).shape == (3, 48)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input.
+
+
+def test_bad_input_gives_value_errors_that_say_what_was_expected(digits):
+    with pytest.raises(ValueError, match="5 dimensions, expected 4"):
+        tm.FrechetDistance(feature_dim=4).update_state(
+            gaussian_features(3, 5), gaussian_features(3, 5)
+        )
+    extractor = tm.digits_features()
+    with pytest.raises(ValueError, match=r"\(batch, height, width, channels\)"):
+        tm.FrechetDistance(extractor).update_state(digits[0], digits[1])
+    with pytest.raises(ValueError, match=r"\[-1, 1\].*got values in \[0, 255\]"):
+        tm.KernelDistance(extractor).update_state(digits[:4], (digits[:4] + 1) * 127.5)
+    nan = gaussian_features(4)
+    nan[1, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        tm.PrecisionRecall().update_state(gaussian_features(4), nan)
+    kid = tm.KernelDistance()
+    kid.update_state(gaussian_features(4), gaussian_features(4))
+    with pytest.raises(ValueError, match="do not match"):
+        kid.update_state(gaussian_features(4, 5), gaussian_features(4, 5))
+    with pytest.raises(ValueError, match="subset_size"):
+        tm.KernelDistance(subset_size=0)
+    with pytest.raises(ValueError, match="k must be"):
+        tm.PrecisionRecall(k=0)
+    with pytest.raises(ValueError, match="patch_size"):
+        tm.SlicedWasserstein().update_state(digits[:2, :4, :4], digits[:2, :4, :4])
+    with pytest.raises(ValueError, match="sum to 1"):
+        tm.inception_score(np.ones((10, 3)), 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Use during and after training.
+
+
+def tiny_gan(seed=0):
+    keras.utils.set_random_seed(seed)
+    return GAN(
+        architectures.dcgan_generator((8, 8, 1), 8, 8),
+        architectures.dcgan_discriminator((8, 8, 1), 8),
+        seed=seed,
+    )
+
+
+def test_evaluate_generator_scores_a_gan_its_keras_file_and_its_saved_model(digits, tmp_path):
+    import tfgen.export
+
+    gan = tiny_gan()
+    gan.compile(generator_ema=0.9)
+    gan.fit(tf.data.Dataset.from_tensor_slices(digits[:64]).batch(32), epochs=1, verbose=0)
+    metrics = lambda: tm.default_metrics(tm.digits_features())  # noqa: E731
+    direct = tm.evaluate_generator(gan, digits[1500:], metrics(), num_samples=200, batch_size=64)
+    assert set(direct) == {"fid", "kid", "kid_std", "precision", "recall"}
+    gan.save(tmp_path / "gan.keras")
+    tfgen.export.export_generator(gan, str(tmp_path / "saved_model"))
+    for path in (tmp_path / "gan.keras", tmp_path / "saved_model"):
+        loaded = tm.evaluate_generator(str(path), digits[1500:], metrics(), 200, batch_size=64)
+        for key, value in direct.items():
+            assert loaded[key] == pytest.approx(value, rel=1e-3, abs=1e-5), (path, key)
+    # The dataset by name, at the generator's size; the EMA generator is the one scored.
+    named = tm.evaluate_generator(gan, "digits", [tm.FrechetDistance(tm.digits_features())], 100)
+    assert np.isfinite(named["fid"])
+    with pytest.raises(ValueError, match="SavedModel"):
+        tm.evaluate_generator(str(tmp_path), digits)
+
+
+def test_evaluate_generator_callback_logs_into_history_csv_and_tensorboard(digits, tmp_path):
+    gan = tiny_gan()
+    gan.compile()
+    evaluate = callbacks.EvaluateGenerator(
+        [tm.FrechetDistance(tm.digits_features()), tm.SlicedWasserstein(patches_per_image=8)],
+        digits[1500:],
+        every_n_epochs=3,
+        num_samples=100,
+        tensorboard_dir=tmp_path / "logs",
+    )
+    history_file = tmp_path / "history.csv"
+    history = gan.fit(
+        tf.data.Dataset.from_tensor_slices(digits[:64]).batch(32),
+        epochs=4,
+        verbose=0,
+        callbacks=[evaluate, keras.callbacks.CSVLogger(str(history_file))],
+    )
+    # The first epoch (so that CSVLogger learns the columns), every third and the last.
+    assert [epoch for epoch, _ in evaluate.evaluated] == [1, 3, 4]
+    assert len(history.history["fid"]) == 3 and len(history.history["swd"]) == 3
+    rows = list(csv.DictReader(io.StringIO(history_file.read_text())))
+    assert [row["fid"] for row in rows][1] == "NA"
+    fid = [float(rows[epoch - 1]["fid"]) for epoch in (1, 3, 4)]
+    assert fid == pytest.approx(history.history["fid"], rel=1e-6)
+    assert any(name.startswith("events") for name in os.listdir(tmp_path / "logs" / "evaluation"))
+    with pytest.raises(ValueError, match="every_n_epochs"):
+        callbacks.EvaluateGenerator([tm.SlicedWasserstein()], digits, every_n_epochs=0)
