@@ -462,9 +462,9 @@ class EvaluateGenerator(keras.callbacks.Callback):
             raise ValueError("metrics must be a non-empty list of metrics")
         self.real = real
         self.every_n_epochs = _check_every(every_n_epochs)
-        if isinstance(num_samples, bool) or not isinstance(num_samples, numbers.Integral) or (
-            num_samples < 2
-        ):
+        if isinstance(num_samples, bool) or not isinstance(num_samples, numbers.Integral):
+            raise ValueError(f"num_samples must be an int >= 2, got {num_samples!r}")
+        if num_samples < 2:
             raise ValueError(f"num_samples must be an int >= 2, got {num_samples!r}")
         self.num_samples, self.batch_size = int(num_samples), batch_size
         self.seed = _check_seed(seed)

@@ -24,7 +24,8 @@ __all__ = ["KernelDistance", "kernel_distance"]
 
 
 def _polynomial_kernel(a, b):
-    return (a @ b.T / a.shape[1] + 1.0) ** 3
+    base = a @ b.T / a.shape[1] + 1.0
+    return base * base * base  # far faster than numpy's general power
 
 
 def kernel_distance(real, generated, subset_size=1000, subsets=100, seed=0):
