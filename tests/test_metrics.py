@@ -410,13 +410,22 @@ def tiny_gan(seed=0):
     )
 
 
+@pytest.mark.slow
 def test_evaluate_generator_scores_a_gan_its_keras_file_and_its_saved_model(digits, tmp_path):
     import tfgen.export
 
     gan = tiny_gan()
     gan.compile(generator_ema=0.9)
     gan.fit(tf.data.Dataset.from_tensor_slices(digits[:64]).batch(32), epochs=1, verbose=0)
-    metrics = lambda: tm.default_metrics(tm.digits_features())  # noqa: E731
+    extractor = tm.digits_features()
+
+    def metrics():
+        return [
+            tm.FrechetDistance(extractor),
+            tm.KernelDistance(extractor, subsets=5),
+            tm.PrecisionRecall(extractor),
+        ]
+
     direct = tm.evaluate_generator(gan, digits[1500:], metrics(), num_samples=200, batch_size=64)
     assert set(direct) == {"fid", "kid", "kid_std", "precision", "recall"}
     gan.save(tmp_path / "gan.keras")
@@ -426,7 +435,7 @@ def test_evaluate_generator_scores_a_gan_its_keras_file_and_its_saved_model(digi
         for key, value in direct.items():
             assert loaded[key] == pytest.approx(value, rel=1e-3, abs=1e-5), (path, key)
     # The dataset by name, at the generator's size; the EMA generator is the one scored.
-    named = tm.evaluate_generator(gan, "digits", [tm.FrechetDistance(tm.digits_features())], 100)
+    named = tm.evaluate_generator(gan, "digits", [tm.FrechetDistance(extractor)], 100)
     assert np.isfinite(named["fid"])
     with pytest.raises(ValueError, match="SavedModel"):
         tm.evaluate_generator(str(tmp_path), digits)
