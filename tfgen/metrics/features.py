@@ -126,9 +126,10 @@ class FeatureExtractor:
         self.name = name or getattr(network, "name", None) or type(network).__name__
         self.feature_dim = feature_dim
         self.batch_size = batch_size
-        # Eager calls go through one traced graph (a Keras model called eagerly batch after
-        # batch is several times slower); partial batches reuse it through a None batch size.
-        self._traced = tf.function(self._features, reduce_retracing=True)
+        # A Keras model runs eager batches through one traced graph (called eagerly batch after
+        # batch it is several times slower); other callables may not be traceable.
+        traceable = isinstance(network, keras.Model)
+        self._traced = tf.function(self._features, reduce_retracing=True) if traceable else None
 
     def preprocess(self, images):
         """Channels, size and value range as the network expects them (a float32 tensor)."""
@@ -149,8 +150,9 @@ class FeatureExtractor:
         if not tf.executing_eagerly():
             return self._features(images)
         n = int(images.shape[0])
+        features = self._traced or self._features
         chunks = [
-            self._traced(images[start : start + self.batch_size])
+            features(images[start : start + self.batch_size])
             for start in range(0, max(n, 1), self.batch_size)  # an empty batch gives (0, d)
         ]
         return tf.concat(chunks, axis=0)
