@@ -23,8 +23,11 @@ flags.DEFINE_string("style", "flower", "Style image: a file or a bundled photo."
 flags.DEFINE_string(
     "features", "random", 'Feature network: "random", "vgg16:/path/to.h5" or "vgg19:/path/to.h5".'
 )
-flags.DEFINE_string(
-    "optimizer", "adam", "adam, nesterov, gradient_descent or conjugate_gradient."
+flags.DEFINE_enum(
+    "optimizer",
+    "adam",
+    ("adam", "nesterov", "gradient_descent", "conjugate_gradient"),
+    "How to optimise the pixels (see tfgen.stylize.OPTIMIZERS).",
 )
 flags.DEFINE_float("learning_rate", None, "Learning rate; default the optimizer's measured one.")
 flags.DEFINE_integer("steps", 200, "Optimizer steps (conjugate-gradient iterations).")
@@ -39,9 +42,7 @@ def run(task, output_dir, **settings):
     """Run one task of `tfgen.stylize` and save its result; return (result, paths)."""
     from tfgen import stylize
 
-    common = {
-        key: settings[key] for key in ("optimizer", "learning_rate", "steps", "seed")
-    }
+    common = {key: settings[key] for key in ("optimizer", "learning_rate", "steps", "seed")}
     if task == "transfer":
         result = stylize.transfer(
             settings["content"],
