@@ -510,8 +510,7 @@ def _solver_chunk(objective, image, most_steps, maximize, project):
 
     The line search needs the path x + alpha d unprojected, so the image is projected (and
     clipped to [-1, 1]) between calls, after every snapshot interval, rather than after every
-    iteration. Each
-    evaluation's loss is recorded from inside the solver's loop into `trace`.
+    iteration. Each evaluation's loss is recorded from inside the solver's loop into `trace`.
     """
     capacity = 1 + most_steps * _LINE_SEARCH_EVALUATIONS
     trace = tf.Variable(tf.zeros([capacity]), trainable=False)
@@ -526,13 +525,13 @@ def _solver_chunk(objective, image, most_steps, maximize, project):
                 return sign * tf.identity(value)
 
     # Inside a tf.function the solver builds its loop in this graph: one trace per chunk length.
+    # (Automatic control dependencies keep the reads and writes of count and image in order.)
     @tf.function(autograph=False)
     def solve(steps):
         count.assign(0)
-        with tf.control_dependencies([count]):
-            solvers.minimize(
-                loss_fn, [image], "conjugate_gradient", max_iterations=steps, tolerance=0.0
-            )
+        solvers.minimize(
+            loss_fn, [image], "conjugate_gradient", max_iterations=steps, tolerance=0.0
+        )
         image.assign(tf.clip_by_value(project(image), -1.0, 1.0))
         return count.read_value()
 
