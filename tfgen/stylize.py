@@ -83,7 +83,7 @@ RANDOM_CONTENT_LAYERS = (RANDOM_STYLE_LAYERS[-1],)
 
 # Optimizer names and their learning rates for images in [-1, 1] (benchmarks/stylize.py).
 OPTIMIZERS = ("adam", "nesterov", "gradient_descent", "conjugate_gradient")
-_LEARNING_RATES = {"adam": 0.1, "nesterov": 10.0, "gradient_descent": 20.0}
+_LEARNING_RATES = {"adam": 0.3, "nesterov": 10.0, "gradient_descent": 20.0}
 DEFAULT_OPTIMIZER = "adam"
 # The learning rates above are for images of this many pixels (64x64); see _named_optimizer.
 _REFERENCE_PIXELS = 64 * 64
