@@ -8,6 +8,8 @@ The public surface, one module a job:
     tfgen.models         GAN, Autoencoder (keras.Model subclasses trained with fit)
     tfgen.corruptions    noise and masks that reconstruction models learn to undo
     tfgen.reconstruct    invert(): reconstruction through a trained generator
+    tfgen.stylize        style transfer, textures, feature visualisation by optimising pixels
+    tfgen.pretrained     keras.applications networks from a local, hash-checked weights file
     tfgen.data           load(): tfds, image folders and bundled offline data
     tfgen.callbacks      sample grids, NaN-safe checkpoints, evaluation during fit
     tfgen.metrics        FID, KID, precision/recall, SWD, Inception score; feature extractors
@@ -27,8 +29,10 @@ from tfgen import (
     models,
     optimizers,
     plot,
+    pretrained,
     reconstruct,
     solvers,
+    stylize,
 )
 
 __version__ = "0.1.0"
@@ -45,6 +49,8 @@ __all__ = [
     "models",
     "optimizers",
     "plot",
+    "pretrained",
     "reconstruct",
     "solvers",
+    "stylize",
 ]
