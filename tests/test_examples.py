@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -11,11 +12,12 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 from absl import flags
-from test_export import environment_without_repo, finish, start_loader
+from test_export import finish, start_loader
 
 from tfgen import callbacks, runs
 
-EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = os.path.join(REPO, "examples")
 
 # Small enough to train in seconds; 8 x 8 images are the digits' own size.
 TINY = dict(image_size=8, batch_size=8, latent_dim=4, base_filters=4, steps=2, verbose=0)
@@ -38,6 +40,13 @@ def load_example(name):
 train_gan = load_example("train_gan")
 train_reconstruction = load_example("train_reconstruction")
 reconstruct = load_example("reconstruct")
+
+
+def script_environment():
+    """The environment a user runs the examples in: this tfgen, no logging settings of ours."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = os.pathsep.join([REPO, *filter(None, [env.get("PYTHONPATH")])])
+    return env
 
 
 def png_shape(path):
@@ -353,7 +362,7 @@ def test_reconstruct_example_checks_its_settings(gan_run, tmp_path):
 def test_train_gan_command_line(tmp_path):
     """The script as a user runs it: flags parsed by absl, a bad value rejected with the list."""
     script = os.path.join(EXAMPLES, "train_gan.py")
-    env = environment_without_repo()
+    env = script_environment()
     bad = subprocess.run(
         [sys.executable, script, "--strategy=cloud"], env=env, capture_output=True, text=True
     )
@@ -368,6 +377,9 @@ def test_train_gan_command_line(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Training finished" in done.stdout and str(tmp_path) in done.stdout
+    # Quiet: Keras' progress and the summary only, no log lines of TensorFlow or absl.
+    assert done.stderr == ""
+    assert not re.search(r"^([IWE]\d{4} |INFO|WARNING)", done.stdout, re.M), done.stdout[:2000]
     assert png_shape(tmp_path / "samples" / "epoch_001.png") == GRID_OF_4
     again = subprocess.run(
         [sys.executable, script, *args, f"--output_dir={tmp_path}"],

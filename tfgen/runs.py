@@ -96,7 +96,8 @@ def quiet():
 
     Hides TensorFlow's and absl's INFO and WARNING lines. TensorFlow's C++ logging reads
     TF_CPP_MIN_LOG_LEVEL once, when TensorFlow is imported, so a script sets that variable
-    before its first `import tfgen` too (this sets it for the processes it starts).
+    before its first `import tfgen` too (this sets it for the processes it starts), and tfgen
+    then keeps TensorFlow's import-time lines from stderr.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     absl_logging.set_verbosity(absl_logging.ERROR)
