@@ -80,7 +80,7 @@ def train(config=None, callbacks=(), distribute_strategy=None, **settings):
         seed=config.seed,
     )
     with runs.dtype_policy(config.mixed_precision):
-        runs.set_random_seed(config.seed)
+        runs.set_random_seed(config.seed, config.deterministic)
         image_shape = tuple(dataset.element_spec.shape[1:])
         with strategy.scope():
             gan = tfgen.models.GAN(

@@ -95,7 +95,7 @@ def train(config=None, callbacks=(), distribute_strategy=None, **settings):
     )
     held_out = runs.held_out_split(config.dataset, **load) if config.validation else None
     with runs.dtype_policy(config.mixed_precision):
-        runs.set_random_seed(config.seed)
+        runs.set_random_seed(config.seed, config.deterministic)
         image_shape = tuple(dataset.element_spec.shape[1:])
         with strategy.scope():
             model = tfgen.models.Autoencoder(
