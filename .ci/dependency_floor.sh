@@ -19,6 +19,9 @@ echo "setup.cfg declares tensorflow>=$TF_MIN, keras>=$KERAS_MIN"
 "$VENV/bin/pip" install -q "tensorflow==$TF_MIN.*" tensorflow-datasets importlib-resources \
     absl-py tensorboard matplotlib scikit-learn pillow pytest scipy
 "$VENV/bin/pip" install -q "keras==$KERAS_MIN.*"
+# TensorFlow 2.16 needs protobuf < 5; tensorflow-metadata >= 1.17 (from tensorflow-datasets)
+# imports protobuf 5's runtime_version without declaring it.
+"$VENV/bin/pip" install -q "tensorflow-metadata<1.17"
 "$VENV/bin/python" -c "import tensorflow as tf, keras; print('tensorflow', tf.__version__, 'keras', keras.__version__)"
 cd "$REPO"
 PYTHONPATH="$REPO" "$VENV/bin/python" -m pytest -q -p no:cacheprovider -m "not slow" \
