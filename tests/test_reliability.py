@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import pytest
 from test_examples import EXAMPLES, REPO, script_environment
-from test_multi_worker import free_ports
+from test_multi_worker import run_workers
 
 import tfgen  # noqa: F401  (registers the tfgen classes for loading)
 
@@ -118,34 +118,16 @@ def test_reconstruction_runs_are_reproducible(tmp_path):
 
 @pytest.mark.slow
 def test_two_workers_write_one_set_of_outputs(tmp_path):
-    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     output_dir = tmp_path / "run"
-    settings = dict(TINY, steps=2, epochs=2, output_dir=str(output_dir), verbose=0)
-    processes = []
+    settings = json.dumps(dict(TINY, steps=2, epochs=2, output_dir=str(output_dir), verbose=0))
+    script = os.path.join(HERE, "multi_worker_run.py")
+    environments = {}
     for index in range(2):
-        worker_tmp = tmp_path / f"tmp{index}"
-        worker_tmp.mkdir()
-        env = dict(script_environment(), TMPDIR=str(worker_tmp), CUDA_VISIBLE_DEVICES="")
-        env["TF_CONFIG"] = json.dumps(
-            {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        )
-        processes.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    os.path.join(HERE, "multi_worker_run.py"),
-                    json.dumps(settings),
-                    str(tmp_path / f"w{index}.npz"),
-                ],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        )
-    for process in processes:
-        output, _ = process.communicate(timeout=600)
-        assert process.returncode == 0, output[-3000:]
+        (tmp_path / f"tmp{index}").mkdir()
+        environments[index] = dict(script_environment(), TMPDIR=str(tmp_path / f"tmp{index}"))
+    run_workers(
+        [[script, settings, str(tmp_path / f"w{index}.npz")] for index in range(2)], environments
+    )
     # One set of outputs, written by the chief; the other worker removed its temporary copies.
     assert sorted(os.listdir(output_dir)) == [
         "checkpoint.keras",
