@@ -671,8 +671,9 @@ class Run:
         Training reads `data.repeat()` as one stream of `steps_per_epoch` batches an epoch. A
         resumed run restores the backed-up state (`StepBackup.restore`), skips the batches the
         interrupted run consumed and trains the rest of the interrupted epoch, then the
-        remaining epochs: with a deterministic input pipeline it takes exactly the steps of an
-        uninterrupted run.
+        remaining epochs. From an epoch-end backup it takes exactly the steps of an
+        uninterrupted run; from a backup inside an epoch, a shuffling pipeline may give the
+        later epochs other batches (the second fit's iterator reshuffles).
 
         Args:
             model: A compiled Keras model (a `GAN`, an `Autoencoder`, ...).
