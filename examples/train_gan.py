@@ -59,6 +59,15 @@ class Config(runs.TrainingSettings):
         "Decay of the moving average of the generator's weights used for samples and export "
         "(Karras et al. 2018); 0 turns it off.",
     )
+    eval_every: int = setting(
+        5, "Epochs between FID, KID and precision/recall scores in the history; 0 turns it off."
+    )
+    eval_samples: int = setting(1000, "Generated images per evaluation.")
+    eval_features: str = setting(
+        "auto",
+        "Feature extractor of the scores: 'digits', 'inception_pool3:PATH', 'inception_v3:PATH', "
+        "or 'auto' (the digits classifier on the digits, no scores on other data).",
+    )
 
 
 def train(config=None, callbacks=(), distribute_strategy=None, **settings):
@@ -129,7 +138,35 @@ def train(config=None, callbacks=(), distribute_strategy=None, **settings):
             export=tfgen.export.export_generator,
             title="GAN training",
             verbose=config.verbose,
+            evaluation=_evaluation(config, run),
         )
+
+
+def _evaluation(config, run):
+    """The EvaluateGenerator callback the settings ask for, as a list (empty for none)."""
+    features = config.eval_features
+    if features == "auto":
+        features = "digits" if config.dataset == "digits" else None
+    if not config.eval_every or features is None:
+        return []
+    real = tfgen.data.load(
+        config.dataset,
+        image_size=config.image_size,
+        channels=config.channels,
+        batch_size=250,
+        shuffle=False,
+        drop_remainder=False,
+    )
+    return [
+        tfgen.callbacks.EvaluateGenerator(
+            tfgen.metrics.default_metrics(tfgen.metrics.feature_extractor(features)),
+            real,
+            every_n_epochs=config.eval_every,
+            num_samples=config.eval_samples,
+            seed=config.seed,
+            tensorboard_dir=run.path("logs"),
+        )
+    ]
 
 
 main = runs.absl_main(train, Config)

@@ -432,94 +432,6 @@ def save_atomically(model, path):
     return path
 
 
-class EvaluateGenerator(keras.callbacks.Callback):
-    """Scores the generator with `tfgen.metrics` during `fit`, into the logs of the epoch.
-
-    At the end of the first epoch of each `fit` call (so that `CSVLogger` learns the columns),
-    of every `every_n_epochs`-th epoch and of the last one, it generates `num_samples` images
-    from fixed latent codes with the model's sampling network (a GAN's moving-average generator
-    when it has one), feeds them with up to as many real images to each metric, and adds the
-    results to the epoch's logs (`fid`, `kid`, `kid_std`, `precision`, `recall`, `swd`, ...).
-    Callbacks after it in the list see them: `History` (the returned history), `CSVLogger`
-    ("NA" on epochs without evaluation), Keras' `TensorBoard` and thus tfgen's loss plot. With
-    `tensorboard_dir` it also writes them itself, run "evaluation", step = epoch.
-
-    Args:
-        metrics: `tfgen.metrics` metrics (or any with `update_state(real, generated)`,
-            `reset_state` and `result`), e.g. `tfgen.metrics.default_metrics()`.
-        real: Real images in [-1, 1], an array (n, H, W, C) or a dataset of batches; None when
-            every metric has reference statistics.
-        every_n_epochs: Evaluate when the epoch number (from 1) is a multiple of this.
-        num_samples: Generated images per evaluation, and the most real images used.
-        batch_size: Images per generator call.
-        seed: Seed of the latent codes, the same at every evaluation.
-        tensorboard_dir: Optional TensorBoard log directory (needs the `tensorboard` package).
-
-    Attributes:
-        evaluated: (epoch, {key: value}) of every evaluation so far.
-    """
-
-    def __init__(
-        self,
-        metrics,
-        real,
-        every_n_epochs=1,
-        num_samples=1000,
-        batch_size=250,
-        seed=0,
-        tensorboard_dir=None,
-    ):
-        super().__init__()
-        self.metrics = list(metrics)
-        if not self.metrics:
-            raise ValueError("metrics must be a non-empty list of metrics")
-        self.real = real
-        self.every_n_epochs = _check_every(every_n_epochs)
-        if isinstance(num_samples, bool) or not isinstance(num_samples, numbers.Integral):
-            raise ValueError(f"num_samples must be an int >= 2, got {num_samples!r}")
-        if num_samples < 2:
-            raise ValueError(f"num_samples must be an int >= 2, got {num_samples!r}")
-        self.num_samples, self.batch_size = int(num_samples), batch_size
-        self.seed = _check_seed(seed)
-        self.tensorboard_dir = tensorboard_dir
-        self.evaluated = []
-        self._writer = None
-        self._first_epoch = True
-
-    def on_train_begin(self, logs=None):
-        self._first_epoch = True
-        if self.tensorboard_dir is not None and is_chief() and tensorboard_available():
-            self._writer = tf.summary.create_file_writer(
-                os.path.join(os.fspath(self.tensorboard_dir), "evaluation")
-            )
-
-    def on_epoch_end(self, epoch, logs=None):
-        last = (self.params or {}).get("epochs")
-        due = self._first_epoch or (epoch + 1) % self.every_n_epochs == 0 or epoch + 1 == last
-        self._first_epoch = False
-        if not due:
-            return
-        results = self.evaluate()
-        self.evaluated.append((epoch + 1, results))
-        if logs is not None:
-            logs.update(results)
-        if self._writer is not None:
-            with self._writer.as_default():
-                for key, value in results.items():
-                    tf.summary.scalar(key, value, step=epoch + 1)
-            self._writer.flush()
-
-    def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-
-    def evaluate(self):
-        """Scores the model's sampling network now; returns {key: float}."""
-        from tfgen.metrics import evaluation
-
-        return evaluation.score(
-            self.metrics, self.model, self.real, self.num_samples, self.batch_size, self.seed
 #: Files of a `StepBackup` in its directory: the latest state and the one before it.
 BACKUP_FILES = ("state.npz", "previous.npz")
 
@@ -671,4 +583,95 @@ class StepBackup(keras.callbacks.Callback):
         raise ValueError(
             f"No intact backup to resume from in {backup_dir}: {'; '.join(problems)}. Pass "
             "--overwrite to start afresh (checkpoint.keras holds the last good model)."
+        )
+
+
+class EvaluateGenerator(keras.callbacks.Callback):
+    """Scores the generator with `tfgen.metrics` during `fit`, into the logs of the epoch.
+
+    At the end of the first epoch of each `fit` call (so that `CSVLogger` learns the columns),
+    of every `every_n_epochs`-th epoch and of the last one, it generates `num_samples` images
+    from fixed latent codes with the model's sampling network (a GAN's moving-average generator
+    when it has one), feeds them with up to as many real images to each metric, and adds the
+    results to the epoch's logs (`fid`, `kid`, `kid_std`, `precision`, `recall`, `swd`, ...).
+    Callbacks after it in the list see them: `History` (the returned history), `CSVLogger`
+    ("NA" on epochs without evaluation), Keras' `TensorBoard` and thus tfgen's loss plot. With
+    `tensorboard_dir` it also writes them itself, run "evaluation", step = epoch.
+
+    Args:
+        metrics: `tfgen.metrics` metrics (or any with `update_state(real, generated)`,
+            `reset_state` and `result`), e.g. `tfgen.metrics.default_metrics()`.
+        real: Real images in [-1, 1], an array (n, H, W, C) or a dataset of batches; None when
+            every metric has reference statistics.
+        every_n_epochs: Evaluate when the epoch number (from 1) is a multiple of this.
+        num_samples: Generated images per evaluation, and the most real images used.
+        batch_size: Images per generator call.
+        seed: Seed of the latent codes, the same at every evaluation.
+        tensorboard_dir: Optional TensorBoard log directory (needs the `tensorboard` package).
+
+    Attributes:
+        evaluated: (epoch, {key: value}) of every evaluation so far.
+    """
+
+    def __init__(
+        self,
+        metrics,
+        real,
+        every_n_epochs=1,
+        num_samples=1000,
+        batch_size=250,
+        seed=0,
+        tensorboard_dir=None,
+    ):
+        super().__init__()
+        self.metrics = list(metrics)
+        if not self.metrics:
+            raise ValueError("metrics must be a non-empty list of metrics")
+        self.real = real
+        self.every_n_epochs = _check_every(every_n_epochs)
+        if isinstance(num_samples, bool) or not isinstance(num_samples, numbers.Integral):
+            raise ValueError(f"num_samples must be an int >= 2, got {num_samples!r}")
+        if num_samples < 2:
+            raise ValueError(f"num_samples must be an int >= 2, got {num_samples!r}")
+        self.num_samples, self.batch_size = int(num_samples), batch_size
+        self.seed = _check_seed(seed)
+        self.tensorboard_dir = tensorboard_dir
+        self.evaluated = []
+        self._writer = None
+        self._first_epoch = True
+
+    def on_train_begin(self, logs=None):
+        self._first_epoch = True
+        if self.tensorboard_dir is not None and is_chief() and tensorboard_available():
+            self._writer = tf.summary.create_file_writer(
+                os.path.join(os.fspath(self.tensorboard_dir), "evaluation")
+            )
+
+    def on_epoch_end(self, epoch, logs=None):
+        last = (self.params or {}).get("epochs")
+        due = self._first_epoch or (epoch + 1) % self.every_n_epochs == 0 or epoch + 1 == last
+        self._first_epoch = False
+        if not due:
+            return
+        results = self.evaluate()
+        self.evaluated.append((epoch + 1, results))
+        if logs is not None:
+            logs.update(results)
+        if self._writer is not None:
+            with self._writer.as_default():
+                for key, value in results.items():
+                    tf.summary.scalar(key, value, step=epoch + 1)
+            self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def evaluate(self):
+        """Scores the model's sampling network now; returns {key: float}."""
+        from tfgen.metrics import evaluation
+
+        return evaluation.score(
+            self.metrics, self.model, self.real, self.num_samples, self.batch_size, self.seed
         )

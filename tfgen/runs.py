@@ -644,10 +644,15 @@ class Run:
                 "pass --overwrite."
             )
 
-    def callbacks(self, terminate, backup):
-        """The callbacks that keep the run's files: backup, history, checkpoint, TensorBoard."""
+    def callbacks(self, terminate, backup, evaluation=()):
+        """The callbacks that keep the run's files: backup, history, checkpoint, TensorBoard.
+
+        `evaluation` callbacks add to the epoch's logs, so they run before history and
+        TensorBoard write them.
+        """
         return [
             terminate,
+            *evaluation,
             backup,
             keras.callbacks.CSVLogger(self._write_path("history.csv"), append=True),
             tfgen_callbacks.SafeCheckpoint(self._write_path("checkpoint.keras")),
@@ -665,6 +670,7 @@ class Run:
         export=None,
         title="training",
         verbose="auto",
+        evaluation=(),
     ):
         """Prepares the folder, trains with `model.fit` and the run's callbacks, and finishes.
 
@@ -687,6 +693,8 @@ class Run:
                 `tfgen.export.export_generator`), or None for no export.
             title: Title of the loss plot.
             verbose: Keras' progress display.
+            evaluation: Callbacks that add scores to the epoch's logs (e.g.
+                `tfgen.callbacks.EvaluateGenerator`); they run before the history is written.
 
         Returns:
             A `RunResult`.
@@ -707,7 +715,7 @@ class Run:
                 self._write_path("backup"), self.backup_every, initial_step=done
             )
             terminate = tfgen_callbacks.TerminateOnNaN()
-            run_callbacks = [*self.callbacks(terminate, backup), *callbacks]
+            run_callbacks = [*self.callbacks(terminate, backup, evaluation), *callbacks]
             epoch, history = self.initial_epoch, {}
             while epoch < epochs and terminate.stopped is None:
                 # The rest of an interrupted epoch alone, then the whole epochs.
