@@ -74,7 +74,11 @@ def test_gan_example_writes_every_output(gan_run):
     for name in samples:
         assert png_shape(os.path.join(out, "samples", name)) == GRID_OF_4
     assert png_shape(os.path.join(out, "losses.png")) == (500, 800)
-    assert sorted(gan_run.history) == ["d_fake", "d_loss", "d_real", "g_loss"]
+    assert sorted(gan_run.history) == sorted(
+        ["d_fake", "d_loss", "d_real", "g_loss", "fid", "kid", "kid_std", "precision", "recall"]
+    )
+    # Scored on the digits by default (--eval_every): a real distance, finite and positive.
+    assert all(np.isfinite(v) and v > 0 for v in gan_run.history["fid"])
     assert all(len(v) == 2 and np.all(np.isfinite(v)) for v in gan_run.history.values())
     # A finished run deletes its backup and keeps the last good checkpoint.
     assert not os.path.exists(os.path.join(out, "backup"))
