@@ -1,11 +1,20 @@
 """Times one `apply_gradients` step of tfgen's optimizers against the Keras built-ins.
 
-About 10M float32 parameters in 50 variables; each optimizer runs the same gradients inside a
-`tf.function`, and the script checks that both reach the same weights. Prints milliseconds per
-step, the speed-up and the effective memory bandwidth (bytes the update must read and write per
-step / time).
+Three model shapes, all float32:
 
-    python benchmarks/optimizer_step.py [--parameters 10_000_000] [--variables 50] [--steps 50]
+- `large`: 10.2M parameters in 48 variables of 460x460 (memory-bound: the arithmetic dominates);
+- `matrices`: 5.0M parameters in 500 variables of 100x100;
+- `convolutions`: 7.4M parameters in 600 variables (200 kernels 3x3x64x64 and 400 vectors of 64),
+  the layout of a convolutional network with biases and normalisation.
+
+Each optimizer runs the same gradients for `--steps` steps inside one `tf.function`; the
+optimizers and shapes are timed in interleaved rounds (the machine is shared, so the best round
+counts) and the script checks that tfgen and Keras reach the same weights. Prints milliseconds
+per step, nanoseconds per parameter, the speed-up over Keras, and the cost per parameter relative
+to tfgen's own on the `large` shape; then the same from the process's CPU time, which other
+work on a shared machine disturbs less than the wall clock.
+
+    python benchmarks/optimizer_step.py [--steps 20] [--repeats 5] [--shapes large,matrices,...]
 """
 
 import os
@@ -18,72 +27,112 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-import tfgen  # noqa: E402, F401
 from tfgen.optimizers import Adam, Nesterov  # noqa: E402
 
+SHAPES = {
+    "large": [(460, 460)] * 48,
+    "matrices": [(100, 100)] * 500,
+    "convolutions": [(3, 3, 64, 64)] * 200 + [(64,)] * 400,
+}
+LARGE_SIZE = sum(int(np.prod(s)) for s in SHAPES["large"])
+OPTIMIZERS = {
+    "adam": lambda lr: (Adam(lr), keras.optimizers.Adam(lr)),
+    "nesterov": lambda lr: (
+        Nesterov(lr, momentum=0.9),
+        keras.optimizers.SGD(lr, momentum=0.9, nesterov=True),
+    ),
+}
+
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("parameters", 10_000_000, "Total number of parameters.")
-flags.DEFINE_integer("variables", 50, "Number of variables they are split into.")
-flags.DEFINE_integer("steps", 50, "Timed steps per optimizer.")
-flags.DEFINE_integer("repeats", 3, "Timed repetitions; the best is reported.")
+flags.DEFINE_list("shapes", list(SHAPES), f"Model shapes to time, among {list(SHAPES)}.")
+flags.DEFINE_list("optimizers", list(OPTIMIZERS), f"Optimizers, among {list(OPTIMIZERS)}.")
+flags.DEFINE_integer("steps", 20, "Steps per timed round.")
+flags.DEFINE_integer("repeats", 5, "Interleaved timed rounds; the best is reported.")
 flags.DEFINE_float("learning_rate", 1e-3, "Learning rate of every optimizer.")
 
-# Float32 tensors each update reads and writes per parameter: Adam reads w, m, v, g and writes
-# w, m, v; momentum reads w, v, g and writes w, v.
-TRAFFIC = {"adam": 7, "nesterov": 5}
 
-
-def make_problem(parameters, count, seed=0):
+def make_problem(shapes, seed=0):
     rng = np.random.default_rng(seed)
-    size = parameters // count
-    shapes = [(size // 1000, 1000) if i % 2 else (size,) for i in range(count)]
+    # Interleave the kinds of variables as a model's layers do (kernel, bias, kernel, ...).
+    if len(set(shapes)) > 1:
+        kernels = [s for s in shapes if len(s) > 1]
+        vectors = [s for s in shapes if len(s) == 1]
+        per_kernel = len(vectors) // max(len(kernels), 1)
+        shapes = []
+        for k in kernels:
+            shapes += [k] + [vectors.pop() for _ in range(per_kernel) if vectors]
+        shapes += vectors
     initial = [rng.standard_normal(s).astype("float32") for s in shapes]
     gradients = [tf.constant(rng.standard_normal(s).astype("float32") * 1e-2) for s in shapes]
     return initial, gradients
 
 
-def time_optimizer(optimizer, initial, gradients, steps, repeats):
-    variables = [keras.Variable(w) for w in initial]
-    optimizer.build(variables)
+class Timed:
+    """One optimizer on one problem, compiled once, timed round after round."""
 
-    @tf.function
-    def run(n):
-        for _ in tf.range(n):
-            optimizer.apply_gradients(zip(gradients, variables))
+    def __init__(self, optimizer, initial, gradients):
+        self.variables = [keras.Variable(w) for w in initial]
+        optimizer.build(self.variables)
+        self.best = self.best_cpu = float("inf")
 
-    run(tf.constant(2))  # trace and warm up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run(tf.constant(steps))
-        _ = variables[0].numpy()  # wait for the work to finish
-        best = min(best, (time.perf_counter() - start) / steps)
-    return best, [v.numpy() for v in variables]
+        @tf.function
+        def run(n):
+            for _ in tf.range(n):
+                optimizer.apply_gradients(zip(gradients, self.variables))
+
+        self.run = run
+        run(tf.constant(2))  # trace and warm up
+
+    def time(self, steps):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        self.run(tf.constant(steps))
+        _ = self.variables[0].numpy()  # wait for the work to finish
+        self.best = min(self.best, (time.perf_counter() - start) / steps)
+        self.best_cpu = min(self.best_cpu, (time.process_time() - start_cpu) / steps)
+
+    def weights(self):
+        return [v.numpy() for v in self.variables]
 
 
 def main(_):
-    initial, gradients = make_problem(FLAGS.parameters, FLAGS.variables)
-    total = sum(w.size for w in initial)
-    lr = FLAGS.learning_rate
-    pairs = {
-        "adam": (Adam(lr), keras.optimizers.Adam(lr)),
-        "nesterov": (Nesterov(lr, momentum=0.9), keras.optimizers.SGD(lr, 0.9, nesterov=True)),
-    }
     device = tf.config.list_logical_devices()[-1].device_type
-    print(f"{total:,} parameters in {len(initial)} variables, {FLAGS.steps} steps, on {device}")
-    for name, (ours, theirs) in pairs.items():
-        t_ours, w_ours = time_optimizer(ours, initial, gradients, FLAGS.steps, FLAGS.repeats)
-        t_keras, w_keras = time_optimizer(theirs, initial, gradients, FLAGS.steps, FLAGS.repeats)
-        difference = max(
-            float(np.max(np.abs(a - b)) / (np.max(np.abs(b)) + 1e-30))
-            for a, b in zip(w_ours, w_keras)
-        )
-        gigabytes = TRAFFIC[name] * 4 * total / 1e9
+    print(f"{FLAGS.steps} steps per round, best of {FLAGS.repeats} interleaved rounds, on {device}")
+    problems = {name: make_problem(SHAPES[name]) for name in FLAGS.shapes}
+    runs = {}
+    for shape, (initial, gradients) in problems.items():
+        for name in FLAGS.optimizers:
+            ours, theirs = OPTIMIZERS[name](FLAGS.learning_rate)
+            runs[shape, name] = (Timed(ours, initial, gradients), Timed(theirs, initial, gradients))
+    for _ in range(FLAGS.repeats):
+        for pair in runs.values():
+            for timed in pair:
+                timed.time(FLAGS.steps)
+
+    for clock in ("best", "best_cpu"):
+        print(f"\n{'wall clock' if clock == 'best' else 'CPU time'} per step")
         print(
-            f"{name:9s} tfgen {t_ours * 1e3:8.2f} ms ({gigabytes / t_ours:6.1f} GB/s)   "
-            f"keras {t_keras * 1e3:8.2f} ms ({gigabytes / t_keras:6.1f} GB/s)   "
-            f"speed-up {t_keras / t_ours:5.2f}x   max relative difference {difference:.1e}"
+            f"{'shape':13s} {'optimizer':9s} {'params':>6s} {'vars':>4s} | {'tfgen':>8s} "
+            f"{'ns/param':>8s} {'vs large':>8s} | {'keras':>9s} {'ns/param':>8s} | speed-up | diff"
         )
+        for (shape, name), (ours, theirs) in runs.items():
+            ours_time, theirs_time = getattr(ours, clock), getattr(theirs, clock)
+            total = sum(w.size for w in problems[shape][0])
+            count = len(problems[shape][0])
+            difference = max(
+                float(np.max(np.abs(a - b)) / (np.max(np.abs(b)) + 1e-30))
+                for a, b in zip(ours.weights(), theirs.weights(), strict=True)
+            )
+            rate = ours_time / total
+            large = runs.get(("large", name))
+            relative = (
+                f"{rate / (getattr(large[0], clock) / LARGE_SIZE):7.2f}x" if large else "       -"
+            )
+            print(
+                f"{shape:13s} {name:9s} {total / 1e6:5.1f}M {count:4d} | "
+                f"{ours_time * 1e3:5.2f} ms {rate * 1e9:8.2f} {relative} | "
+                f"{theirs_time * 1e3:6.2f} ms {theirs_time / total * 1e9:8.2f} | "
+                f"{theirs_time / ours_time:7.2f}x | {difference:.0e}"
+            )
 
 
 if __name__ == "__main__":

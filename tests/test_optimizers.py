@@ -6,7 +6,7 @@ import optimizer_references as reference
 import pytest
 import tensorflow as tf
 
-from tfgen.optimizers import CONJUGATE_GRADIENT_METHODS, Adam, ConjugateGradient, Nesterov
+from tfgen.optimizers import CONJUGATE_GRADIENT_METHODS, Adam, ConjugateGradient, Nesterov, _common
 
 STEPS = 6
 W0 = np.array([1.0, -2.0, 3.0, 0.5], np.float32)
@@ -71,6 +71,38 @@ def test_adam_single_step_closed_form():
     w = run(Adam(learning_rate=0.5), [g.astype(np.float32)])
     step = 0.5 * np.sign(g) / (1 + 1e-7 / (np.sqrt(1 - 0.999) * np.abs(g)))
     np.testing.assert_allclose(w, W0 - step, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["adam", "nesterov"])
+def test_keras_ops_rules_compute_what_the_fused_kernels_compute(name, monkeypatch):
+    fused = run(FACTORIES[name]())
+    monkeypatch.setattr(_common, "USE_FUSED_KERNELS", False)
+    plain = run(FACTORIES[name]())
+    np.testing.assert_allclose(plain, fused, rtol=1e-6, atol=1e-7)
+    expected = {
+        "adam": lambda: reference.adam(W0, GRADIENTS, 0.05, 0.9, 0.999, 1e-7),
+        "nesterov": lambda: reference.nesterov(W0, GRADIENTS, [0.05] * STEPS, 0.9),
+    }[name]()
+    np.testing.assert_allclose(plain, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["adam", "nesterov"])
+def test_step_scalars_are_computed_once_per_step_not_per_variable(name):
+    variables = [keras.Variable(np.ones((2, 3), np.float32)) for _ in range(5)]
+    optimizer = FACTORIES[name]()
+    optimizer.build(variables)
+    gradients = [tf.ones((2, 3)) for _ in variables]
+
+    @tf.function
+    def step():
+        optimizer.apply_gradients(zip(gradients, variables))
+
+    graph = step.get_concrete_function().graph
+    ops = [op.type for op in graph.get_operations()]
+    assert ops.count("Pow") == (2 if name == "adam" else 0)  # beta_1**t and beta_2**t
+    assert ops.count("Cast") <= 3
+    kernel = {"adam": "ResourceApplyAdam", "nesterov": "ResourceApplyMomentum"}[name]
+    assert ops.count(kernel) == len(variables)
 
 
 def test_weight_decay_is_decoupled():

@@ -8,6 +8,7 @@ import pytest
 import scipy.optimize
 import tensorflow as tf
 
+from tfgen.optimizers import Adam, Nesterov
 from tfgen.solvers import CG_METHODS, MinimizeResult, _strong_wolfe_line_search, minimize
 
 # ----------------------------------------------------------------------------------------------
@@ -168,7 +169,7 @@ def test_nesterov_matches_the_momentum_form_of_sutskever_et_al():
     np.testing.assert_allclose(x.numpy(), theta + mu * v, rtol=1e-12)
 
 
-def test_adam_matches_algorithm_1_of_kingma_and_ba():
+def test_adam_matches_kingma_and_ba_in_the_epsilon_hat_form():
     a, b = _spd_quadratic(5, 20.0, seed=3)
     lr, b1, b2, eps, steps = 0.05, 0.8, 0.99, 1e-6, 30
     x = tf.Variable(np.ones(5), dtype=tf.float64)
@@ -183,13 +184,69 @@ def test_adam_matches_algorithm_1_of_kingma_and_ba():
         beta_2=b2,
         epsilon=eps,
     )
+    # Algorithm 1 with the paper's Section 2 remark: the bias corrections move into the step
+    # size and epsilon ("epsilon hat") sits beside sqrt(s), as Keras and tfgen.optimizers do.
     theta, m, s = np.ones(5), np.zeros(5), np.zeros(5)
     for t in range(1, steps + 1):
         g = a @ theta - b
         m = b1 * m + (1 - b1) * g
         s = b2 * s + (1 - b2) * g**2
-        theta = theta - lr * (m / (1 - b1**t)) / (np.sqrt(s / (1 - b2**t)) + eps)
+        theta = theta - lr * np.sqrt(1 - b2**t) / (1 - b1**t) * m / (np.sqrt(s) + eps)
     np.testing.assert_allclose(x.numpy(), theta, rtol=1e-12)
+
+
+def _solver_trajectory(loss_of, x0, method, steps, **options):
+    """The iterates x_0 .. x_steps of `minimize`, recorded by the loss at each evaluation."""
+    x = tf.Variable(x0)
+    trajectory = tf.Variable(tf.zeros((steps + 1, *x0.shape), x0.dtype))
+    count = tf.Variable(0)
+
+    def loss_fn():
+        trajectory.scatter_nd_update([[count]], [x.read_value()])
+        count.assign_add(1)
+        return loss_of(x)
+
+    minimize(loss_fn, [x], method, max_iterations=steps, tolerance=0.0, **options)
+    assert int(count.numpy()) == steps + 1
+    return trajectory.numpy()
+
+
+def _optimizer_trajectory(loss_of, x0, optimizer, steps):
+    x = keras.Variable(x0)
+    trajectory = [x.numpy()]
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            loss = loss_of(x.value)
+        optimizer.apply_gradients([(tape.gradient(loss, x.value), x)])
+        trajectory.append(x.numpy())
+    return np.stack(trajectory)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    ("method", "options", "optimizer"),
+    [
+        ("nesterov", {"learning_rate": 0.0625, "momentum": 0.8}, Nesterov),
+        ("adam", {"learning_rate": 0.0625, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-3}, Adam),
+        ("adam", {"learning_rate": 0.0625}, Adam),
+    ],
+    ids=["nesterov", "adam", "adam-default-betas-epsilon"],
+)
+def test_solver_and_optimizer_compute_the_same_steps(method, options, optimizer, dtype):
+    a, b = _spd_quadratic(4, 10.0, seed=5)
+    a, b = tf.constant(a, dtype), tf.constant(b, dtype)
+
+    def loss_of(x):
+        return 0.5 * tf.tensordot(x, tf.linalg.matvec(a, x), 1) - tf.tensordot(b, x, 1)
+
+    x0 = np.array([1.0, -2.0, 0.5, 3.0], dtype)
+    steps = 8
+    ours = _solver_trajectory(loss_of, x0, method, steps, **options)
+    theirs = _optimizer_trajectory(loss_of, x0, optimizer(**options), steps)
+    # Same rule, same scalars (the learning rate is exact in float32, which Keras stores it in).
+    tolerance = {"float32": 1e-6, "float64": 1e-14}[dtype]
+    for k in range(steps + 1):
+        np.testing.assert_allclose(ours[k], theirs[k], rtol=tolerance, atol=tolerance, err_msg=k)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ evaluations each needed so methods can be compared per evaluation of the underly
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 from collections.abc import Callable
@@ -17,12 +18,22 @@ from typing import Any, NamedTuple
 import keras
 import tensorflow as tf
 
+from tfgen.optimizers import Adam, Nesterov, rules
+
 __all__ = ["CG_METHODS", "METHODS", "MinimizeResult", "minimize"]
 
 METHODS = ("conjugate_gradient", "nesterov", "adam", "gradient_descent")
 CG_METHODS = ("polak_ribiere", "fletcher_reeves", "hestenes_stiefel", "dai_yuan")
 
-# Each method's options and their defaults (Nocedal & Wright's c1, c2 for CG; Adam's paper values).
+
+def _defaults(optimizer, *names):
+    """The default values of `optimizer`'s arguments `names`, so that both agree."""
+    parameters = inspect.signature(optimizer).parameters
+    return {name: parameters[name].default for name in names}
+
+
+# Each method's options and their defaults (Nocedal & Wright's c1, c2 for CG; the tfgen
+# optimizers' defaults for Nesterov and Adam, whose rules they share).
 _DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
     "conjugate_gradient": {
         "cg_method": "polak_ribiere",
@@ -31,8 +42,8 @@ _DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
         "max_line_search_iterations": 25,
         "refine_step": True,
     },
-    "nesterov": {"learning_rate": 0.01, "momentum": 0.9},
-    "adam": {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8},
+    "nesterov": _defaults(Nesterov, "learning_rate", "momentum"),
+    "adam": _defaults(Adam, "learning_rate", "beta_1", "beta_2", "epsilon"),
     "gradient_descent": {"learning_rate": 0.01},
 }
 
@@ -124,22 +135,24 @@ def minimize(
 
     * ``"nesterov"``: Nesterov's accelerated gradient in the momentum form of Sutskever, Martens,
       Dahl & Hinton, "On the importance of initialization and momentum in deep learning"
-      (ICML 2013)::
+      (ICML 2013), written as PyTorch's `SGD(nesterov=True)`::
 
-          v_{t+1} = mu v_t - eps grad f(x_t + mu v_t),   x_{t+1} = x_t + v_{t+1}
+          v_{t+1} = mu v_t + g(x_t),   x_{t+1} = x_t - lr (g(x_t) + mu v_{t+1})
 
-      The variables hold the look-ahead point z_t = x_t + mu v_t, so each iteration costs one
-      gradient, taken at the point stored in the variables, and the stopping test and the
-      returned point agree: v_{t+1} = mu v_t - eps grad f(z_t), z_{t+1} = z_t + mu v_{t+1} -
-      eps grad f(z_t). Options: `learning_rate` eps (default 0.01), `momentum` mu (default 0.9).
+      The variables hold Sutskever et al.'s look-ahead point, so each iteration costs one
+      gradient, taken at the point stored in the variables. This is `rules.nesterov`, the
+      rule of `tfgen.optimizers.Nesterov`, which computes the same numbers. Options:
+      `learning_rate` lr (default 0.01), `momentum` mu (default 0.9).
 
-    * ``"adam"``: Kingma & Ba, "Adam: A Method for Stochastic Optimization" (ICLR 2015)::
+    * ``"adam"``: Kingma & Ba, "Adam: A Method for Stochastic Optimization" (ICLR 2015), in the
+      form of their Section 2 remark ("epsilon hat", as Keras and TensorFlow compute it)::
 
           m_t = b1 m_{t-1} + (1 - b1) g_t,       s_t = b2 s_{t-1} + (1 - b2) g_t**2
-          x_t = x_{t-1} - lr (m_t / (1 - b1**t)) / (sqrt(s_t / (1 - b2**t)) + epsilon)
+          x_t = x_{t-1} - lr sqrt(1 - b2**t) / (1 - b1**t) m_t / (sqrt(s_t) + epsilon)
 
-      Options: `learning_rate` (default 0.001), `beta_1` (0.9), `beta_2` (0.999), `epsilon`
-      (1e-8), the paper's defaults.
+      This is `rules.adam`, the rule of `tfgen.optimizers.Adam`, which computes the same
+      numbers. Options and defaults as that optimizer's: `learning_rate` (0.001), `beta_1`
+      (0.9), `beta_2` (0.999), `epsilon` (1e-7).
 
     * ``"gradient_descent"``: x_{k+1} = x_k - lr g_k (Cauchy 1847). Option: `learning_rate`
       (default 0.01).
@@ -573,18 +586,11 @@ def _keep_going(k, f, gnorm, max_iterations, tolerance):
 
 
 def _beta(cg_method, g_new, g, d):
-    """CG parameter beta_{k+1} over all variables together."""
+    """CG parameter beta_{k+1} over all variables together (`rules.conjugate_gradient_beta`)."""
     y = [a - b for a, b in zip(g_new, g, strict=True)]
-    if cg_method == "polak_ribiere":
-        beta = tf.maximum(_dot(g_new, y) / _dot(g, g), 0.0)
-    elif cg_method == "fletcher_reeves":
-        beta = _dot(g_new, g_new) / _dot(g, g)
-    elif cg_method == "hestenes_stiefel":
-        beta = _dot(g_new, y) / _dot(d, y)
-    else:  # dai_yuan
-        beta = _dot(g_new, g_new) / _dot(d, y)
-    # A zero denominator means no usable conjugacy information: fall back to steepest descent.
-    return tf.where(tf.math.is_finite(beta), beta, 0.0)
+    dots = {"g.g": _dot(g_new, g_new), "g_prev.g_prev": _dot(g, g), "g.y": _dot(g_new, y)}
+    dots["d_prev.y"] = _dot(d, y)
+    return rules.conjugate_gradient_beta(cg_method, dots)
 
 
 def _conjugate_gradient(
@@ -657,7 +663,10 @@ def _conjugate_gradient(
             )
         progress = (ls.alpha > 0.0) & moved
         beta = tf.where(progress, _beta(cg_method, g_new, g, d), 0.0)
-        d_new = [-gn + tf.cast(beta, t) * di for gn, di, t in zip(g_new, d, dtypes, strict=True)]
+        d_new = [
+            rules.conjugate_gradient_direction(gn, di, tf.cast(beta, t))
+            for gn, di, t in zip(g_new, d, dtypes, strict=True)
+        ]
         return (
             k + 1,
             evaluations + ls.function_evaluations,
@@ -706,20 +715,13 @@ def _first_order(loss_fn, variables, method, max_iterations, tolerance, opts):
         if method == "gradient_descent":
             return v.assign_sub(_to(lr, t) * gi), []
         if method == "nesterov":
-            mu = _to(opts["momentum"], t)
-            velocity = mu * slot[0] - _to(lr, t) * gi
-            # Look-ahead form: z_{t+1} = z_t + mu v_{t+1} - lr g(z_t).
-            return v.assign_add(mu * velocity - _to(lr, t) * gi), [velocity]
-        b1, b2, eps = opts["beta_1"], opts["beta_2"], opts["epsilon"]
-        step = _to(k + 1, _F64)
-        # Bias corrections 1 - b**t, in float64 so that b2**t keeps its precision.
-        correction1 = 1.0 - tf.pow(tf.constant(b1, _F64), step)
-        correction2 = 1.0 - tf.pow(tf.constant(b2, _F64), step)
-        m = _to(b1, t) * slot[0] + _to(1.0 - b1, t) * gi
-        s = _to(b2, t) * slot[1] + _to(1.0 - b2, t) * tf.square(gi)
-        m_hat = m / _to(correction1, t)
-        s_hat = s / _to(correction2, t)
-        return v.assign_sub(_to(lr, t) * m_hat / (tf.sqrt(s_hat) + _to(eps, t))), [m, s]
+            step, velocity = rules.nesterov(
+                gi, slot[0], rules.to_dtype(lr, t), rules.to_dtype(opts["momentum"], t)
+            )
+            return v.assign_sub(step), [velocity]
+        scalars = rules.adam_scalars(lr, opts["beta_1"], opts["beta_2"], opts["epsilon"], k + 1, t)
+        step, m, s, _ = rules.adam(gi, slot[0], slot[1], None, scalars)
+        return v.assign_sub(step), [m, s]
 
     def cond(k, f, gnorm, g, slots):
         return _keep_going(k, f, gnorm, max_iterations, tolerance)

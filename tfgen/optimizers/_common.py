@@ -1,17 +1,40 @@
-"""What the tfgen optimizers share: argument checks, gradient preparation and doc text."""
+"""What the tfgen optimizers share: argument checks, gradient preparation, per-step values, docs."""
 
+import keras
 import tensorflow as tf
-from keras.src import backend
-from keras.src.optimizers import base_optimizer
+from keras import ops
 
-# The keyword arguments every Keras optimizer accepts, documented once (as Keras does).
-SHARED_ARGS_DOC = (
-    """maximize: Boolean. If `True`, the optimizer ascends the objective (gradient
+from tfgen.optimizers import rules
+
+# TensorFlow's fused kernels (one pass over memory per variable) when the backend is
+# TensorFlow; otherwise the `keras.ops` form of the rules in `tfgen.optimizers.rules`.
+USE_FUSED_KERNELS = keras.backend.backend() == "tensorflow"
+
+# The keyword arguments every Keras optimizer accepts, documented once.
+SHARED_ARGS_DOC = """maximize: Boolean. If `True`, the optimizer ascends the objective (gradient
             ascent), as PyTorch's `maximize`: the gradient's sign is flipped before the
             update, while weight decay still shrinks the weights. Defaults to `False`.
+        name: String, the name of the optimizer; its variables are named after it.
+        weight_decay: Float or `None`. If set, decoupled weight decay: Keras applies
+            `w = w - learning_rate * weight_decay * w` before each step. Defaults to `None`.
+        clipnorm: Float or `None`. If set, each variable's gradient is clipped to this norm.
+        clipvalue: Float or `None`. If set, each gradient entry is clipped to
+            `[-clipvalue, clipvalue]`.
+        global_clipnorm: Float or `None`. If set, all gradients together are clipped to this
+            global norm.
+        use_ema: Boolean. If `True`, keeps an exponential moving average of the weights.
+            Defaults to `False`.
+        ema_momentum: Float, the moving average's momentum:
+            `average = ema_momentum * average + (1 - ema_momentum) * w`. Defaults to `0.99`.
+        ema_overwrite_frequency: Int or `None`. With `use_ema`, the weights are overwritten by
+            their average every this many steps; with `None` only by
+            `finalize_variable_values()` (which `fit` calls at its end). Defaults to `None`.
+        loss_scale_factor: Float or `None`. If set, gradients are divided by it before the
+            update (the loss was multiplied by it). Defaults to `None`.
+        gradient_accumulation_steps: Int >= 2 or `None`. If set, the variables are updated
+            every this many steps, with the average of the gradients since the last update.
+            Schedules still count every step. Defaults to `None`.
         """
-    + base_optimizer.base_optimizer_keyword_args
-)
 
 
 def fill_docstring(cls):
@@ -45,14 +68,15 @@ def check_positive(name, value):
 
 
 def prepare_gradient(gradient, variable, maximize):
-    """The dense gradient, cast to the variable's dtype and negated for gradient ascent.
+    """The dense gradient, cast to the variable's dtype and oriented for descent.
 
     Sparse `IndexedSlices` gradients (from an `Embedding`) are densified: momentum and Adam decay
     every row of their state each step, so a row-wise (lazy) update would compute another
     algorithm.
     """
-    gradient = tf.cast(tf.convert_to_tensor(gradient), variable.dtype)
-    return -gradient if maximize else gradient
+    if isinstance(gradient, tf.IndexedSlices):
+        gradient = tf.convert_to_tensor(gradient)
+    return rules.orient(ops.cast(gradient, variable.dtype), maximize)
 
 
 def resource_handle(variable):
@@ -61,6 +85,68 @@ def resource_handle(variable):
     Inside `tf.distribute`'s `extended.update` a distributed variable's `handle` is the copy on
     the device being updated, so the fused kernels work under every strategy.
     """
-    if isinstance(variable, backend.Variable):
+    if isinstance(variable, keras.Variable):
         variable = variable.value
     return variable.handle
+
+
+class PerStep:
+    """Values one step shares across its variables (casts, powers of the betas), made once.
+
+    Keras calls `update_step` once per variable; with hundreds of small variables, recomputing
+    these scalars for each costs more than the update itself. The first `update_step` of a step
+    computes them, the others reuse them; `StepOptimizer.apply` empties the store around each
+    step. Entries are kept per graph, so a value made inside one `tf.cond` branch (gradient
+    accumulation) is never used outside it.
+    """
+
+    def __init__(self):
+        self._values = {}
+
+    def clear(self):
+        self._values.clear()
+
+    def get(self, key, compute):
+        key = (key, tf.compat.v1.get_default_graph() if USE_FUSED_KERNELS else None)
+        if key not in self._values:
+            self._values[key] = compute()
+        return self._values[key]
+
+
+class StepOptimizer(keras.optimizers.Optimizer):
+    """A Keras optimizer whose per-variable `update_step` reads per-step values from `per_step`."""
+
+    def __init__(self, learning_rate, maximize, name, **kwargs):
+        super().__init__(learning_rate=check_learning_rate(learning_rate), name=name, **kwargs)
+        self.maximize = bool(maximize)
+        self.per_step = PerStep()
+
+    def apply(self, grads, trainable_variables=None):
+        self.per_step.clear()
+        try:
+            return super().apply(grads, trainable_variables)
+        finally:
+            self.per_step.clear()
+
+    def get_config(self):
+        config = super().get_config()
+        config["maximize"] = self.maximize
+        return config
+
+
+def add_slots(optimizer, variables, *names):
+    """One optimizer variable per model variable and name, zero-initialised: a list per name.
+
+    Made as Keras' `add_optimizer_variables` (Keras >= 3.10) makes them, with the public
+    `add_variable_from_reference` of every Keras 3: interleaved per model variable (the order
+    in which `save_own_variables` saves them) and `None` for a variable that Keras overwrites
+    with its gradient.
+    """
+    slots = tuple([] for _ in names)
+    for variable in variables:
+        overwritten = getattr(variable, "overwrite_with_gradient", False)
+        for name, slot in zip(names, slots, strict=True):
+            slot.append(
+                None if overwritten else optimizer.add_variable_from_reference(variable, name=name)
+            )
+    return slots

@@ -3,12 +3,12 @@
 import keras
 import tensorflow as tf
 
-from tfgen.optimizers import _common
+from tfgen.optimizers import _common, rules
 
 
 @keras.saving.register_keras_serializable(package="tfgen")
 @_common.fill_docstring
-class Adam(keras.optimizers.Optimizer):
+class Adam(_common.StepOptimizer):
     """Adam: adaptive moment estimation, with bias correction.
 
     At step `t` (from 1) with gradient `g`, moments `m`, `v` (zero at the start):
@@ -28,8 +28,10 @@ class Adam(keras.optimizers.Optimizer):
     `weight_decay` is decoupled (AdamW): the Keras base class applies
     `w = w - learning_rate * weight_decay * w` before the step.
 
-    The step runs as one fused kernel per variable (`ResourceApplyAdam`); AMSGrad is written
-    out in plain operations, since its fused kernel does not compile under XLA.
+    The rule is `tfgen.optimizers.rules.adam`, which `tfgen.solvers.minimize` runs too. With the
+    TensorFlow backend each variable's update is one fused kernel (`ResourceApplyAdam`, the same
+    operations in the same order), and the step's scalars are computed once for all variables;
+    AMSGrad runs the plain rule, since its fused kernel does not compile under XLA.
 
     References:
         Kingma & Ba (2015), "Adam: A Method for Stochastic Optimization", ICLR.
@@ -60,55 +62,56 @@ class Adam(keras.optimizers.Optimizer):
         name=None,
         **kwargs,
     ):
-        super().__init__(
-            learning_rate=_common.check_learning_rate(learning_rate), name=name, **kwargs
-        )
+        super().__init__(learning_rate=learning_rate, maximize=maximize, name=name, **kwargs)
         self.beta_1 = _common.check_unit_interval("beta_1", beta_1)
         self.beta_2 = _common.check_unit_interval("beta_2", beta_2)
         self.epsilon = _common.check_positive("epsilon", epsilon)
         self.amsgrad = bool(amsgrad)
-        self.maximize = bool(maximize)
 
     def build(self, variables):
         if self.built:
             return
         super().build(variables)
         # Slots are saved by position: keep this order fixed.
-        self.momentums, self.velocities = self.add_optimizer_variables(
-            variables, ["momentum", "velocity"]
-        )
+        self.momentums, self.velocities = _common.add_slots(self, variables, "momentum", "velocity")
         if self.amsgrad:
-            self.velocity_hats = self.add_optimizer_variables(variables, "velocity_hat")
+            (self.velocity_hats,) = _common.add_slots(self, variables, "velocity_hat")
 
     def update_step(self, gradient, variable, learning_rate):
-        dtype = variable.dtype
         gradient = _common.prepare_gradient(gradient, variable, self.maximize)
         index = self._get_variable_index(variable)
-        step = tf.cast(self.iterations + 1, dtype)
-        beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
-        beta_1_power, beta_2_power = tf.pow(beta_1, step), tf.pow(beta_2, step)
-        learning_rate = tf.cast(learning_rate, dtype)
-        epsilon = tf.cast(self.epsilon, dtype)
         m, v = self.momentums[index], self.velocities[index]
-        if self.amsgrad:
-            # No fused AMSGrad kernel compiles under XLA, so this variant is written out.
-            v_hat = self.velocity_hats[index]
-            m.assign_add((gradient - m) * (1 - beta_1))
-            v.assign_add((tf.square(gradient) - v) * (1 - beta_2))
-            v_hat.assign(tf.maximum(v_hat, v))
-            alpha = learning_rate * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
-            variable.assign_sub(alpha * m / (tf.sqrt(v_hat) + epsilon))
+        scalars = self.per_step.get(
+            variable.dtype,
+            lambda: rules.adam_scalars(
+                learning_rate,
+                self.beta_1,
+                self.beta_2,
+                self.epsilon,
+                self.iterations + 1,
+                variable.dtype,
+            ),
+        )
+        if self.amsgrad or not _common.USE_FUSED_KERNELS:
+            # No fused AMSGrad kernel compiles under XLA, so this variant runs the plain rule.
+            v_max = self.velocity_hats[index] if self.amsgrad else None
+            step, m_new, v_new, v_max_new = rules.adam(gradient, m, v, v_max, scalars)
+            self.assign(m, m_new)
+            self.assign(v, v_new)
+            if self.amsgrad:
+                self.assign(v_max, v_max_new)
+            self.assign_sub(variable, step)
             return
         tf.raw_ops.ResourceApplyAdam(
             var=_common.resource_handle(variable),
             m=_common.resource_handle(m),
             v=_common.resource_handle(v),
-            beta1_power=beta_1_power,
-            beta2_power=beta_2_power,
-            lr=learning_rate,
-            beta1=beta_1,
-            beta2=beta_2,
-            epsilon=epsilon,
+            beta1_power=scalars.beta_1_power,
+            beta2_power=scalars.beta_2_power,
+            lr=scalars.learning_rate,
+            beta1=scalars.beta_1,
+            beta2=scalars.beta_2,
+            epsilon=scalars.epsilon,
             grad=gradient,
         )
 
@@ -120,7 +123,6 @@ class Adam(keras.optimizers.Optimizer):
                 "beta_2": self.beta_2,
                 "epsilon": self.epsilon,
                 "amsgrad": self.amsgrad,
-                "maximize": self.maximize,
             }
         )
         return config

@@ -3,12 +3,12 @@
 import keras
 import tensorflow as tf
 
-from tfgen.optimizers import _common
+from tfgen.optimizers import _common, rules
 
 
 @keras.saving.register_keras_serializable(package="tfgen")
 @_common.fill_docstring
-class Nesterov(keras.optimizers.Optimizer):
+class Nesterov(_common.StepOptimizer):
     """Nesterov's accelerated gradient (NAG), momentum form.
 
     Sutskever et al. (2013) rewrite Nesterov's look-ahead gradient so that only the gradient at
@@ -24,7 +24,9 @@ class Nesterov(keras.optimizers.Optimizer):
     trajectory under a constant learning rate but not under a schedule: there tfgen follows
     PyTorch, so a new rate acts on the whole step at once instead of on new gradients only.
 
-    The step runs as one fused kernel per variable (`ResourceApplyMomentum`).
+    The rule is `tfgen.optimizers.rules.nesterov`, which `tfgen.solvers.minimize` runs too. With
+    the TensorFlow backend each variable's update is one fused kernel (`ResourceApplyMomentum`,
+    the same operations in the same order), and the step's scalars are cast once per step.
 
     References:
         Sutskever, Martens, Dahl & Hinton (2013), "On the importance of initialization and
@@ -40,31 +42,38 @@ class Nesterov(keras.optimizers.Optimizer):
     """
 
     def __init__(self, learning_rate=0.01, momentum=0.9, maximize=False, name=None, **kwargs):
-        super().__init__(
-            learning_rate=_common.check_learning_rate(learning_rate), name=name, **kwargs
-        )
+        super().__init__(learning_rate=learning_rate, maximize=maximize, name=name, **kwargs)
         self.momentum = _common.check_unit_interval("momentum", momentum)
-        self.maximize = bool(maximize)
 
     def build(self, variables):
         if self.built:
             return
         super().build(variables)
-        self.velocities = self.add_optimizer_variables(variables, "velocity")
+        (self.velocities,) = _common.add_slots(self, variables, "velocity")
 
     def update_step(self, gradient, variable, learning_rate):
         gradient = _common.prepare_gradient(gradient, variable, self.maximize)
         velocity = self.velocities[self._get_variable_index(variable)]
+        dtype = variable.dtype
+        learning_rate, momentum = self.per_step.get(
+            dtype,
+            lambda: (rules.to_dtype(learning_rate, dtype), rules.to_dtype(self.momentum, dtype)),
+        )
+        if not _common.USE_FUSED_KERNELS:
+            step, new_velocity = rules.nesterov(gradient, velocity, learning_rate, momentum)
+            self.assign(velocity, new_velocity)
+            self.assign_sub(variable, step)
+            return
         tf.raw_ops.ResourceApplyMomentum(
             var=_common.resource_handle(variable),
             accum=_common.resource_handle(velocity),
-            lr=tf.cast(learning_rate, variable.dtype),
+            lr=learning_rate,
             grad=gradient,
-            momentum=tf.cast(self.momentum, variable.dtype),
+            momentum=momentum,
             use_nesterov=True,
         )
 
     def get_config(self):
         config = super().get_config()
-        config.update({"momentum": self.momentum, "maximize": self.maximize})
+        config["momentum"] = self.momentum
         return config

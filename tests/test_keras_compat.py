@@ -1,0 +1,51 @@
+"""The private Keras methods that tfgen/_keras_compat.py hooks are those it was written for."""
+
+import inspect
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfgen import _keras_compat
+from tfgen.optimizers import ConjugateGradient
+
+
+@pytest.mark.parametrize("name", sorted(_keras_compat.HOOKED_KERAS_METHODS))
+def test_hooked_keras_methods_are_unchanged(name):
+    pinned = _keras_compat.HOOKED_KERAS_METHODS[name]
+    installed = _keras_compat.keras_method_source_hash(name)
+    assert installed == pinned, (
+        f"keras.optimizers.Optimizer.{name} changed: Keras {keras.__version__} is installed, "
+        f"tfgen/_keras_compat.py was checked against Keras {_keras_compat.PINNED_KERAS_VERSION}. "
+        "Re-read that method in the installed Keras (keras/src/optimizers/base_optimizer.py and "
+        "keras/src/backend/tensorflow/optimizer.py) and check that WholeStepOptimizer still "
+        "receives the final gradients of all variables (after clipping, weight decay, "
+        "accumulation and loss-scale unscaling, summed across replicas) and updates each "
+        "variable as Keras does; then record the new hash in HOOKED_KERAS_METHODS."
+    )
+
+
+def test_hooked_method_keeps_its_signature():
+    signature = inspect.signature(keras.optimizers.Optimizer._backend_update_step)
+    assert list(signature.parameters) == ["self", "grads", "trainable_variables", "learning_rate"]
+
+
+def test_the_hook_sees_all_final_gradients_once_per_step():
+    seen = []
+
+    class Recording(ConjugateGradient):
+        def prepare_step(self, grads_and_vars):
+            seen.append([g.numpy() for g, _ in grads_and_vars])
+            return super().prepare_step(grads_and_vars)
+
+    variables = [keras.Variable([3.0, 4.0]), keras.Variable([[1.0]])]
+    optimizer = Recording(learning_rate=0.1, global_clipnorm=1.0, loss_scale_factor=2.0)
+    grads = [tf.constant([6.0, 8.0]), tf.constant([[0.0]])]
+    optimizer.apply_gradients(zip(grads, variables))
+    # Unscaled (/2 -> norm 5), then clipped to global norm 1, all variables in one call.
+    assert len(seen) == 1
+    np.testing.assert_allclose(seen[0][0], [0.6, 0.8], rtol=1e-6)
+    np.testing.assert_allclose(seen[0][1], [[0.0]])
+    # First step: beta 0, so w = w - lr g.
+    np.testing.assert_allclose(variables[0].numpy(), [3.0 - 0.06, 4.0 - 0.08], rtol=1e-6)
