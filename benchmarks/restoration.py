@@ -29,7 +29,7 @@ over the test crops. A figure (input / baseline / tfgen / clean, one row per tas
 `--figure`.
 
 Usage:
-    python benchmarks/restoration.py [--steps 600] [--batch-size 16] [--dip-steps 1500]
+    python benchmarks/restoration.py [--steps 300] [--filters 16] [--dip-steps 600]
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ SIGMAS = (0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0)
 UNSHARP_AMOUNTS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 WIENER_RATIOS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
 EVAL_SEED = 12345
+FILTERS = 16  # of the U-Nets' full-resolution level; set by --filters
 
 
 def crops(names, count, side, seed):
@@ -151,7 +152,7 @@ def fit(model, data, args):
 
 
 def unet(shape=(SIDE, SIDE, 3)):
-    return architectures.unet(shape, base_filters=32, depth=2)
+    return architectures.unet(shape, base_filters=FILTERS, depth=2)
 
 
 def table(title, rows):
@@ -165,16 +166,19 @@ def table(title, rows):
 def main():
     tf.config.experimental.enable_op_determinism()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
-    parser.add_argument("--dip-steps", type=int, default=1500)
-    parser.add_argument("--train-crops", type=int, default=4000)
-    parser.add_argument("--test-crops", type=int, default=200)
+    parser.add_argument("--dip-steps", type=int, default=600)
+    parser.add_argument("--train-crops", type=int, default=2000)
+    parser.add_argument("--test-crops", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--filters", type=int, default=FILTERS)
     parser.add_argument("--figure", default="docs/restoration.png")
     parser.add_argument("--tasks", default="denoise,inpaint,sr2,sr4,deblur,jpeg,dip")
     args = parser.parse_args()
+    global FILTERS
+    FILTERS = args.filters
     tasks = args.tasks.split(",")
 
     keras.utils.set_random_seed(args.seed)
@@ -183,7 +187,7 @@ def main():
     print(
         f"{len(train_crops)} training crops of {', '.join(TRAIN_PHOTOS)}; {len(test)} test "
         f"crops of {TEST_PHOTO} ({SIDE}x{SIDE}, averaged from {SCALE * SIDE}x{SCALE * SIDE}); "
-        f"U-Net (32 filters, depth 2, residual), {args.steps} steps of {args.batch_size}, "
+        f"U-Net ({FILTERS} filters, depth 2, residual), {args.steps} steps of {args.batch_size}, "
         f"Adam({args.learning_rate}) with cosine decay, l1 loss"
     )
     figure = []  # rows of (input, baseline, tfgen, clean), one test crop each

@@ -1,6 +1,11 @@
 """Restoration: the U-Net, image-to-image Autoencoders, the restore export, the perceptual loss
 and the deep image prior."""
 
+import dataclasses
+import importlib.util
+import os
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -15,6 +20,16 @@ from tfgen.perceptual import PerceptualLoss
 from tfgen.reconstruct import DeepImagePriorResult, deep_image_prior
 
 FILTERS = 4
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+
+
+def load_example(name):
+    """Imports examples/<name>.py as the module `name` (once, shared with other test files)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, os.path.join(EXAMPLES, f"{name}.py"))
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
 
 
 def smooth_images(n, height, width, channels=3, seed=0, sigma=1.5):
@@ -256,3 +271,42 @@ def test_deep_image_prior_bad_arguments(kwargs, message):
     kwargs.setdefault("image", np.zeros((8, 8, 3)))
     with pytest.raises(ValueError, match=message):
         deep_image_prior(**kwargs)
+
+
+def test_reconstruction_example_corruptions_of_the_restoration_tasks():
+    example = load_example("train_reconstruction")
+    config = example.Config(factor=3, blur_sigma=0.8, jpeg_quality=12)
+    made = {
+        task: example.make_corruption(dataclasses.replace(config, task=task)).get_config()
+        for task in example.RESTORATION_TASKS
+    }
+    assert made == {
+        "super_resolution": {"factor": 3, "method": "bicubic"},
+        "deblur": {"sigma": 0.8},
+        "jpeg": {"quality": 12},
+    }
+
+
+def test_reconstruction_example_super_resolution_exports_restore(tmp_path):
+    example = load_example("train_reconstruction")
+    run = example.train(
+        task="super_resolution",
+        factor=2,
+        image_size=8,
+        batch_size=8,
+        base_filters=4,
+        steps=2,
+        epochs=1,
+        samples=4,
+        validation=False,
+        verbose=0,
+        output_dir=str(tmp_path),
+    )
+    served = tf.saved_model.load(run.saved_model_dir)
+    assert sorted(served.signatures) == ["restore", "serving_default"]
+    model = keras.saving.load_model(run.model_path, safe_mode=True)
+    assert model.encoder is None and isinstance(model.corruption, corruptions.Downsample)
+    images = np.random.default_rng(0).uniform(0, 1, (3, 8, 8, 1)).astype(np.float32)
+    out = served.signatures["restore"](images=tf.constant(images))["images"].numpy()
+    expected = np.clip((model(images * 2 - 1).numpy() + 1) / 2, 0, 1)
+    np.testing.assert_allclose(out, expected, atol=1e-5)

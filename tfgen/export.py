@@ -15,9 +15,9 @@ and `saved_model_cli show --all --dir PATH` lists their signatures.
 `export_decoder(autoencoder, path)` writes `serving_default` (codes -> images in [0, 1]) and
 `encode` (images in [0, 1] -> {"z": codes}, the posterior mean for a variational model, whose
 log-variance comes as "z_log_var") and `reconstruct` (images in [0, 1] -> {"images": ...}),
-plus `sample` for a variational model, and `restore`, the same as `reconstruct`. A restoration
-network without encoder (`Autoencoder(None, unet(...))`) gets `restore`, images in [0, 1]
-degraded at full size -> {"images": restored images in [0, 1]}, also as `serving_default`.
+plus `sample` for a variational model. A restoration network without encoder
+(`Autoencoder(None, unet(...))`) gets `restore`, images in [0, 1] degraded at full size ->
+{"images": restored images in [0, 1]}, also as `serving_default`.
 
 Writing is safe: the SavedModel is written into a fresh directory next to `path` and renamed
 into place only when complete, so a failed export leaves a previous export at `path` intact.
@@ -189,11 +189,11 @@ def export_decoder(autoencoder, path):
     {"images": decoder(encoder(images))} in [0, 1], the deterministic reconstruction (the
     posterior mean is decoded, no sampling). A variational model (an encoder with the two
     outputs `[z_mean, z_log_var]`) also gets the `sample` signature of `export_generator`,
-    images of prior codes equal to `VAE.sample(batch_size, seed=seed)`. `restore` is the same
-    as `reconstruct`. A model whose encoder is None (an image-to-image restoration network such
-    as `Autoencoder(None, architectures.unet(...))`) gets only `restore` and the same function
-    as `serving_default`: degraded `images` in [0, 1] at full size -> {"images": ...} in
-    [0, 1]. Everything runs in inference mode.
+    images of prior codes equal to `VAE.sample(batch_size, seed=seed)`. A model whose encoder
+    is None (an image-to-image restoration network such as `Autoencoder(None,
+    architectures.unet(...))`) gets only `restore` and the same function as `serving_default`:
+    degraded `images` in [0, 1] at full size -> {"images": ...} in [0, 1]. Everything runs in
+    inference mode.
 
     Args:
         autoencoder: A model with `encoder` and `decoder` attributes (e.g.
@@ -253,7 +253,6 @@ def export_decoder(autoencoder, path):
     )
     archive.add_endpoint("encode", encode, input_signature=[images_spec])
     archive.add_endpoint("reconstruct", reconstruct, input_signature=[images_spec])
-    archive.add_endpoint("restore", reconstruct, input_signature=[images_spec])
     if variational:
         _add_sample_endpoint(archive, decode, code_shape)
     return _write_atomically(archive, path)
