@@ -62,7 +62,7 @@ SIGMAS = (0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0)
 UNSHARP_AMOUNTS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 WIENER_RATIOS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
 EVAL_SEED = 12345
-FILTERS = 16  # of the U-Nets' full-resolution level; set by --filters
+FILTERS = 16  # of the U-Nets' full-resolution level (--filters)
 
 
 def crops(names, count, side, seed):
@@ -151,8 +151,8 @@ def fit(model, data, args):
     return model, time.time() - start
 
 
-def unet(shape=(SIDE, SIDE, 3)):
-    return architectures.unet(shape, base_filters=FILTERS, depth=2)
+def unet(filters, shape=(SIDE, SIDE, 3)):
+    return architectures.unet(shape, base_filters=filters, depth=2)
 
 
 def table(title, rows):
@@ -177,8 +177,6 @@ def main():
     parser.add_argument("--figure", default="docs/restoration.png")
     parser.add_argument("--tasks", default="denoise,inpaint,sr2,sr4,deblur,jpeg,dip")
     args = parser.parse_args()
-    global FILTERS
-    FILTERS = args.filters
     tasks = args.tasks.split(",")
 
     keras.utils.set_random_seed(args.seed)
@@ -187,8 +185,8 @@ def main():
     print(
         f"{len(train_crops)} training crops of {', '.join(TRAIN_PHOTOS)}; {len(test)} test "
         f"crops of {TEST_PHOTO} ({SIDE}x{SIDE}, averaged from {SCALE * SIDE}x{SCALE * SIDE}); "
-        f"U-Net ({FILTERS} filters, depth 2, residual), {args.steps} steps of {args.batch_size}, "
-        f"Adam({args.learning_rate}) with cosine decay, l1 loss"
+        f"U-Net ({args.filters} filters, depth 2, residual), {args.steps} steps of "
+        f"{args.batch_size}, Adam({args.learning_rate}) with cosine decay, l1 loss"
     )
     figure = []  # rows of (input, baseline, tfgen, clean), one test crop each
     shown = 7
@@ -203,7 +201,7 @@ def main():
         noise = corruptions.GaussianNoise(NOISE_STDDEV)
         noisy = noise(test, EVAL_SEED).numpy()
         keras.utils.set_random_seed(args.seed)
-        model, seconds = train(unet(), noise, train_crops, args)
+        model, seconds = train(unet(args.filters), noise, train_crops, args)
         models["denoise"] = model
         restored = model.predict(noisy, batch_size=100, verbose=0)
         keras.utils.set_random_seed(args.seed)
@@ -236,7 +234,7 @@ def main():
         masked = mask(test, EVAL_SEED).numpy()
         known = mask.mask(test, EVAL_SEED).numpy()
         keras.utils.set_random_seed(args.seed)
-        model, seconds = train(unet(), mask, train_crops, args)
+        model, seconds = train(unet(args.filters), mask, train_crops, args)
         models["inpaint"] = model
         restored = model.predict(masked, batch_size=100, verbose=0)
         pasted = known * masked + (1.0 - known) * restored
@@ -259,7 +257,7 @@ def main():
         down = corruptions.Downsample(factor)
         bicubic = down(test).numpy()
         keras.utils.set_random_seed(args.seed)
-        model, seconds = train(unet(), down, train_crops, args)
+        model, seconds = train(unet(args.filters), down, train_crops, args)
         restored = model.predict(bicubic, batch_size=100, verbose=0)
         table(
             f"Super-resolution x{factor} ({seconds:.0f} s of training)",
@@ -272,7 +270,7 @@ def main():
         smear = corruptions.GaussianBlur(BLUR_SIGMA)
         blurred = smear(test).numpy()
         keras.utils.set_random_seed(args.seed)
-        model, seconds = train(unet(), smear, train_crops, args)
+        model, seconds = train(unet(args.filters), smear, train_crops, args)
         restored = model.predict(blurred, batch_size=100, verbose=0)
         amount, *sharpened = best_of(test, lambda a: unsharp(blurred, a), UNSHARP_AMOUNTS)
         ratio, *deconvolved = best_of(test, lambda r: wiener(blurred, r), WIENER_RATIOS)
@@ -289,7 +287,9 @@ def main():
 
     if "jpeg" in tasks:
         keras.utils.set_random_seed(args.seed)
-        model, seconds = train(unet(), corruptions.JPEG(JPEG_QUALITIES), train_crops, args)
+        model, seconds = train(
+            unet(args.filters), corruptions.JPEG(JPEG_QUALITIES), train_crops, args
+        )
         for quality in JPEG_QUALITIES:
             compressed = corruptions.JPEG(quality)(test, EVAL_SEED).numpy()
             restored = model.predict(compressed, batch_size=100, verbose=0)
@@ -336,7 +336,7 @@ def deep_image_prior_rows(args, models, figure):
         """The task's trained U-Net, rebuilt for the larger crop (fully convolutional)."""
         if task not in models:
             return None
-        network = unet((side, side, 3))
+        network = unet(args.filters, (side, side, 3))
         network.set_weights(models[task].decoder.get_weights())
         return network(images).numpy()
 

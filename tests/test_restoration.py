@@ -310,3 +310,19 @@ def test_reconstruction_example_super_resolution_exports_restore(tmp_path):
     out = served.signatures["restore"](images=tf.constant(images))["images"].numpy()
     expected = np.clip((model(images * 2 - 1).numpy() + 1) / 2, 0, 1)
     np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+def test_restore_example_degrades_restores_and_draws(tmp_path):
+    example = load_example("restore")
+    output = str(tmp_path / "restore.png")
+    result = example.restore(task="inpaint", size=16, steps=2, output=output)
+    assert os.path.exists(output) and result.restored.shape == (16, 16, 3)
+    assert sorted(result.psnr) == [0, 2]
+    # Known pixels are kept: only the hidden ones change.
+    changed = np.any(result.restored != result.degraded, axis=-1)
+    hidden = np.all(result.degraded == 0.5, axis=-1)
+    assert changed.any() and not np.any(changed & ~hidden)
+    with pytest.raises(ValueError, match="inpaint needs corrupt=True"):
+        example.restore(task="inpaint", corrupt=False)
+    with pytest.raises(ValueError, match="photo:NAME"):
+        example.restore(image="photo:moon")
