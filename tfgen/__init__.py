@@ -8,6 +8,7 @@ The public surface, one module a job:
     tfgen.models         GAN, Autoencoder (keras.Model subclasses trained with fit)
     tfgen.corruptions    noise and masks that reconstruction models learn to undo
     tfgen.reconstruct    invert(): reconstruction through a trained generator
+    tfgen.perceptual     PerceptualLoss: pixel loss plus distances of network features
     tfgen.data           load(): tfds, image folders and bundled offline data
     tfgen.callbacks      sample grids, NaN-safe checkpoints
     tfgen.plot           image grids and loss curves (matplotlib)
@@ -25,6 +26,7 @@ from tfgen import (
     losses,
     models,
     optimizers,
+    perceptual,
     plot,
     reconstruct,
     solvers,
@@ -42,6 +44,7 @@ __all__ = [
     "losses",
     "models",
     "optimizers",
+    "perceptual",
     "plot",
     "reconstruct",
     "solvers",
