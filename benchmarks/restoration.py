@@ -45,9 +45,12 @@ import numpy as np  # noqa: E402
 import scipy.ndimage  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+# The sibling benchmark's scores and baselines (its directory is on the path as the script's).
+from reconstruction import blur, blur_fill, mean_fill, scores  # noqa: E402
+
 from tfgen import architectures, corruptions, plot, reconstruct  # noqa: E402
 from tfgen.data.builders import photo_arrays  # noqa: E402
-from tfgen.models.autoencoder import Autoencoder, psnr, ssim  # noqa: E402
+from tfgen.models.autoencoder import Autoencoder  # noqa: E402
 from tfgen.optimizers import Adam  # noqa: E402
 
 SIDE = 32
@@ -80,33 +83,9 @@ def crops(names, count, side, seed):
     return np.stack(out).astype(np.float32)
 
 
-def scores(clean, restored):
-    restored = np.clip(restored, -1.0, 1.0)
-    return float(np.mean(psnr(clean, restored))), float(np.mean(ssim(clean, restored)))
-
-
-def blur(images, sigma):
-    return scipy.ndimage.gaussian_filter(images, (0, sigma, sigma, 0), mode="reflect")
-
-
 def best_of(clean, make, values):
     """(value, psnr, ssim) of the value whose restoration scores the best PSNR."""
     return max(((v, *scores(clean, make(v))) for v in values), key=lambda r: r[1])
-
-
-def blur_fill(corrupted, known, sigma):
-    known = np.broadcast_to(known, corrupted.shape)
-    numerator = blur(corrupted * known, sigma)
-    denominator = blur(known.astype(np.float32), sigma)
-    filled = np.where(denominator > 1e-3, numerator / np.maximum(denominator, 1e-3), 0.0)
-    return known * corrupted + (1.0 - known) * filled
-
-
-def mean_fill(corrupted, known):
-    known = np.broadcast_to(known, corrupted.shape)
-    total = np.maximum(known.sum(axis=(1, 2), keepdims=True), 1.0)
-    means = (corrupted * known).sum(axis=(1, 2), keepdims=True) / total
-    return known * corrupted + (1.0 - known) * means
 
 
 def unsharp(images, amount, sigma=BLUR_SIGMA):

@@ -26,6 +26,8 @@ import tensorflow as tf
 from tfgen import architectures, corruptions, optimizers, solvers
 
 __all__ = [
+    "DIP_DEPTH",
+    "DIP_FILTERS",
     "DIP_INPUT_SCALE",
     "DIP_LEARNING_RATE",
     "DIP_SMOOTHING",
@@ -263,6 +265,10 @@ def _check_mask(mask, shape):
 DIP_INPUT_SCALE = 0.1
 DIP_LEARNING_RATE = 0.01
 DIP_SMOOTHING = 0.99
+#: The default network: a non-residual `architectures.unet` this wide and deep (wider and deeper
+#: ones fitted far more slowly in benchmarks/restoration.py).
+DIP_FILTERS = 16
+DIP_DEPTH = 2
 # Corruptions that are no operator to fit through: random noise, or not differentiable.
 _NOT_AN_OPERATOR = ("GaussianNoise", "JPEG", "RandomMask")
 
@@ -323,7 +329,7 @@ def deep_image_prior(
             with a batch axis of 1 allowed; e.g. `RandomMask.mask(...)[0]`.
         network: A `keras.Model` mapping (1, H, W, C) inputs to (1, H, W, C) images in [-1, 1];
             it is trained in place. Defaults to `architectures.unet(image.shape,
-            base_filters=32, depth=3, residual=False)`, seeded by `seed`.
+            base_filters=DIP_FILTERS, depth=DIP_DEPTH, residual=False)`, seeded by `seed`.
         optimizer: A Keras optimizer (any of `tfgen.optimizers`). Defaults to tfgen
             `Adam(0.01)`.
         steps: Optimisation steps, int >= 1: the early stopping that makes this work.
@@ -366,7 +372,9 @@ def deep_image_prior(
         raise ValueError(f"smoothing must be a number in [0, 1), got {smoothing!r}")
     if network is None:
         keras.utils.set_random_seed(int(seed))
-        network = architectures.unet(shape, base_filters=32, depth=3, residual=False)
+        network = architectures.unet(
+            shape, base_filters=DIP_FILTERS, depth=DIP_DEPTH, residual=False
+        )
     if not isinstance(network, keras.Model):
         raise ValueError(f"network must be a keras.Model, got {network!r}")
     optimizer = optimizers.Adam(DIP_LEARNING_RATE) if optimizer is None else optimizer
