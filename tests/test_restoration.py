@@ -243,6 +243,7 @@ def test_deep_image_prior_fits_through_the_mask_and_the_degradation():
         blurred,
         corruption=blur,
         steps=30,
+        optimizer=Adam(0.01),
         smoothing=0.0,
         network=architectures.unet(clean.shape, base_filters=8, depth=1, residual=False),
     )

@@ -310,7 +310,13 @@ def conv_decoder(latent_dim: int, image_shape, base_filters: int = 64) -> keras.
     return keras.Model(z, _to_image(x, channels), name="decoder")
 
 
-def unet(image_shape, base_filters: int = 32, depth: int = 2, residual: bool = True) -> keras.Model:
+def unet(
+    image_shape,
+    base_filters: int = 32,
+    depth: int = 2,
+    residual: bool = True,
+    negative_slope: float = 0.0,
+) -> keras.Model:
     """A small U-Net for image restoration (Ronneberger et al. 2015, "U-Net: Convolutional
     Networks for Biomedical Image Segmentation"), image to image of the same shape.
 
@@ -336,6 +342,8 @@ def unet(image_shape, base_filters: int = 32, depth: int = 2, residual: bool = T
         base_filters: Filters of the full-resolution level, positive int. Defaults to 32.
         depth: Number of down-sampling steps, int >= 0 (0: no pooling). Defaults to 2.
         residual: Whether to predict the correction to the input. Defaults to True.
+        negative_slope: Slope of the activations below zero: 0 for ReLU, > 0 for a LeakyReLU
+            (the deep image prior uses 0.2, which keeps units from dying). Defaults to 0.
 
     Returns:
         ``keras.Model`` named "unet": images (batch, H, W, C) in [-1, 1] -> float32 images of
@@ -363,11 +371,14 @@ def unet(image_shape, base_filters: int = 32, depth: int = 2, residual: bool = T
         )
     if not isinstance(residual, bool):
         raise ValueError(f"residual must be a bool, got {residual!r}")
+    ok = isinstance(negative_slope, numbers.Real) and not isinstance(negative_slope, bool)
+    if not ok or not 0.0 <= negative_slope < 1.0:
+        raise ValueError(f"negative_slope must be a number in [0, 1), got {negative_slope!r}")
 
     def block(x, filters, name):
         for i in (1, 2):
             x = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv{i}")(x)
-            x = layers.ReLU(name=f"{name}_relu{i}")(x)
+            x = layers.LeakyReLU(negative_slope=float(negative_slope), name=f"{name}_relu{i}")(x)
         return x
 
     images = keras.Input(shape=(height, width, channels), name="images")

@@ -260,15 +260,19 @@ def _check_mask(mask, shape):
 # ---------------------------------------------------------------------------------------------
 # Restoration without training data.
 
-#: Ulyanov et al. 2018 (section 4): network input z ~ U(0, 0.1), Adam with learning rate 0.01,
-#: outputs averaged over the iterations (their code's exp_weight 0.99).
+#: Ulyanov et al. 2018 (section 4): network input z ~ U(0, 0.1), outputs averaged over the
+#: iterations (their code's exp_weight 0.99). Their Adam learning rate 0.01 drove the tanh output
+#: of this network (no batch normalisation) into saturation on a dark photograph, where it
+#: stopped learning; 1e-3 does not (benchmarks/restoration.py).
 DIP_INPUT_SCALE = 0.1
-DIP_LEARNING_RATE = 0.01
+DIP_LEARNING_RATE = 1e-3
 DIP_SMOOTHING = 0.99
 #: The default network: a non-residual `architectures.unet` this wide and deep (wider and deeper
 #: ones fitted far more slowly in benchmarks/restoration.py).
 DIP_FILTERS = 16
 DIP_DEPTH = 2
+#: Ulyanov et al. use LeakyReLU(0.2); with plain ReLUs the network can die on a dark image.
+LEAKY_RELU_SLOPE = 0.2
 # Corruptions that are no operator to fit through: random noise, or not differentiable.
 _NOT_AN_OPERATOR = ("GaussianNoise", "JPEG", "RandomMask")
 
@@ -329,9 +333,10 @@ def deep_image_prior(
             with a batch axis of 1 allowed; e.g. `RandomMask.mask(...)[0]`.
         network: A `keras.Model` mapping (1, H, W, C) inputs to (1, H, W, C) images in [-1, 1];
             it is trained in place. Defaults to `architectures.unet(image.shape,
-            base_filters=DIP_FILTERS, depth=DIP_DEPTH, residual=False)`, seeded by `seed`.
+            base_filters=DIP_FILTERS, depth=DIP_DEPTH, residual=False, negative_slope=0.2)`,
+            seeded by `seed`.
         optimizer: A Keras optimizer (any of `tfgen.optimizers`). Defaults to tfgen
-            `Adam(0.01)`.
+            `Adam(DIP_LEARNING_RATE)`.
         steps: Optimisation steps, int >= 1: the early stopping that makes this work.
         clean: Optional clean image in [0, 1], shaped like `image`, to report PSNR against.
         smoothing: Exponential averaging weight s in [0, 1) of the outputs. Defaults to 0.99.
@@ -373,7 +378,11 @@ def deep_image_prior(
     if network is None:
         keras.utils.set_random_seed(int(seed))
         network = architectures.unet(
-            shape, base_filters=DIP_FILTERS, depth=DIP_DEPTH, residual=False
+            shape,
+            base_filters=DIP_FILTERS,
+            depth=DIP_DEPTH,
+            residual=False,
+            negative_slope=LEAKY_RELU_SLOPE,
         )
     if not isinstance(network, keras.Model):
         raise ValueError(f"network must be a keras.Model, got {network!r}")
