@@ -70,6 +70,7 @@ def train(config=None, callbacks=(), distribute_strategy=None, **settings):
     """
     config = dataclasses.replace(config or Config(), **settings)
     strategy = distribute_strategy or runs.make_strategy(config.strategy)  # Before other TF work.
+    runs.set_random_seed(config.seed, config.deterministic)  # Before the data: its shuffle.
     run = runs.Run.from_settings(config, "gan.keras", RESUME_KEYS)
     dataset = tfgen.data.load(
         config.dataset,
@@ -80,7 +81,6 @@ def train(config=None, callbacks=(), distribute_strategy=None, **settings):
         seed=config.seed,
     )
     with runs.dtype_policy(config.mixed_precision):
-        runs.set_random_seed(config.seed)
         image_shape = tuple(dataset.element_spec.shape[1:])
         with strategy.scope():
             gan = tfgen.models.GAN(

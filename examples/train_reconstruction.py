@@ -102,6 +102,7 @@ def train(config=None, callbacks=(), distribute_strategy=None, **settings):
     """
     config = dataclasses.replace(config or Config(), **settings)
     strategy = distribute_strategy or runs.make_strategy(config.strategy)  # Before other TF work.
+    runs.set_random_seed(config.seed, config.deterministic)  # Before the data: its shuffle.
     run = runs.Run.from_settings(config, "autoencoder.keras", RESUME_KEYS)
     corruption = make_corruption(config)
     variational = config.task == "variational"
@@ -113,7 +114,6 @@ def train(config=None, callbacks=(), distribute_strategy=None, **settings):
     )
     held_out = runs.held_out_split(config.dataset, **load) if config.validation else None
     with runs.dtype_policy(config.mixed_precision):
-        runs.set_random_seed(config.seed)
         image_shape = tuple(dataset.element_spec.shape[1:])
         with strategy.scope():
             if config.task in RESTORATION_TASKS:  # image to image: no encoder, no bottleneck

@@ -273,3 +273,102 @@ def test_only_the_chief_writes(monkeypatch, tf_config, chief):
     else:
         monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
     assert callbacks.is_chief() is chief
+
+
+def _trained_model():
+    """A small model with an optimizer that has taken steps (slots and counters non-zero)."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer=keras.optimizers.Adam(0.1), loss="mse")
+    x = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32)
+    model.fit(x, np.zeros((8, 2), np.float32), epochs=1, verbose=0)
+    return model, x
+
+
+def _state(model):
+    return [np.array(v) for v in callbacks.training_variables(model)]
+
+
+def _backup_twice(model, x, directory):
+    """Backs up, trains one more step, backs up again; returns both states."""
+    backup = callbacks.StepBackup(directory)
+    backup.set_model(model)
+    assert backup.save()
+    first = _state(model)
+    model.fit(x, np.zeros((8, 2), np.float32), epochs=1, verbose=0)
+    assert backup.save()
+    return first, _state(model)
+
+
+def test_step_backup_restores_weights_slots_and_counters(tmp_path):
+    model, x = _trained_model()
+    _, latest = _backup_twice(model, x, tmp_path)
+    assert sorted(os.listdir(tmp_path)) == list(sorted(callbacks.BACKUP_FILES))
+    for variable in callbacks.training_variables(model):
+        variable.assign(np.zeros(variable.shape, variable.dtype))
+    assert callbacks.StepBackup.restore(tmp_path, model) == 0
+    names = [v.path for v in callbacks.training_variables(model)]
+    assert any("iteration" in n for n in names) and any("momentum" in n for n in names)
+    for restored, saved in zip(_state(model), latest):
+        np.testing.assert_array_equal(restored, saved)
+    assert int(model.optimizer.iterations) == 2
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_a_damaged_backup_is_never_loaded_and_the_previous_one_is(tmp_path, damage):
+    model, x = _trained_model()
+    previous, _ = _backup_twice(model, x, tmp_path)
+    latest = tmp_path / "state.npz"
+    data = bytearray(latest.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    else:  # One flipped bit in the stored arrays: the checksum catches it.
+        data[len(data) // 3] ^= 0x01
+    latest.write_bytes(bytes(data))
+    with pytest.warns(RuntimeWarning, match="state.npz is (truncated or )?corrupt"):
+        callbacks.StepBackup.restore(tmp_path, model)
+    for restored, saved in zip(_state(model), previous):
+        np.testing.assert_array_equal(restored, saved)
+    (tmp_path / "previous.npz").write_bytes(b"")
+    with (
+        pytest.warns(RuntimeWarning),
+        pytest.raises(ValueError, match="No intact backup to resume from .*--overwrite"),
+    ):
+        callbacks.StepBackup.restore(tmp_path, model)
+
+
+def test_a_failed_backup_keeps_the_last_good_one(tmp_path, monkeypatch):
+    model, x = _trained_model()
+    backup = callbacks.StepBackup(tmp_path)
+    backup.set_model(model)
+    backup.save()
+    good = _digest(tmp_path / "state.npz")
+
+    def disk_full(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(np, "savez", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        backup.save()
+    assert os.listdir(tmp_path) == ["state.npz"]  # No staging file left behind.
+    assert _digest(tmp_path / "state.npz") == good
+
+
+def test_a_backup_of_another_model_is_refused(tmp_path):
+    model, x = _trained_model()
+    _backup_twice(model, x, tmp_path)
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    other.compile(optimizer="adam", loss="mse")
+    other.optimizer.build(other.trainable_variables)
+    with pytest.raises(ValueError, match="holds the state of another model"):
+        callbacks.StepBackup.restore(tmp_path, other)
+
+
+def test_a_non_finite_state_is_not_backed_up(tmp_path):
+    model, _ = _trained_model()
+    model.layers[0].kernel.assign(np.full((3, 2), np.nan, np.float32))
+    backup = callbacks.StepBackup(tmp_path)
+    backup.set_model(model)
+    with pytest.warns(RuntimeWarning, match="is not finite; not backing up"):
+        assert not backup.save()
+    assert os.listdir(tmp_path) == []

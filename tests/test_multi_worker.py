@@ -23,23 +23,19 @@ def free_ports(count):
     return ports
 
 
-@pytest.mark.slow
-def test_two_workers_equal_one_device(tmp_path):
-    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+def run_workers(arguments, environments=None):
+    """Runs one Python process per entry of `arguments` as the workers of one cluster on
+    127.0.0.1 (TF_CONFIG), with `environments[i]` added to worker i's; waits for all to pass."""
+    workers = [f"127.0.0.1:{port}" for port in free_ports(len(arguments))]
     processes = []
-    for index in range(2):
-        env = dict(os.environ)
+    for index, args in enumerate(arguments):
+        env = dict(os.environ, CUDA_VISIBLE_DEVICES="", **(environments or {}).get(index, {}))
         env["TF_CONFIG"] = json.dumps(
             {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
         )
-        env["CUDA_VISIBLE_DEVICES"] = ""
         processes.append(
             subprocess.Popen(
-                [
-                    sys.executable,
-                    os.path.join(HERE, "multi_worker_gan.py"),
-                    str(tmp_path / f"w{index}.npz"),
-                ],
+                [sys.executable, *args],
                 env=env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -47,8 +43,15 @@ def test_two_workers_equal_one_device(tmp_path):
             )
         )
     for process in processes:
-        output, _ = process.communicate(timeout=300)
+        output, _ = process.communicate(timeout=600)
         assert process.returncode == 0, output[-3000:]
+
+
+@pytest.mark.slow
+def test_two_workers_equal_one_device(tmp_path):
+    run_workers(
+        [[os.path.join(HERE, "multi_worker_gan.py"), str(tmp_path / f"w{i}.npz")] for i in range(2)]
+    )
 
     gan = make_gan()
     gan.compile(gradient_penalty=("r1", 1.0))

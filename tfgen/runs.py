@@ -34,6 +34,7 @@ import numbers
 import os
 import shutil
 import sys
+import tempfile
 
 import keras
 import numpy as np
@@ -49,6 +50,7 @@ __all__ = [
     "STRATEGIES",
     "Run",
     "RunResult",
+    "batches_per_epoch",
     "TrainingSettings",
     "config_from_flags",
     "define_flags",
@@ -74,6 +76,8 @@ JIT_CHOICES = ("auto", "true", "false")
 TFGEN_OPTIMIZERS = ("nesterov", "adam", "conjugate_gradient")
 #: Keras optimizer classes that cannot be built from a learning rate alone.
 _KERAS_OPTIMIZER_EXCLUDED = ("optimizer", "lossscaleoptimizer", "multioptimizer", "optimizermap")
+#: Steps between backups of the training state (`Run`); each epoch end is backed up too.
+DEFAULT_BACKUP_EVERY = 100
 #: Radford et al. 2015 (DCGAN): Adam's beta_1 = 0.5 keeps GAN training stable.
 GAN_ADAM_BETA_1 = 0.5
 
@@ -240,6 +244,14 @@ class TrainingSettings:
     samples: int = setting(64, "Images in each sample grid.")
     sample_every: int = setting(1, "Epochs between sample grids.")
     resume: bool = setting(False, "Continue the interrupted run in --output_dir from its backup.")
+    backup_every: int = setting(
+        DEFAULT_BACKUP_EVERY,
+        "Steps between backups of the training state for --resume (also at each epoch end).",
+    )
+    deterministic: bool = setting(
+        False,
+        "Deterministic ops: two runs with the same seed end with bit-identical weights (slower).",
+    )
     overwrite: bool = setting(False, "Delete the run already in --output_dir and start afresh.")
     verbose: int | str = "auto"  # Keras' progress display; not a flag.
 
@@ -480,6 +492,20 @@ def _positive_int(value, name):
     return int(value)
 
 
+def batches_per_epoch(data, steps_per_epoch=None):
+    """`steps_per_epoch`, checked, or the number of batches of the finite dataset `data`."""
+    if steps_per_epoch is not None:
+        return _positive_int(steps_per_epoch, "steps")
+    count = int(data.cardinality())
+    if count == tf.data.INFINITE_CARDINALITY:
+        raise ValueError("steps must be set for a dataset that repeats forever")
+    if count == tf.data.UNKNOWN_CARDINALITY:
+        count = int(data.reduce(np.int64(0), lambda total, _: total + 1))
+    if count < 1:
+        raise ValueError("the training data must hold at least one batch, got none")
+    return count
+
+
 def _settings_dict(settings):
     if dataclasses.is_dataclass(settings):
         return dataclasses.asdict(settings)
@@ -490,7 +516,10 @@ class Run:
     """One training run's output folder: its rules, its files and the callbacks that write them.
 
     Nothing is written before `prepare` (which `fit` calls), so a script builds and compiles its
-    model first and a bad setting fails before the folder is touched.
+    model first and a bad setting fails before the folder is touched. Under a multi-worker
+    strategy only the chief worker touches the folder; the other workers write their copies
+    to a temporary folder they remove (TensorFlow's multi-worker pattern) and read the chief's
+    backup to resume.
 
     Args:
         output_dir: The folder of the run.
@@ -500,10 +529,19 @@ class Run:
         overwrite: Delete the run in `output_dir` (its files listed in `ARTEFACTS` and
             `final_model`, nothing else) and start afresh.
         resume_keys: Settings that must equal the interrupted run's for `resume`.
+        backup_every: Steps between backups of the training state (`StepBackup`), which is
+            also backed up at each epoch end; a resumed run loses at most these steps' work.
     """
 
     def __init__(
-        self, output_dir, settings, final_model, resume=False, overwrite=False, resume_keys=()
+        self,
+        output_dir,
+        settings,
+        final_model,
+        resume=False,
+        overwrite=False,
+        resume_keys=(),
+        backup_every=DEFAULT_BACKUP_EVERY,
     ):
         if not isinstance(output_dir, str | os.PathLike) or not os.fspath(output_dir):
             raise ValueError(f"output_dir must be a directory path, got {output_dir!r}")
@@ -519,10 +557,13 @@ class Run:
         self.resume = bool(resume)
         self.overwrite = bool(overwrite)
         self.resume_keys = tuple(resume_keys)
+        self.backup_every = _positive_int(backup_every, "backup_every")
+        self.initial_epoch = 0
+        self._worker_dir = None
 
     @classmethod
     def from_settings(cls, settings, final_model, resume_keys=()):
-        """A `Run` in `settings.output_dir`, with its `resume` and `overwrite` settings."""
+        """A `Run` in `settings.output_dir`, with its resume, overwrite and backup settings."""
         values = _settings_dict(settings)
         return cls(
             values["output_dir"],
@@ -531,11 +572,20 @@ class Run:
             resume=values.get("resume", False),
             overwrite=values.get("overwrite", False),
             resume_keys=resume_keys,
+            backup_every=values.get("backup_every", DEFAULT_BACKUP_EVERY),
         )
 
     def path(self, name):
         """The path of `name` (one of `ARTEFACTS` or the final model) in the run's folder."""
         return os.path.join(self.output_dir, name)
+
+    def _write_path(self, name):
+        """Where this worker writes `name`: the run's folder on the chief, else a temporary one."""
+        if tfgen_callbacks.is_chief():
+            return self.path(name)
+        if self._worker_dir is None:
+            self._worker_dir = tempfile.mkdtemp(prefix="tfgen-worker-")
+        return os.path.join(self._worker_dir, name)
 
     def _present(self):
         return [name for name in (*ARTEFACTS, self.final_model) if os.path.exists(self.path(name))]
@@ -543,11 +593,15 @@ class Run:
     def prepare(self):
         """Applies the folder rules, clears the folder for `overwrite`, writes config.json.
 
+        Only the chief worker does this; the others leave the folder alone.
+
         Raises:
             ValueError: the folder holds another run and neither resume nor overwrite was
                 given, resume was given for a finished run, or a setting in `resume_keys`
                 differs from the interrupted run's.
         """
+        if not tfgen_callbacks.is_chief():
+            return
         present = self._present()
         if present and self.overwrite:
             for name in present:
@@ -566,7 +620,7 @@ class Run:
                     f"({self.final_model}; a finished run deletes its backup/): pass "
                     "--overwrite to train afresh"
                 )
-            print("--resume: no epoch of the earlier run had finished; starting afresh.")
+            print("--resume: no backup of the earlier run was written; starting afresh.")
         elif self.resume and present:
             self._check_resumable()
         os.makedirs(self.output_dir, exist_ok=True)
@@ -590,14 +644,14 @@ class Run:
                 "pass --overwrite."
             )
 
-    def callbacks(self, terminate):
+    def callbacks(self, terminate, backup):
         """The callbacks that keep the run's files: backup, history, checkpoint, TensorBoard."""
         return [
             terminate,
-            keras.callbacks.BackupAndRestore(self.path("backup")),
-            keras.callbacks.CSVLogger(self.path("history.csv"), append=True),
-            tfgen_callbacks.SafeCheckpoint(self.path("checkpoint.keras")),
-            *tensorboard_callbacks(self.path("logs")),
+            backup,
+            keras.callbacks.CSVLogger(self._write_path("history.csv"), append=True),
+            tfgen_callbacks.SafeCheckpoint(self._write_path("checkpoint.keras")),
+            *tensorboard_callbacks(self._write_path("logs")),
         ]
 
     def fit(
@@ -614,11 +668,19 @@ class Run:
     ):
         """Prepares the folder, trains with `model.fit` and the run's callbacks, and finishes.
 
+        Training reads `data.repeat()` as one stream of `steps_per_epoch` batches an epoch. A
+        resumed run restores the backed-up state (`StepBackup.restore`), skips the batches the
+        interrupted run consumed and trains the rest of the interrupted epoch, then the
+        remaining epochs. From an epoch-end backup it takes exactly the steps of an
+        uninterrupted run; from a backup inside an epoch, a shuffling pipeline may give the
+        later epochs other batches (the second fit's iterator reshuffles).
+
         Args:
             model: A compiled Keras model (a `GAN`, an `Autoencoder`, ...).
-            data: The training dataset.
+            data: The training dataset (finite or repeated).
             epochs: Epochs of the whole run (a resumed run trains the missing ones).
-            steps_per_epoch: Batches per epoch; None for one pass over `data`.
+            steps_per_epoch: Batches per epoch; None for one pass over `data` (which must
+                then be finite).
             validation_data: Optional data evaluated after each epoch.
             callbacks: The script's own callbacks (sample grids, ...), run after the run's.
             export: `fn(model, path)` writing the SavedModel export (e.g.
@@ -630,29 +692,60 @@ class Run:
             A `RunResult`.
 
         Raises:
-            ValueError: a bad `epochs` or `steps_per_epoch`, or the folder rules of `prepare`.
+            ValueError: a bad `epochs` or `steps_per_epoch`, the folder rules of `prepare`,
+                or a backup that cannot be restored.
             RuntimeError: training diverged (a metric became NaN or infinite); checkpoint.keras
                 keeps the last good model.
         """
         _positive_int(epochs, "epochs")
-        if steps_per_epoch is not None:
-            _positive_int(steps_per_epoch, "steps")
+        steps = batches_per_epoch(data, steps_per_epoch)
         self.prepare()
-        terminate = tfgen_callbacks.TerminateOnNaN()
-        fitted = model.fit(
-            data,
-            epochs=epochs,
-            steps_per_epoch=steps_per_epoch,
-            validation_data=validation_data,
-            callbacks=[*self.callbacks(terminate), *callbacks],
-            shuffle=False,  # Datasets are shuffled by their pipeline.
-            verbose=verbose,
-        )
-        return self.finish(model, fitted.history, terminate, export, title)
+        try:
+            done = self._restore(model) if self.resume else 0
+            self.initial_epoch, offset = divmod(min(done, epochs * steps), steps)
+            backup = tfgen_callbacks.StepBackup(
+                self._write_path("backup"), self.backup_every, initial_step=done
+            )
+            terminate = tfgen_callbacks.TerminateOnNaN()
+            run_callbacks = [*self.callbacks(terminate, backup), *callbacks]
+            epoch, history = self.initial_epoch, {}
+            while epoch < epochs and terminate.stopped is None:
+                # The rest of an interrupted epoch alone, then the whole epochs.
+                last = epoch + 1 if offset else epochs
+                fitted = model.fit(
+                    data.repeat().skip(epoch * steps + offset),
+                    initial_epoch=epoch,
+                    epochs=last,
+                    steps_per_epoch=steps - offset,
+                    validation_data=validation_data,
+                    callbacks=run_callbacks,
+                    shuffle=False,  # Datasets are shuffled by their pipeline.
+                    verbose=verbose,
+                )
+                for key, values in fitted.history.items():
+                    history.setdefault(key, []).extend(values)
+                epoch, offset = last, 0
+            return self.finish(model, history, terminate, export, title)
+        finally:
+            if self._worker_dir is not None:
+                shutil.rmtree(self._worker_dir, ignore_errors=True)
+                self._worker_dir = None
+
+    def _restore(self, model):
+        """Restores the backup of the interrupted run into `model`; returns its step count."""
+        strategy = getattr(model, "distribute_strategy", None) or tf.distribute.get_strategy()
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is not None and not optimizer.built:
+            with strategy.scope():
+                optimizer.build(model.trainable_variables)
+        with strategy.scope():
+            done = tfgen_callbacks.StepBackup.restore(self.path("backup"), model)
+        return done or 0
 
     def finish(self, model, fit_history, terminate, export=None, title="training"):
-        """Plots the losses, saves and exports the model (unless it diverged), prints the paths."""
-        history = read_history(self.path("history.csv")) or dict(fit_history)
+        """Plots the losses, saves and exports the model (unless it diverged), deletes the
+        backup of a completed run and prints the paths."""
+        history = read_history(self._write_path("history.csv")) or dict(fit_history)
         chief = tfgen_callbacks.is_chief()
         if history and chief:
             plot.loss_curves(history, self.path("losses.png"), title=title)
@@ -661,11 +754,13 @@ class Run:
                 f"{terminate.message} {self.path('checkpoint.keras')} holds the model of the "
                 "last epoch whose values were all finite."
             )
+        # Every worker saves (saving may need all of them), only the chief into the folder.
+        tfgen_callbacks.save_atomically(model, self._write_path(self.final_model))
+        if export is not None:
+            export(model, self._write_path("saved_model"))
         if chief:
-            tfgen_callbacks.save_atomically(model, self.path(self.final_model))
-            if export is not None:
-                export(model, self.path("saved_model"))
-        self._print_outputs(export is not None)
+            shutil.rmtree(self.path("backup"), ignore_errors=True)
+            self._print_outputs(export is not None)
         return RunResult(
             model=model,
             output_dir=self.output_dir,
@@ -676,7 +771,7 @@ class Run:
             checkpoint_path=self.path("checkpoint.keras"),
             saved_model_dir=self.path("saved_model"),
             logs_dir=self.path("logs"),
-            initial_epoch=int(getattr(model, "_initial_epoch", None) or 0),
+            initial_epoch=self.initial_epoch,
         )
 
     def _print_outputs(self, exported):
