@@ -1,15 +1,22 @@
-r"""Trains an image-reconstruction model (denoising, inpainting, compression or a VAE) with `fit`.
+r"""Trains an image-reconstruction model (denoising, inpainting, super-resolution, deblurring, JPEG
+artefact removal, compression or a VAE) with `fit`.
 
     python examples/train_reconstruction.py                       # denoise the bundled digits
     python examples/train_reconstruction.py --task=inpaint --mask_fraction=0.3
     python examples/train_reconstruction.py --task=compress --latent_dim=16
     python examples/train_reconstruction.py --task=variational --kl_weight=0.5
     python examples/train_reconstruction.py --dataset=photos --image_size=32 --epochs=20
+    python examples/train_reconstruction.py --task=super_resolution --factor=2 --dataset=photos
+    python examples/train_reconstruction.py --task=deblur --blur_sigma=1.5 --dataset=photos
+    python examples/train_reconstruction.py --task=jpeg --jpeg_quality=15 --dataset=photos
 
 Tasks: `denoise` learns to remove Gaussian noise (--noise_stddev), `inpaint` to fill in masked
 square patches (--mask_fraction, --mask_patch), `compress` to pass clean images through a
 --latent_dim bottleneck, `variational` trains a VAE (Kingma & Welling 2014) whose decoder
-also generates images from prior codes.
+also generates images from prior codes. `super_resolution` (--factor, bicubic), `deblur`
+(--blur_sigma) and `jpeg` (--jpeg_quality) train a U-Net (`tfgen.architectures.unet`, residual)
+on the degraded images at full size; their SavedModel serves the `restore` signature: `images`
+in [0, 1], degraded at full size, to restored `images` in [0, 1].
 
 Outputs in --output_dir (default runs/reconstruction), laid out by `tfgen.runs` as for
 examples/train_gan.py: sample grids (clean / model input / reconstruction of a fixed batch of
@@ -31,11 +38,13 @@ import tfgen  # noqa: E402
 from tfgen import architectures, corruptions, runs  # noqa: E402
 from tfgen.runs import setting  # noqa: E402
 
-TASKS = ("denoise", "inpaint", "compress", "variational")
+TASKS = ("denoise", "inpaint", "compress", "variational", "super_resolution", "deblur", "jpeg")
+#: Tasks learnt by an image-to-image U-Net, without encoder or bottleneck.
+RESTORATION_TASKS = ("super_resolution", "deblur", "jpeg")
 RESUME_KEYS = (
     *("task", "dataset", "image_size", "channels", "batch_size", "steps", "latent_dim"),
     *("base_filters", "loss", "noise_stddev", "mask_fraction", "mask_patch", "kl_weight"),
-    *("optimizer", "mixed_precision"),
+    *("optimizer", "mixed_precision", "factor", "blur_sigma", "jpeg_quality"),
 )
 
 
@@ -58,6 +67,9 @@ class Config(runs.TrainingSettings):
     mask_fraction: float = setting(0.25, "inpaint: probability that a pixel is masked.")
     mask_patch: int = setting(4, "inpaint: side of the masked squares.")
     kl_weight: float = setting(1.0, "variational: weight of the KL term (beta).")
+    factor: int = setting(2, "super_resolution: downsampling factor (bicubic, then back up).")
+    blur_sigma: float = setting(1.5, "deblur: standard deviation of the Gaussian blur, pixels.")
+    jpeg_quality: int = setting(15, "jpeg: JPEG quality in [1, 100].")
     optimizer: str = setting(
         "adam", "nesterov, adam, conjugate_gradient (tfgen) or any Keras optimizer name."
     )
@@ -72,6 +84,12 @@ def make_corruption(config):
         return corruptions.GaussianNoise(2.0 * config.noise_stddev)
     if config.task == "inpaint":
         return corruptions.RandomMask(fraction=config.mask_fraction, patch_size=config.mask_patch)
+    if config.task == "super_resolution":
+        return corruptions.Downsample(config.factor, method="bicubic")
+    if config.task == "deblur":
+        return corruptions.GaussianBlur(config.blur_sigma)
+    if config.task == "jpeg":
+        return corruptions.JPEG(config.jpeg_quality)
     if config.task in TASKS:
         return None
     raise ValueError(f"task must be one of {', '.join(TASKS)}, got {config.task!r}")
@@ -98,13 +116,19 @@ def train(config=None, callbacks=(), distribute_strategy=None, **settings):
     with runs.dtype_policy(config.mixed_precision):
         image_shape = tuple(dataset.element_spec.shape[1:])
         with strategy.scope():
-            model = tfgen.models.Autoencoder(
-                architectures.conv_encoder(
+            if config.task in RESTORATION_TASKS:  # image to image: no encoder, no bottleneck
+                encoder = None
+                decoder = architectures.unet(image_shape, base_filters=config.base_filters)
+            else:
+                encoder = architectures.conv_encoder(
                     image_shape, config.latent_dim, variational, base_filters=config.base_filters
-                ),
-                architectures.conv_decoder(
+                )
+                decoder = architectures.conv_decoder(
                     config.latent_dim, image_shape, base_filters=config.base_filters
-                ),
+                )
+            model = tfgen.models.Autoencoder(
+                encoder,
+                decoder,
                 corruption=corruption,
                 loss=config.loss,
                 variational=variational,

@@ -3,11 +3,21 @@
 import keras
 import numpy as np
 import pytest
+import scipy.ndimage
 import scipy.stats
 import tensorflow as tf
+from PIL import Image
 
 from tfgen import corruptions
-from tfgen.corruptions import CorruptionFunction, GaussianNoise, RandomMask
+from tfgen.corruptions import (
+    JPEG,
+    Compose,
+    CorruptionFunction,
+    Downsample,
+    GaussianBlur,
+    GaussianNoise,
+    RandomMask,
+)
 
 
 def _images(n=4, side=8, channels=3, seed=0):
@@ -87,7 +97,108 @@ def test_random_mask_extremes():
     np.testing.assert_array_equal(RandomMask(1.0, 2, fill_value=0.5)(clean, seed=1), 0.5)
 
 
-@pytest.mark.parametrize("corruption", [GaussianNoise(0.3), RandomMask(0.5, 2)])
+def _smooth_images(n=2, height=17, width=24, channels=3, seed=0):
+    """Random images, smoothed so that they resemble photographs more than white noise."""
+    noise = np.random.default_rng(seed).uniform(-1, 1, (n, height, width, channels))
+    return scipy.ndimage.gaussian_filter(noise, (0, 1, 1, 0)).astype(np.float32)
+
+
+def _pillow_resize(images, size, method):
+    """Each channel resized by Pillow on float ("F") images: (width, height) = size."""
+    out = np.empty((len(images), size[1], size[0], images.shape[-1]), np.float32)
+    for b, image in enumerate(images):
+        for c in range(images.shape[-1]):
+            out[b, ..., c] = np.asarray(
+                Image.fromarray(image[..., c], mode="F").resize(size, method)
+            )
+    return out
+
+
+@pytest.mark.parametrize("factor", [2, 3, 4])
+@pytest.mark.parametrize(
+    "method, pillow", [("bicubic", Image.BICUBIC), ("bilinear", Image.BILINEAR)]
+)
+def test_downsample_matches_pillow(factor, method, pillow):
+    clean = _smooth_images(height=17, width=24)  # odd and even sides, not all divisible
+    down = _pillow_resize(clean, (24 // factor, 17 // factor), pillow)
+    expected = np.clip(_pillow_resize(down, (24, 17), pillow), -1, 1)
+    corrupted = Downsample(factor, method)(clean).numpy()
+    assert corrupted.shape == clean.shape
+    np.testing.assert_allclose(corrupted, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("sigma", [0.6, 1.5, 7.0])
+def test_gaussian_blur_matches_scipy(sigma):
+    clean = _smooth_images(height=9, width=12)  # 7.0: the kernel is wider than the image
+    expected = scipy.ndimage.gaussian_filter(clean, (0, sigma, sigma, 0), mode="reflect")
+    np.testing.assert_allclose(GaussianBlur(sigma)(clean).numpy(), expected, atol=1e-6)
+    np.testing.assert_array_equal(GaussianBlur(0)(clean).numpy(), clean)
+
+
+def test_gaussian_blur_range_draws_one_sigma_per_example():
+    clean = _smooth_images(n=8, height=12, width=12)
+    blurred = GaussianBlur((0.5, 3.0))(clean, seed=5).numpy()
+    # Each example matches scipy for exactly one sigma of [0.5, 3]; find it by a fine search.
+    sigmas = np.linspace(0.5, 3.0, 251)
+    found = []
+    for image, out in zip(clean, blurred, strict=True):
+        errors = [
+            np.abs(scipy.ndimage.gaussian_filter(image, (s, s, 0)) - out).max() for s in sigmas
+        ]
+        assert min(errors) < 2e-3
+        found.append(sigmas[int(np.argmin(errors))])
+    assert np.ptp(found) > 0.5  # the sigmas differ between examples
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_jpeg_matches_tensorflow_round_trip(channels):
+    clean = _smooth_images(n=2, height=16, width=24, channels=channels)
+    corrupted = JPEG(12)(clean, seed=0).numpy()
+    for image, out in zip(clean, corrupted, strict=True):
+        pixels = np.round(np.clip((image + 1) * 127.5, 0, 255)).astype(np.uint8)
+        decoded = tf.io.decode_jpeg(tf.io.encode_jpeg(pixels, quality=12)).numpy()
+        np.testing.assert_allclose(out, decoded / 127.5 - 1.0, atol=1e-6)
+    # Lower quality, larger error.
+    errors = [np.abs(JPEG(q)(clean, seed=0).numpy() - clean).mean() for q in (5, 30, 95)]
+    assert errors[0] > errors[1] > errors[2]
+
+
+def test_jpeg_quality_range_draws_integer_qualities_per_example():
+    clean = _smooth_images(n=6, height=16, width=16)
+    corrupted = JPEG((10, 20))(clean, seed=2).numpy()
+    for image, out in zip(clean, corrupted, strict=True):
+        pixels = np.round(np.clip((image + 1) * 127.5, 0, 255)).astype(np.uint8)
+        matches = [
+            q
+            for q in range(10, 21)
+            if np.array_equal(
+                tf.io.decode_jpeg(tf.io.encode_jpeg(pixels, quality=q)).numpy(),
+                np.round((out + 1) * 127.5).astype(np.uint8),
+            )
+        ]
+        assert matches  # some quality in [10, 20] reproduces this example exactly
+
+
+def test_compose_applies_each_corruption_with_its_own_seed():
+    clean = _smooth_images(n=3, height=12, width=12)
+    chain = Compose([GaussianBlur(1.0), GaussianNoise(0.1), JPEG(50)])
+    seed = tf.constant([4, 7], tf.int64)
+    expected = GaussianBlur(1.0)(clean)
+    expected = GaussianNoise(0.1)(expected, tf.random.experimental.stateless_fold_in(seed, 1))
+    expected = JPEG(50)(expected, tf.random.experimental.stateless_fold_in(seed, 2))
+    np.testing.assert_allclose(chain(clean, seed).numpy(), expected.numpy(), atol=1e-6)
+
+
+_RANDOM_CORRUPTIONS = [
+    GaussianNoise(0.3),
+    RandomMask(0.5, 2),
+    GaussianBlur((0.5, 2.0)),
+    JPEG((10, 60)),
+    Compose([Downsample(2), GaussianNoise(0.1)]),
+]
+
+
+@pytest.mark.parametrize("corruption", _RANDOM_CORRUPTIONS, ids=repr)
 def test_corruptions_are_deterministic_per_seed(corruption):
     clean = _images()
     first = corruption(clean, seed=11).numpy()
@@ -99,7 +210,7 @@ def test_corruptions_are_deterministic_per_seed(corruption):
     np.testing.assert_array_equal(corruption(larger, seed=11).numpy()[:4], first)
 
 
-@pytest.mark.parametrize("corruption", [GaussianNoise(0.3), RandomMask(0.4, 2)])
+@pytest.mark.parametrize("corruption", _RANDOM_CORRUPTIONS, ids=repr)
 def test_same_corruption_per_example_on_one_and_two_replicas(corruption, two_replicas):
     clean = _images(n=6)
     seed = tf.constant([5, 9], tf.int64)
@@ -136,7 +247,18 @@ def test_callable_corruptions():
 
 
 @pytest.mark.parametrize(
-    "corruption", [GaussianNoise(0.2, clip=False), RandomMask(0.3, 5, fill_value=-1.0)]
+    "corruption",
+    [
+        GaussianNoise(0.2, clip=False),
+        RandomMask(0.3, 5, fill_value=-1.0),
+        Downsample(3, "area"),
+        GaussianBlur(1.5),
+        GaussianBlur((0.5, 2.0)),
+        JPEG(15),
+        JPEG((10, 20)),
+        Compose([GaussianBlur(1.0), JPEG(30)]),
+    ],
+    ids=repr,
 )
 def test_serialization_round_trip(corruption):
     config = keras.saving.serialize_keras_object(corruption)
@@ -159,6 +281,21 @@ def test_serialization_round_trip(corruption):
         (lambda: RandomMask(0.2, 2.5), "patch_size must be a positive int"),
         (lambda: RandomMask(0.2, 2, fill_value=3), "fill_value must be a number in"),
         (lambda: corruptions.get("noise"), "corruption must be None"),
+        (lambda: Downsample(0), "factor must be an int >= 1"),
+        (lambda: Downsample(2.0), "factor must be an int >= 1"),
+        (lambda: Downsample(2, "cubic"), "method must be one of"),
+        (lambda: Downsample(4)(np.zeros((1, 3, 8, 1)), seed=0), "height >= 4"),
+        (lambda: GaussianBlur(-1), "sigma must be a number in"),
+        (lambda: GaussianBlur((2, 1)), "low <= high"),
+        (lambda: GaussianBlur((1, 2, 3)), "sigma must be a number or a pair"),
+        (lambda: JPEG(0), "quality must be a number in"),
+        (lambda: JPEG(101), "quality must be a number in"),
+        (lambda: JPEG(50.5), "quality must be an int"),
+        (lambda: JPEG((20, 10)), "low <= high"),
+        (lambda: JPEG(50)(np.zeros((1, 8, 8, 2)), seed=0), "channels in"),
+        (lambda: Compose([]), "non-empty list"),
+        (lambda: Compose(GaussianNoise(0.1)), "non-empty list"),
+        (lambda: Compose([None]), "must not hold None"),
         (lambda: GaussianNoise(0.1)(np.zeros((8, 8, 1)), seed=0), "rank 4"),
         (lambda: GaussianNoise(0.1)(np.zeros((1, 8, 8, 1)), seed=1.5), "seed must be"),
         (lambda: GaussianNoise(0.1)(np.zeros((1, 8, 8, 1)), seed=[1, 2, 3]), "seed must be"),

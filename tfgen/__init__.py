@@ -10,6 +10,7 @@ The public surface, one module a job:
     tfgen.reconstruct    invert(): reconstruction through a trained generator
     tfgen.stylize        style transfer, textures, feature visualisation by optimising pixels
     tfgen.pretrained     keras.applications networks from a local, hash-checked weights file
+    tfgen.perceptual     PerceptualLoss: pixel loss plus distances of network features
     tfgen.data           load(): tfds, image folders and bundled offline data
     tfgen.callbacks      sample grids, NaN-safe checkpoints, evaluation during fit
     tfgen.metrics        FID, KID, precision/recall, SWD, Inception score; feature extractors
@@ -29,6 +30,7 @@ from tfgen import (
     metrics,
     models,
     optimizers,
+    perceptual,
     plot,
     pretrained,
     reconstruct,
@@ -49,6 +51,7 @@ __all__ = [
     "metrics",
     "models",
     "optimizers",
+    "perceptual",
     "plot",
     "pretrained",
     "reconstruct",

@@ -1,8 +1,10 @@
 """Convolutional generators, discriminators, encoders and decoders as functional Keras models.
 
-All builders take square images ``(side, side, channels)`` with ``side`` a power of two in
-[MIN_SIDE, MAX_SIDE] and ``channels`` in ALLOWED_CHANNELS. Feature maps go between START_SIZE x
-START_SIZE and ``side`` x ``side`` by factors of two, one strided (transposed) convolution each.
+The DCGAN and encoder/decoder builders take square images ``(side, side, channels)`` with
+``side`` a power of two in [MIN_SIDE, MAX_SIDE] and ``channels`` in ALLOWED_CHANNELS. Feature
+maps go between START_SIZE x START_SIZE and ``side`` x ``side`` by factors of two, one strided
+(transposed) convolution each. The restoration U-Net (`unet`) maps images of any size to
+images of the same size.
 
 Images produced (generator, decoder) are float32 in [-1, 1] (tanh); every model's outputs are
 float32 even under a ``mixed_float16`` dtype policy, so losses are computed in full precision.
@@ -36,6 +38,7 @@ __all__ = [
     "conv_encoder",
     "dcgan_discriminator",
     "dcgan_generator",
+    "unet",
 ]
 
 #: Smallest and largest image side accepted (powers of two).
@@ -305,3 +308,111 @@ def conv_decoder(latent_dim: int, image_shape, base_filters: int = 64) -> keras.
     z = keras.Input(shape=(latent_dim,), name="latent")
     x = _upsampling_stack(z, side, base_filters, batch_norm=False)
     return keras.Model(z, _to_image(x, channels), name="decoder")
+
+
+def unet(
+    image_shape,
+    base_filters: int = 32,
+    depth: int = 2,
+    residual: bool = True,
+    negative_slope: float = 0.0,
+) -> keras.Model:
+    """A small U-Net for image restoration (Ronneberger et al. 2015, "U-Net: Convolutional
+    Networks for Biomedical Image Segmentation"), image to image of the same shape.
+
+    ``level l (filters base_filters * 2^l): [Conv2D(3) -> ReLU] x 2``; between levels a 2x2
+    max-pool down and a ``Conv2DTranspose(2, stride 2)`` up, the up-sampled features
+    concatenated with the same level's features on the way down (the skip connections), so
+    fine detail need not pass the bottleneck. Odd sides are handled: pooling rounds up, and the
+    up-sampled map is cropped back to its skip's size.
+
+    With ``residual=True`` (the default) the network predicts the correction to its input
+    (Zhang et al. 2017, "Beyond a Gaussian Denoiser: Residual Learning of Deep CNN for Image
+    Denoising"): ``y = clip(x + r(x), -1, 1)``, the last convolution starting at zero so that
+    the untrained network is the identity and a restoration starts from the degraded image
+    itself (e.g. the bicubic upsampling of super-resolution). Otherwise ``y = tanh(r(x))``.
+    Outputs are float32 images in [-1, 1] under any dtype policy.
+
+    Use it alone (`tfgen.models.Autoencoder(None, unet(...))`, trained with `fit` like any
+    reconstruction model) or as the network of `tfgen.reconstruct.deep_image_prior`.
+
+    Args:
+        image_shape: ``(height, width, channels)``, any positive sides, channels in
+            ALLOWED_CHANNELS.
+        base_filters: Filters of the full-resolution level, positive int. Defaults to 32.
+        depth: Number of down-sampling steps, int >= 0 (0: no pooling). Defaults to 2.
+        residual: Whether to predict the correction to the input. Defaults to True.
+        negative_slope: Slope of the activations below zero: 0 for ReLU, > 0 for a LeakyReLU
+            (the deep image prior uses 0.2, which keeps units from dying). Defaults to 0.
+
+    Returns:
+        ``keras.Model`` named "unet": images (batch, H, W, C) in [-1, 1] -> float32 images of
+        the same shape in [-1, 1].
+    """
+    allowed = f"(height, width, channels) with positive sides and channels in {ALLOWED_CHANNELS}"
+    try:
+        dims = tuple(image_shape)
+    except TypeError:
+        raise ValueError(f"image_shape must be {allowed}, got {image_shape!r}") from None
+    if (
+        len(dims) != 3
+        or any(isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1 for d in dims)
+        or dims[2] not in ALLOWED_CHANNELS
+    ):
+        raise ValueError(f"image_shape must be {allowed}, got {image_shape!r}")
+    height, width, channels = (int(d) for d in dims)
+    base_filters = _positive_int(base_filters, "base_filters")
+    if isinstance(depth, bool) or not isinstance(depth, numbers.Integral) or depth < 0:
+        raise ValueError(f"depth must be an int >= 0, got {depth!r}")
+    if 2**depth > min(height, width):
+        raise ValueError(
+            f"depth={depth} halves the image {depth} times, too often for {height}x{width}: "
+            f"use depth <= {int(math.log2(min(height, width)))}"
+        )
+    if not isinstance(residual, bool):
+        raise ValueError(f"residual must be a bool, got {residual!r}")
+    ok = isinstance(negative_slope, numbers.Real) and not isinstance(negative_slope, bool)
+    if not ok or not 0.0 <= negative_slope < 1.0:
+        raise ValueError(f"negative_slope must be a number in [0, 1), got {negative_slope!r}")
+
+    def block(x, filters, name):
+        for i in (1, 2):
+            x = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv{i}")(x)
+            x = layers.LeakyReLU(negative_slope=float(negative_slope), name=f"{name}_relu{i}")(x)
+        return x
+
+    images = keras.Input(shape=(height, width, channels), name="images")
+    x = images
+    skips = []
+    for level in range(depth):
+        x = block(x, base_filters * 2**level, f"down{level}")
+        skips.append(x)
+        x = layers.MaxPooling2D(2, padding="same", name=f"pool{level}")(x)
+    x = block(x, base_filters * 2**depth, "bottom")
+    for level in reversed(range(depth)):
+        skip = skips[level]
+        x = layers.Conv2DTranspose(
+            base_filters * 2**level, 2, strides=2, name=f"up{level}_transpose"
+        )(x)
+        # Pooling rounded an odd side up; the doubled map is then one pixel too large.
+        extra_h, extra_w = (
+            int(x.shape[1]) - int(skip.shape[1]),
+            int(x.shape[2]) - int(skip.shape[2]),
+        )
+        if extra_h or extra_w:
+            x = layers.Cropping2D(((0, extra_h), (0, extra_w)), name=f"up{level}_crop")(x)
+        x = layers.Concatenate(name=f"up{level}_skip")([x, skip])
+        x = block(x, base_filters * 2**level, f"up{level}")
+    if not residual:
+        return keras.Model(images, _to_image(x, channels), name="unet")
+    correction = layers.Conv2D(
+        channels, OUTPUT_KERNEL_SIZE, padding="same", kernel_initializer="zeros", name="correction"
+    )(x)
+    # The sum in float32 under a mixed policy: a small correction to a float16 image rounds away.
+    as_float32 = [
+        layers.Activation("linear", dtype="float32", name=f"{name}_float32")(t)
+        for name, t in (("input", images), ("correction", correction))
+    ]
+    restored = layers.Add(name="residual")(as_float32)
+    outputs = layers.Activation("hard_tanh", dtype="float32", name="image")(restored)
+    return keras.Model(images, outputs, name="unet")

@@ -1,5 +1,8 @@
 """Image corruptions applied on the fly while training reconstruction models.
 
+Noise (`GaussianNoise`), missing patches (`RandomMask`), low resolution (`Downsample`), blur
+(`GaussianBlur`) and compression artefacts (`JPEG`), chained with `Compose`.
+
 A corruption maps a batch of clean images in [-1, 1], shape (batch, H, W, C), and a stateless
 seed to corrupted images of the same shape; a reconstruction model learns to undo it with the
 clean images as targets, so one dataset serves denoising, inpainting and plain compression.
@@ -25,7 +28,30 @@ import tensorflow as tf
 
 from tfgen import distribute
 
-__all__ = ["Corruption", "CorruptionFunction", "GaussianNoise", "RandomMask", "as_seed", "get"]
+__all__ = [
+    "DOWNSAMPLE_METHODS",
+    "JPEG_CHANNELS",
+    "MAX_BLUR_SIGMA",
+    "Compose",
+    "Corruption",
+    "CorruptionFunction",
+    "Downsample",
+    "GaussianBlur",
+    "GaussianNoise",
+    "JPEG",
+    "RandomMask",
+    "as_seed",
+    "get",
+]
+
+#: Interpolation methods of `Downsample` (`tf.image.resize` names).
+DOWNSAMPLE_METHODS = ("bicubic", "bilinear", "area", "lanczos3", "nearest")
+#: Channel counts a JPEG image can have (grey or RGB).
+JPEG_CHANNELS = (1, 3)
+# scipy.ndimage.gaussian_filter's default: the kernel reaches 4 sigma on each side.
+_BLUR_TRUNCATE = 4.0
+#: Largest blur sigma accepted, in pixels.
+MAX_BLUR_SIGMA = 64.0
 
 
 def as_seed(seed) -> tf.Tensor:
@@ -205,6 +231,235 @@ class RandomMask(Corruption):
         }
 
 
+def _number_or_range(value, name, low, high, low_open=False):
+    """`value` as a range (lo, hi): a number gives (v, v), a pair (lo, hi) with lo <= hi."""
+    if isinstance(value, list | tuple):
+        if len(value) != 2:
+            raise ValueError(
+                f"{name} must be a number or a pair (low, high) of numbers, got {value!r}"
+            )
+        lo, hi = (_number(v, name, low, high, low_open) for v in value)
+        if lo > hi:
+            raise ValueError(f"{name} must be a pair (low, high) with low <= high, got {value!r}")
+        return lo, hi
+    v = _number(value, name, low, high, low_open)
+    return v, v
+
+
+def _range_config(bounds):
+    """A (lo, hi) range as it was given: one number when fixed, else a list of two."""
+    return bounds[0] if bounds[0] == bounds[1] else list(bounds)
+
+
+def _per_example_values(bounds, images, seed):
+    """One value per example, uniform in [lo, hi] (no draw at all when lo == hi), float32."""
+    low, high = bounds
+    if low == high:
+        return tf.fill([tf.shape(images)[0]], tf.constant(low, tf.float32))
+    draws = _per_example("uniform", [1], images, seed)[:, 0]
+    return low + (high - low) * draws
+
+
+def _static_sides(images):
+    """(height, width), as Python ints where the shape is static, else as scalar tensors."""
+    dynamic = tf.shape(images)
+    return tuple(
+        int(images.shape[axis]) if images.shape[axis] is not None else dynamic[axis]
+        for axis in (1, 2)
+    )
+
+
+@keras.saving.register_keras_serializable(package="tfgen")
+class Downsample(Corruption):
+    """Loss of resolution: downsample by `factor`, then upsample back to the original size.
+
+    ``y = clip(up(down(x)), -1, 1)``: `down` resizes (H, W) to (H // factor, W // factor) and
+    `up` back to (H, W), both with `tf.image.resize(method, antialias=True)` (an anti-aliasing
+    filter scaled to the factor when shrinking, the plain interpolation kernel when growing;
+    Keys' cubic with a = -0.5 for "bicubic", as Pillow's). The corrupted image keeps the shape
+    of the clean one, so it is itself the classical baseline of super-resolution (bicubic
+    upsampling of the low-resolution image), and a restoration network learns the correction.
+    Deterministic: the seed is not used.
+
+    Args:
+        factor: Downsampling factor, int >= 1 (1 leaves the image unchanged up to round-off).
+        method: One of DOWNSAMPLE_METHODS. Defaults to "bicubic".
+    """
+
+    def __init__(self, factor, method="bicubic"):
+        if isinstance(factor, bool) or not isinstance(factor, numbers.Integral) or factor < 1:
+            raise ValueError(f"factor must be an int >= 1, got {factor!r}")
+        if method not in DOWNSAMPLE_METHODS:
+            raise ValueError(f"method must be one of {DOWNSAMPLE_METHODS}, got {method!r}")
+        self.factor = int(factor)
+        self.method = method
+
+    def call(self, images, seed):
+        del seed  # deterministic
+        height, width = _static_sides(images)
+        for name, side in (("height", height), ("width", width)):
+            if isinstance(side, int) and side < self.factor:
+                raise ValueError(
+                    f"Downsample(factor={self.factor}) needs images of {name} >= {self.factor}, "
+                    f"got images of shape {tuple(images.shape)}"
+                )
+        small = tf.image.resize(
+            images, [height // self.factor, width // self.factor], self.method, antialias=True
+        )
+        restored = tf.image.resize(small, [height, width], self.method, antialias=True)
+        return tf.cast(tf.clip_by_value(restored, -1.0, 1.0), images.dtype)
+
+    def get_config(self):
+        return {"factor": self.factor, "method": self.method}
+
+
+def _reflect(index, size):
+    """Indices folded into [0, size) by mirror reflection about the edges (d c b a | a b c d),
+    scipy.ndimage's "reflect" mode, for any distance outside."""
+    period = 2 * size
+    folded = tf.math.floormod(index, period)
+    return tf.where(folded >= size, period - 1 - folded, folded)
+
+
+def _blur_matrices(sigmas, size, radius):
+    """Per-example (batch, size, size) matrices A with (A x)_i = sum_k g_k x_reflect(i + k).
+
+    g is the Gaussian of each example's sigma sampled at k = -r..r, r = int(4 sigma + 0.5),
+    normalised to sum 1: scipy.ndimage.gaussian_filter1d with its default truncate=4.
+    """
+    offsets = tf.range(-radius, radius + 1)
+    k = tf.cast(offsets, tf.float32)[None, :]
+    s = tf.maximum(sigmas, 1e-12)[:, None]
+    own_radius = tf.floor(_BLUR_TRUNCATE * sigmas + 0.5)[:, None]
+    weights = tf.where(tf.abs(k) <= own_radius, tf.exp(-0.5 * tf.square(k / s)), 0.0)
+    weights = weights / tf.reduce_sum(weights, axis=1, keepdims=True)  # (batch, K)
+    sources = _reflect(tf.range(size)[:, None] + offsets[None, :], size)  # (size, K)
+    one_hot = tf.one_hot(sources, size, dtype=tf.float32)  # (size, K, size)
+    return tf.einsum("bk,ikj->bij", weights, one_hot)
+
+
+@keras.saving.register_keras_serializable(package="tfgen")
+class GaussianBlur(Corruption):
+    """Gaussian blur: ``y = G_sigma * x``, per channel, mirror-reflected at the borders.
+
+    The separable kernel ``g_k ~ exp(-k^2 / (2 sigma^2))``, k = -r..r with r = int(4 sigma +
+    0.5), normalised to sum 1, is scipy.ndimage.gaussian_filter's (mode "reflect", truncate 4);
+    sigma 0 leaves the image unchanged. With a range, each example draws its sigma uniformly
+    from [low, high] (a blind deblurring task). Each axis is blurred by a (side x side) matrix
+    product, so images up to a few hundred pixels a side are cheap.
+
+    Args:
+        sigma: Standard deviation in pixels, a number >= 0 or a pair (low, high).
+    """
+
+    def __init__(self, sigma):
+        self.sigma = _number_or_range(sigma, "sigma", 0.0, MAX_BLUR_SIGMA)
+
+    def call(self, images, seed):
+        _, high = self.sigma
+        radius = int(_BLUR_TRUNCATE * high + 0.5)
+        if radius == 0:
+            return images
+        sigmas = _per_example_values(self.sigma, images, seed)
+        height, width = tf.shape(images)[1], tf.shape(images)[2]
+        rows = _blur_matrices(sigmas, height, radius)
+        cols = _blur_matrices(sigmas, width, radius)
+        x = tf.cast(images, tf.float32)
+        x = tf.einsum("bij,bjwc->biwc", rows, x)
+        x = tf.einsum("bwv,bivc->biwc", cols, x)
+        return tf.cast(x, images.dtype)
+
+    def get_config(self):
+        return {"sigma": _range_config(self.sigma)}
+
+
+@keras.saving.register_keras_serializable(package="tfgen")
+class JPEG(Corruption):
+    """JPEG compression artefacts: each image is JPEG-encoded at `quality` and decoded.
+
+    Images in [-1, 1] are mapped to [0, 1], rounded to 8 bits, encoded and decoded by
+    TensorFlow's libjpeg (`tf.image.adjust_jpeg_quality`, one image at a time) and mapped back.
+    With a range, each example draws an integer quality uniformly from [low, high]. Grey or RGB
+    images only; the op runs on the CPU.
+
+    Args:
+        quality: JPEG quality, an int in [1, 100] or a pair (low, high) of them.
+    """
+
+    def __init__(self, quality):
+        bounds = quality if isinstance(quality, list | tuple) else (quality,)
+        if any(isinstance(q, bool) or not isinstance(q, numbers.Integral) for q in bounds):
+            raise ValueError(
+                f"quality must be an int in [1, 100] or a pair (low, high) of them, got {quality!r}"
+            )
+        low, high = _number_or_range(quality, "quality", 1, 100)
+        self.quality = (int(low), int(high))
+
+    def call(self, images, seed):
+        channels = images.shape[-1]
+        if channels not in JPEG_CHANNELS:
+            raise ValueError(
+                f"JPEG needs images with channels in {JPEG_CHANNELS}, got images of shape "
+                f"{tuple(images.shape)}"
+            )
+        low, high = self.quality
+        # Integer qualities uniform in [low, high]: floor of a uniform draw on [low, high + 1).
+        draws = _per_example_values((float(low), float(high) + 1.0), images, seed)
+        qualities = tf.cast(tf.clip_by_value(tf.floor(draws), low, high), tf.int32)
+        pixels = tf.cast(
+            tf.round(tf.clip_by_value((tf.cast(images, tf.float32) + 1.0) * 127.5, 0.0, 255.0)),
+            tf.uint8,
+        )
+
+        def compress(args):
+            image, q = args
+            return tf.image.adjust_jpeg_quality(image, q)
+
+        decoded = tf.map_fn(
+            compress,
+            (pixels, qualities),
+            fn_output_signature=tf.TensorSpec(pixels.shape[1:], tf.uint8),
+        )
+        return tf.cast(tf.cast(decoded, tf.float32) / 127.5 - 1.0, images.dtype)
+
+    def get_config(self):
+        return {"quality": _range_config(self.quality)}
+
+
+@keras.saving.register_keras_serializable(package="tfgen")
+class Compose(Corruption):
+    """Several corruptions applied in order: ``y = c_n(... c_2(c_1(x)))``.
+
+    The i-th corruption draws from its own stateless seed, ``stateless_fold_in(seed, i)``, so
+    the corruptions are independent and the whole chain is as reproducible, and as independent
+    of the number of replicas, as each of its parts.
+
+    Args:
+        corruptions: A non-empty list of corruptions (anything `get` accepts, but None).
+    """
+
+    def __init__(self, corruptions):
+        if isinstance(corruptions, Corruption | dict) or not isinstance(corruptions, list | tuple):
+            raise ValueError(f"corruptions must be a non-empty list, got {corruptions!r}")
+        if not corruptions:
+            raise ValueError("corruptions must be a non-empty list, got an empty one")
+        if any(c is None for c in corruptions):
+            raise ValueError(f"corruptions must not hold None, got {corruptions!r}")
+        self.corruptions = [get(c) for c in corruptions]
+
+    def call(self, images, seed):
+        for i, corruption in enumerate(self.corruptions):
+            step_seed = tf.random.experimental.stateless_fold_in(seed, i)
+            images = tf.cast(corruption.call(images, step_seed), images.dtype)
+        return images
+
+    def get_config(self):
+        return {"corruptions": [keras.saving.serialize_keras_object(c) for c in self.corruptions]}
+
+    def __repr__(self):
+        return f"Compose({self.corruptions!r})"
+
+
 @keras.saving.register_keras_serializable(package="tfgen")
 class CorruptionFunction(Corruption):
     """Wraps a function ``fn(images, seed)`` (or ``fn(images)``) as a corruption.
@@ -262,6 +517,7 @@ def get(identifier):
     if callable(identifier):
         return CorruptionFunction(identifier)
     raise ValueError(
-        "corruption must be None, a tfgen.corruptions.Corruption (GaussianNoise, RandomMask) "
+        "corruption must be None, a tfgen.corruptions.Corruption (GaussianNoise, RandomMask, "
+        "Downsample, GaussianBlur, JPEG, Compose) "
         f"or a callable fn(images, seed), got {identifier!r}"
     )

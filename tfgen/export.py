@@ -15,7 +15,9 @@ and `saved_model_cli show --all --dir PATH` lists their signatures.
 `export_decoder(autoencoder, path)` writes `serving_default` (codes -> images in [0, 1]) and
 `encode` (images in [0, 1] -> {"z": codes}, the posterior mean for a variational model, whose
 log-variance comes as "z_log_var") and `reconstruct` (images in [0, 1] -> {"images": ...}),
-plus `sample` for a variational model.
+plus `sample` for a variational model. A restoration network without encoder
+(`Autoencoder(None, unet(...))`) gets `restore`, images in [0, 1] degraded at full size ->
+{"images": restored images in [0, 1]}, also as `serving_default`.
 
 Writing is safe: the SavedModel is written into a fresh directory next to `path` and renamed
 into place only when complete, so a failed export leaves a previous export at `path` intact.
@@ -187,7 +189,10 @@ def export_decoder(autoencoder, path):
     {"images": decoder(encoder(images))} in [0, 1], the deterministic reconstruction (the
     posterior mean is decoded, no sampling). A variational model (an encoder with the two
     outputs `[z_mean, z_log_var]`) also gets the `sample` signature of `export_generator`,
-    images of prior codes equal to `VAE.sample(batch_size, seed=seed)`. Everything runs in
+    images of prior codes equal to `VAE.sample(batch_size, seed=seed)`. A model whose encoder
+    is None (an image-to-image restoration network such as `Autoencoder(None,
+    architectures.unet(...))`) gets only `restore` and the same function as `serving_default`:
+    degraded `images` in [0, 1] at full size -> {"images": ...} in [0, 1]. Everything runs in
     inference mode.
 
     Args:
@@ -205,6 +210,8 @@ def export_decoder(autoencoder, path):
     """
     decoder = getattr(autoencoder, "decoder", None)
     encoder = getattr(autoencoder, "encoder", None)
+    if encoder is None and isinstance(decoder, keras.Model):
+        return _export_restorer(decoder, path)
     code_shape, image_shape = _check_image_model(decoder, "decoder", "autoencoder")
     if not isinstance(encoder, keras.Model) or not encoder.built:
         raise ValueError(f"autoencoder must hold a built keras.Model as encoder, got {encoder!r}")
@@ -248,4 +255,25 @@ def export_decoder(autoencoder, path):
     archive.add_endpoint("reconstruct", reconstruct, input_signature=[images_spec])
     if variational:
         _add_sample_endpoint(archive, decode, code_shape)
+    return _write_atomically(archive, path)
+
+
+def _export_restorer(network, path):
+    """`serving_default` and `restore`: degraded images in [0, 1] -> restored images in [0, 1]."""
+    shapes = [tuple(t.shape[1:]) for t in (*network.inputs, *network.outputs)]
+    if not network.built or len(shapes) != 2 or None in shapes[0] or shapes[0] != shapes[1]:
+        raise ValueError(
+            "an autoencoder without encoder must hold a built decoder mapping images to images "
+            f"of the same shape, got {network.input_shape} -> {network.output_shape}"
+        )
+    path = _check_path(path)
+
+    def restore(images):
+        return {"images": _to_unit_range(network(_to_model_range(images), training=False))}
+
+    images_spec = tf.TensorSpec([None, *shapes[0]], tf.float32, name="images")
+    archive = keras.export.ExportArchive()
+    archive.track(network)
+    archive.add_endpoint("serving_default", restore, input_signature=[images_spec])
+    archive.add_endpoint("restore", restore, input_signature=[images_spec])
     return _write_atomically(archive, path)

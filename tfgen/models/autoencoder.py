@@ -209,9 +209,12 @@ class Autoencoder(keras.Model):
     Args:
         encoder: A built `keras.Model`, images (batch, H, W, C) -> codes (batch, *code_shape);
             with `variational=True` two outputs `[z_mean, z_log_var]` of that shape (e.g.
-            `tfgen.architectures.conv_encoder(..., variational=True)`).
+            `tfgen.architectures.conv_encoder(..., variational=True)`). None for an
+            image-to-image restoration network: the decoder then takes the corrupted images
+            themselves (no bottleneck), e.g. `tfgen.architectures.unet`.
         decoder: A built `keras.Model`, codes (batch, *code_shape) -> images (batch, H, W, C)
-            in [-1, 1], e.g. `tfgen.architectures.conv_decoder`.
+            in [-1, 1], e.g. `tfgen.architectures.conv_decoder`; with `encoder=None`, images
+            -> images of the same shape.
         corruption: None (plain compression through the bottleneck), a
             `tfgen.corruptions.Corruption` (`GaussianNoise`, `RandomMask`) or a callable
             ``fn(images, seed)`` / ``fn(images)``; see `tfgen.corruptions`.
@@ -360,6 +363,8 @@ class Autoencoder(keras.Model):
     # Inference.
 
     def _posterior(self, images, training):
+        if self.encoder is None:  # an image-to-image network: the images are its input
+            return tf.cast(images, tf.float32), None
         outputs = self.encoder(images, training=training)
         if self.variational:
             z_mean, z_log_var = outputs
@@ -535,6 +540,8 @@ def _shape_of(shape):
 
 def _check_networks(encoder, decoder, variational):
     """Validates the pair; returns (image_shape, code_shape)."""
+    if encoder is None:
+        return _check_image_to_image(decoder, variational)
     for name, network in (("encoder", encoder), ("decoder", decoder)):
         if not isinstance(network, keras.Model) or not network.built:
             raise ValueError(f"{name} must be a built keras.Model, got {network!r}")
@@ -578,3 +585,19 @@ def _check_networks(encoder, decoder, variational):
             "build both for the same image_shape"
         )
     return image_shape, code_shape
+
+
+def _check_image_to_image(decoder, variational):
+    """Validates a decoder used without encoder; returns (image_shape, image_shape)."""
+    if variational:
+        raise ValueError("a variational model needs an encoder, got encoder=None")
+    if not isinstance(decoder, keras.Model) or not decoder.built:
+        raise ValueError(f"decoder must be a built keras.Model, got {decoder!r}")
+    shapes = [_shape_of(t.shape[1:]) for t in (*decoder.inputs, *decoder.outputs)]
+    if len(shapes) != 2 or len(shapes[0]) != 3 or None in shapes[0] or shapes[0] != shapes[1]:
+        raise ValueError(
+            "with encoder=None the decoder must map images (batch, H, W, C) of a fixed shape to "
+            f"images of the same shape (e.g. architectures.unet), got {decoder.input_shape} -> "
+            f"{decoder.output_shape}"
+        )
+    return shapes[0], shapes[0]

@@ -1,0 +1,329 @@
+"""Restoration: the U-Net, image-to-image Autoencoders, the restore export, the perceptual loss
+and the deep image prior."""
+
+import dataclasses
+import importlib.util
+import os
+import sys
+
+import keras
+import numpy as np
+import pytest
+import scipy.ndimage
+import tensorflow as tf
+
+from tfgen import architectures, corruptions, export
+from tfgen.data import builders
+from tfgen.models.autoencoder import Autoencoder
+from tfgen.optimizers import Adam
+from tfgen.perceptual import PerceptualLoss
+from tfgen.reconstruct import DeepImagePriorResult, deep_image_prior
+
+FILTERS = 4
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+
+
+def load_example(name):
+    """Imports examples/<name>.py as the module `name` (once, shared with other test files)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, os.path.join(EXAMPLES, f"{name}.py"))
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+def smooth_images(n, height, width, channels=3, seed=0, sigma=1.5):
+    """Random smooth images in [-1, 1]: structure at several pixels' scale, like photographs."""
+    noise = np.random.default_rng(seed).normal(size=(n, height, width, channels))
+    smooth = scipy.ndimage.gaussian_filter(noise, (0, sigma, sigma, 0), mode="wrap")
+    return np.clip(smooth / (3 * smooth.std()), -1, 1).astype(np.float32)
+
+
+@pytest.mark.parametrize("shape", [(16, 16, 3), (17, 23, 1), (9, 10, 3), (8, 8, 1)])
+@pytest.mark.parametrize("depth", [0, 1, 3])
+def test_unet_keeps_the_shape_for_odd_and_even_sizes(shape, depth):
+    model = architectures.unet(shape, base_filters=FILTERS, depth=depth)
+    x = smooth_images(2, *shape)
+    y = model(x, training=True).numpy()
+    assert y.shape == x.shape and y.dtype == np.float32
+    # Residual output with a zero-initialised last convolution: untrained, it is the identity.
+    np.testing.assert_array_equal(y, x)
+    plain = architectures.unet(shape, base_filters=FILTERS, depth=depth, residual=False)
+    out = plain(100 * x).numpy()
+    assert out.shape == x.shape and np.all(np.abs(out) <= 1.0)
+
+
+def test_unet_output_stays_in_range_and_saves(tmp_path):
+    model = architectures.unet((12, 12, 3), base_filters=FILTERS, depth=2)
+    correction = model.get_layer("correction")
+    correction.kernel.assign(np.full(correction.kernel.shape, 5.0, np.float32))
+    x = smooth_images(2, 12, 12)
+    y = model(x).numpy()
+    assert np.all(np.abs(y) <= 1.0) and np.abs(y).max() == 1.0
+    path = str(tmp_path / "unet.keras")
+    model.save(path)
+    np.testing.assert_array_equal(keras.saving.load_model(path, safe_mode=True)(x), y)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"image_shape": (16, 16)}, "image_shape must be"),
+        ({"image_shape": (16, 16, 2)}, "image_shape must be"),
+        ({"image_shape": (0, 16, 3)}, "image_shape must be"),
+        ({"image_shape": (16, 16, 3), "depth": -1}, "depth must be an int >= 0"),
+        ({"image_shape": (6, 16, 3), "depth": 3}, "depth <= 2"),
+        ({"image_shape": (16, 16, 3), "base_filters": 0}, "base_filters must be"),
+        ({"image_shape": (16, 16, 3), "residual": 1}, "residual must be a bool"),
+    ],
+)
+def test_unet_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        architectures.unet(**kwargs)
+
+
+def deblurring_model(shape=(16, 16, 3), **options):
+    keras.utils.set_random_seed(0)
+    network = architectures.unet(shape, base_filters=8, depth=1)
+    options.setdefault("corruption", corruptions.GaussianBlur(1.0))
+    return Autoencoder(None, network, seed=1, **options)
+
+
+def test_unet_autoencoder_learns_to_deblur_and_exports_restore(tmp_path):
+    clean = smooth_images(64, 16, 16, sigma=1.0)
+    model = deblurring_model(loss={"l1": 1.0, "ssim": 0.2})
+    model.compile(Adam(3e-3))
+    before = model.evaluate(clean, batch_size=32, verbose=0, return_dict=True)
+    # Untrained, the network is the identity: it scores the blurred input itself.
+    blurred = corruptions.GaussianBlur(1.0)(clean).numpy()
+    assert before["psnr"] == pytest.approx(
+        float(np.mean(tf.image.psnr((clean + 1) / 2, (blurred + 1) / 2, max_val=1.0))), abs=1e-3
+    )
+    model.fit(clean, batch_size=16, epochs=15, verbose=0)
+    after = model.evaluate(clean, batch_size=32, verbose=0, return_dict=True)
+    assert after["psnr"] > before["psnr"] + 1.0 and after["ssim"] > before["ssim"]
+
+    path = export.export_decoder(model, str(tmp_path / "saved_model"))
+    served = tf.saved_model.load(path)
+    assert sorted(served.signatures) == ["restore", "serving_default"]
+    for batch in (blurred[:3], blurred[:5]):
+        out = served.signatures["restore"](images=tf.constant((batch + 1) / 2))["images"].numpy()
+        expected = np.clip((model(batch).numpy() + 1) / 2, 0, 1)
+        np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+def test_image_to_image_autoencoder_on_two_replicas_equals_one_device(two_replicas):
+    clean = smooth_images(8, 12, 12)
+    data = tf.data.Dataset.from_tensor_slices(clean).batch(4)
+    weights = []
+    for strategy in (tf.distribute.get_strategy(), two_replicas):
+        with strategy.scope():
+            model = deblurring_model((12, 12, 3), corruption=corruptions.GaussianBlur((0.5, 1.5)))
+            model.compile(Adam(1e-2))
+        model.fit(data, epochs=1, verbose=0)
+        weights.append([w.numpy() for w in model.decoder.weights])
+    for a, b in zip(*weights, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_encoder_none_is_refused_for_bad_decoders():
+    decoder = architectures.conv_decoder(8, (8, 8, 1), base_filters=FILTERS)
+    with pytest.raises(ValueError, match="with encoder=None the decoder must map images"):
+        Autoencoder(None, decoder)
+    with pytest.raises(ValueError, match="variational model needs an encoder"):
+        Autoencoder(None, architectures.unet((8, 8, 1), FILTERS), variational=True)
+
+
+def feature_network(shape):
+    keras.utils.set_random_seed(3)
+    images = keras.Input(shape)
+    first = keras.layers.Conv2D(4, 3, activation="relu", name="first")(images)
+    second = keras.layers.Conv2D(2, 3, strides=2, name="second")(first)
+    return keras.Model(images, [first, second])
+
+
+def test_perceptual_loss_against_numpy():
+    shape = (10, 10, 3)
+    features = feature_network(shape)
+    x, y = smooth_images(3, *shape, seed=1), smooth_images(3, *shape, seed=2)
+    loss = PerceptualLoss(features, weight=0.5, pixel_loss="l2")
+    fx, fy = features(x), features(y)
+    expected = np.mean((x - y) ** 2, axis=(1, 2, 3)) + 0.5 * 0.5 * sum(
+        np.mean((np.asarray(a) - np.asarray(b)) ** 2, axis=(1, 2, 3))
+        for a, b in zip(fx, fy, strict=True)
+    )
+    np.testing.assert_allclose(loss(x, y).numpy(), expected, rtol=1e-5)
+    # Weight 0 is the pixel loss alone.
+    np.testing.assert_allclose(
+        PerceptualLoss(features, weight=0.0)(x, y),
+        np.mean(np.abs(x - y), axis=(1, 2, 3)),
+        rtol=1e-6,
+    )
+
+
+def test_perceptual_loss_trains_only_the_model_and_saves_with_its_features(tmp_path):
+    shape = (12, 12, 3)
+    features = feature_network(shape)
+    frozen = [w.numpy() for w in features.weights]
+    loss = PerceptualLoss(features, weight=0.1, pixel_loss={"l1": 1.0, "ssim": 0.2})
+    model = deblurring_model(shape, loss=loss)
+    model.compile(Adam(1e-2))
+    clean = smooth_images(8, *shape)
+    model.fit(clean, batch_size=4, epochs=1, verbose=0)
+    assert len(model.trainable_variables) == len(model.decoder.trainable_variables)
+    for a, b in zip(frozen, features.weights, strict=True):
+        np.testing.assert_array_equal(a, b.numpy())
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert isinstance(loaded.reconstruction_loss, PerceptualLoss)
+    np.testing.assert_allclose(
+        loaded.evaluate(clean, verbose=0), model.evaluate(clean, verbose=0), rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"feature_network": "vgg"}, "feature_network must be a built keras.Model"),
+        ({"weight": -1.0}, "weight must be a number >= 0"),
+        ({"pixel_loss": "l3"}, "loss must be one of"),
+        ({"pixel_loss": abs}, "pixel_loss must be one of"),
+    ],
+)
+def test_perceptual_loss_bad_arguments(kwargs, message):
+    kwargs.setdefault("feature_network", feature_network((8, 8, 1)))
+    with pytest.raises(ValueError, match=message):
+        PerceptualLoss(**kwargs)
+
+
+def photo_crop():
+    """A 16x16 crop of a bundled photograph (64x64 pixels of Grace Hopper's face, every 4th)."""
+    photo = builders.photo_arrays()["grace_hopper"]
+    return (photo[100:164:4, 200:264:4] / 255.0).astype(np.float32)
+
+
+def test_deep_image_prior_raises_the_psnr_of_a_noisy_image():
+    clean = photo_crop()
+    noisy = np.clip(clean + np.random.default_rng(0).normal(0, 0.1, clean.shape), 0, 1)
+    network = architectures.unet(clean.shape, base_filters=8, depth=2, residual=False)
+    result = deep_image_prior(
+        noisy, network=network, steps=300, clean=clean, report_every=100, seed=0
+    )
+    assert isinstance(result, DeepImagePriorResult)
+    assert sorted(result.psnr) == [0, 100, 200, 300] and result.losses.shape == (300,)
+    assert result.image.shape == clean.shape and 0 <= result.image.min() <= result.image.max() <= 1
+    noisy_psnr = 10 * np.log10(1 / np.mean((noisy - clean) ** 2))
+    assert result.psnr[0] == pytest.approx(noisy_psnr, abs=1e-3)
+    final = 10 * np.log10(1 / np.mean((result.image - clean) ** 2))
+    assert result.psnr[300] == pytest.approx(final, abs=1e-3)
+    assert final > noisy_psnr + 2.0
+
+
+def test_deep_image_prior_fits_through_the_mask_and_the_degradation():
+    clean = photo_crop()
+    known = corruptions.RandomMask(0.3, 2).mask(clean[None], seed=1).numpy()[0]
+    masked = clean * known
+    result = deep_image_prior(
+        masked,
+        mask=known,
+        steps=60,
+        smoothing=0.0,
+        clean=clean,
+        optimizer=Adam(0.01),
+        network=architectures.unet(clean.shape, base_filters=8, depth=1, residual=False),
+    )
+    # The loss sees only the known pixels: it falls, while the masked ones are filled in.
+    assert result.losses[-1] < 0.5 * result.losses[0]
+    assert result.psnr[60] > result.psnr[0]
+
+    blur = corruptions.GaussianBlur(1.0)
+    blurred = (blur(2 * clean[None] - 1).numpy()[0] + 1) / 2
+    result = deep_image_prior(
+        blurred,
+        corruption=blur,
+        steps=30,
+        optimizer=Adam(0.01),
+        smoothing=0.0,
+        network=architectures.unet(clean.shape, base_filters=8, depth=1, residual=False),
+    )
+    # The loss is the distance between the blurred output and the blurred image.
+    assert result.losses[-1] < 0.5 * result.losses[0] and result.psnr == {}
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"image": np.zeros((2, 8, 8, 3))}, "image must be one image"),
+        ({"image": np.full((8, 8, 3), 2.0)}, r"image must lie in \[0, 1\]"),
+        ({"clean": np.zeros((8, 9, 3))}, "clean must have the shape"),
+        ({"mask": np.ones((8, 9))}, "mask must have shape"),
+        ({"corruption": corruptions.GaussianNoise(0.1)}, "for denoising pass corruption=None"),
+        ({"corruption": corruptions.JPEG(10)}, "deterministic, differentiable"),
+        ({"corruption": corruptions.GaussianBlur((1, 2))}, "GaussianBlur with one sigma"),
+        ({"steps": 0}, "steps must be an int >= 1"),
+        ({"smoothing": 1.0}, r"smoothing must be a number in \[0, 1\)"),
+        ({"seed": 1.5}, "seed must be an int"),
+        ({"optimizer": "adam"}, "optimizer must be a keras.optimizers.Optimizer"),
+        ({"network": architectures.unet((4, 4, 3), 2, 1)}, "network must map inputs"),
+    ],
+)
+def test_deep_image_prior_bad_arguments(kwargs, message):
+    kwargs.setdefault("image", np.zeros((8, 8, 3)))
+    with pytest.raises(ValueError, match=message):
+        deep_image_prior(**kwargs)
+
+
+def test_reconstruction_example_corruptions_of_the_restoration_tasks():
+    example = load_example("train_reconstruction")
+    config = example.Config(factor=3, blur_sigma=0.8, jpeg_quality=12)
+    made = {
+        task: example.make_corruption(dataclasses.replace(config, task=task)).get_config()
+        for task in example.RESTORATION_TASKS
+    }
+    assert made == {
+        "super_resolution": {"factor": 3, "method": "bicubic"},
+        "deblur": {"sigma": 0.8},
+        "jpeg": {"quality": 12},
+    }
+
+
+def test_reconstruction_example_super_resolution_exports_restore(tmp_path):
+    example = load_example("train_reconstruction")
+    run = example.train(
+        task="super_resolution",
+        factor=2,
+        image_size=8,
+        batch_size=8,
+        base_filters=4,
+        steps=2,
+        epochs=1,
+        samples=4,
+        validation=False,
+        verbose=0,
+        output_dir=str(tmp_path),
+    )
+    served = tf.saved_model.load(run.saved_model_dir)
+    assert sorted(served.signatures) == ["restore", "serving_default"]
+    model = keras.saving.load_model(run.model_path, safe_mode=True)
+    assert model.encoder is None and isinstance(model.corruption, corruptions.Downsample)
+    images = np.random.default_rng(0).uniform(0, 1, (3, 8, 8, 1)).astype(np.float32)
+    out = served.signatures["restore"](images=tf.constant(images))["images"].numpy()
+    expected = np.clip((model(images * 2 - 1).numpy() + 1) / 2, 0, 1)
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+def test_restore_example_degrades_restores_and_draws(tmp_path):
+    example = load_example("restore")
+    output = str(tmp_path / "restore.png")
+    result = example.restore(task="inpaint", size=16, steps=2, output=output)
+    assert os.path.exists(output) and result.restored.shape == (16, 16, 3)
+    assert sorted(result.psnr) == [0, 2]
+    # Known pixels are kept: only the hidden ones change.
+    changed = np.any(result.restored != result.degraded, axis=-1)
+    hidden = np.all(result.degraded == 0.5, axis=-1)
+    assert changed.any() and not np.any(changed & ~hidden)
+    with pytest.raises(ValueError, match="inpaint needs corrupt=True"):
+        example.restore(task="inpaint", corrupt=False)
+    with pytest.raises(ValueError, match="photo:NAME"):
+        example.restore(image="photo:moon")
