@@ -9,6 +9,7 @@ reduction per batch) before any weight moves; a bad batch stops training with a 
 naming it. Under XLA (`jit_compile=True`) the in-step check is compiled away.
 """
 
+import contextlib
 import re
 
 import keras
@@ -64,7 +65,8 @@ class ImageModel(keras.Model):
     """Base of `GAN` and `Autoencoder`: the plumbing both share.
 
     Subclasses set `image_shape` and `_image_role` (how the message of a wrong shape names the
-    model, e.g. "generator makes") in `__init__`.
+    model, e.g. "generator makes"), count their training steps in `_training_step_counter()`
+    and train and evaluate on checked float32 images in `_train_on` and `_test_on`.
     """
 
     _image_role = "model takes"
@@ -97,11 +99,21 @@ class ImageModel(keras.Model):
                 raise
             raise bad from None
 
-    def _batch_images(self, data, batch_index=-1):
+    def train_step(self, data):
+        with self._checked_images(data, self._training_step_counter()) as images:
+            return self._train_on(images)
+
+    def test_step(self, data):
+        with self._checked_images(data) as images:
+            return self._test_on(images)
+
+    @contextlib.contextmanager
+    def _checked_images(self, data, batch_index=-1):
         """The float32 images of a batch, shape-checked, with their values asserted in-step.
 
-        `batch_index` names the batch in the error (-1: an evaluation batch). The assertion
-        runs before the images are used, so a bad batch never reaches the weights.
+        Every op of the step is created inside this context, so none of them (weights,
+        optimizer counters, noise steps) runs unless the check passes. `batch_index` names the
+        batch in the error (-1: an evaluation batch).
         """
         images = tf.cast(_images.images_of(data), tf.float32)
         _images.check_shape(images.shape, self.image_shape, self._image_role)
@@ -120,7 +132,7 @@ class ImageModel(keras.Model):
         batch_index = tf.cast(batch_index, tf.int64)
         check = tf.debugging.Assert(ok, [_BAD_BATCH, batch_index, nonfinite, low, high])
         with tf.control_dependencies([check]):
-            return tf.identity(images)
+            yield tf.identity(images)
 
     # -----------------------------------------------------------------------------------------
     # Optimizers.

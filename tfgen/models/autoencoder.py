@@ -383,8 +383,10 @@ class Autoencoder(_base.ImageModel):
             per_example = per_example + (self.kl_weight / self.image_size) * kl
         return per_example, reconstructions, kl
 
-    def train_step(self, data):
-        clean = self._batch_images(data, self.noise_step)
+    def _training_step_counter(self):
+        return self.noise_step
+
+    def _train_on(self, clean):
         global_batch = distribute.global_batch_size(tf.shape(clean)[0])
         variables = self.trainable_variables
         with tf.GradientTape() as tape:
@@ -398,8 +400,7 @@ class Autoencoder(_base.ImageModel):
         self.noise_step.assign_add(1)
         return distribute.step_logs(self.metrics, self.distribute_strategy)
 
-    def test_step(self, data):
-        clean = self._batch_images(data)
+    def _test_on(self, clean):
         # Seeds offset from training's, so evaluation never reuses a training corruption.
         per_example, reconstructions, kl = self._forward(
             clean, self.eval_step, offset=1, training=False

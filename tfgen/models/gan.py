@@ -211,8 +211,10 @@ class GAN(_base.ImageModel):
         )
         return distribute.per_example_normal([self.latent_dim], tf.shape(real)[0], seed)
 
-    def train_step(self, data):
-        real = self._batch_images(data, self.noise_step)
+    def _training_step_counter(self):
+        return self.noise_step
+
+    def _train_on(self, real):
         global_batch = distribute.global_batch_size(tf.shape(real)[0])
 
         # One generator pass serves the first discriminator update and the generator update,
@@ -302,8 +304,7 @@ class GAN(_base.ImageModel):
         if statistics:
             distribute.sync_update(statistics, copy)
 
-    def test_step(self, data):
-        real = self._batch_images(data)
+    def _test_on(self, real):
         global_batch = distribute.global_batch_size(tf.shape(real)[0])
         fake = self.generator(self._latent_codes(real, _STREAMS_PER_STEP - 1), training=False)
         real_logits, fake_logits, per_example = self._discriminator_losses(
