@@ -554,3 +554,60 @@ def test_stage_batch_images_scales_repeats_and_drops():
     np.testing.assert_allclose(once[0], [[-1.0], [51 / 127.5 - 1]], rtol=1e-6)
     twice = list(pipeline.batch_images(ds, 2, (0, 1), 2, False, True).as_numpy_iterator())
     np.testing.assert_allclose(np.concatenate(twice)[:, 0], np.array([0, 51, 255] * 2) / 255)
+
+
+# --- the pixel limit --------------------------------------------------------------------------
+
+
+def _png_declaring(width, height):
+    """A valid 1-bit grey PNG of width x height zeros: about 20 KB for 12000 x 12000."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    row = b"\x00" * (1 + (width + 7) // 8)
+    packer = zlib.compressobj(9)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize("suffix, size", [("png", (7, 5)), ("gif", (9, 4)), ("bmp", (3, 11))])
+def test_header_pixels_read_without_decoding(tmp_path, suffix, size):
+    path = tmp_path / f"x.{suffix}"
+    Image.new("RGB", size, (10, 20, 30)).save(path)
+    with Image.open(path) as reference:
+        want = reference.size[0] * reference.size[1]
+    assert int(sources.header_pixels(path.read_bytes())) == want
+
+
+def test_header_pixels_of_jpeg_and_other_bytes(tmp_path):
+    path = tmp_path / "x.jpg"
+    Image.new("RGB", (13, 6)).save(path)
+    assert int(sources.header_pixels(path.read_bytes())) == 78
+    assert int(sources.header_pixels(b"not an image")) == 0
+    assert int(sources.header_pixels(_png_declaring(12000, 12000))) == 144_000_000
+
+
+def test_folder_skips_images_above_max_pixels(tmp_path):
+    images = _patterns(3)
+    for i, img in enumerate(images):
+        _write_png(str(tmp_path / f"ok{i}.png"), img)
+    huge = _png_declaring(12000, 12000)
+    assert len(huge) < 50_000  # 144 million pixels declared by a few kilobytes
+    (tmp_path / "huge.png").write_bytes(huge)
+    ds = tdata.load(f"folder:{tmp_path}", batch_size=1, shuffle=False, value_range=(0, 1))
+    with pytest.warns(UserWarning, match="Skipped 1 of 4 image files.*max_pixels"):
+        got = _collect(ds)
+    assert _rows(got) == _rows(images / 255.0)
+    # A lower limit refuses the 12 x 10 images too: only what fits remains, or a clear error.
+    with pytest.raises(ValueError, match="could be decoded within max_pixels=100"):
+        tdata.load(f"folder:{tmp_path}", batch_size=1, max_pixels=100)
+    for bad in (0, 1.5, True, "big"):
+        with pytest.raises(ValueError, match="max_pixels must be an int >= 1"):
+            tdata.load(f"folder:{tmp_path}", batch_size=1, max_pixels=bad)

@@ -169,7 +169,7 @@ def _skip_and_count(dataset, expected, shape, description):
             warned.append(skipped)
             warnings.warn(
                 f"Skipped {skipped} of {expected} image files of {description} that could not "
-                "be read or decoded.",
+                "be read or decoded, or declare more than max_pixels pixels.",
                 UserWarning,
                 stacklevel=1,  # Called from a tf.data thread: no user frame to point at.
             )
@@ -213,6 +213,7 @@ def load(
     image_key: str | None = None,
     shuffle_buffer: int | None = None,
     input_context: tf.distribute.InputContext | None = None,
+    max_pixels: int = sources.DEFAULT_MAX_PIXELS,
 ) -> tf.data.Dataset:
     """Batches of images, float32 in `value_range`, ready for `model.fit`.
 
@@ -224,8 +225,9 @@ def load(
         - any tensorflow-datasets name ("mnist", "cifar10", "celeb_a", "mnist:3.*.*", ...),
           read from `data_dir` and downloaded there when missing (see `download`);
         - "folder:/path/to/images": png/jpg/bmp/gif files in a directory and its sub-folders
-          (class sub-folders are fine; labels are not used). Files that cannot be decoded are
-          skipped, with one warning giving their number at the end of the first pass.
+          (class sub-folders are fine; labels are not used). Files that cannot be decoded, or
+          whose header declares more than `max_pixels` pixels, are skipped, with one warning
+          giving their number at the end of the first pass.
       split: tfds split spec ("train", "test", "train[:90%]", ...). A folder is a single split
         named "train" that may be sliced the same way.
       image_size: int or (height, width) to bring every image to (see `fit`); None keeps the
@@ -256,6 +258,9 @@ def load(
       input_context: a `tf.distribute.InputContext` (from
         `strategy.distribute_datasets_from_function`): each input pipeline then reads its own
         share of the files and `batch_size` is divided into the per-replica batch size.
+      max_pixels: largest image (height x width) decoded from a folder, read from the file's
+        header before decoding; default 89,478,485, Pillow's `Image.MAX_IMAGE_PIXELS`, so that
+        a small file declaring a huge image cannot exhaust memory.
 
     Returns:
       A `tf.data.Dataset` of float32 tensors of shape (batch, height, width, channels). Its
@@ -271,8 +276,11 @@ def load(
         name, image_size, channels, batch_size, value_range, fit, repeat, cache, download
     )
     _check_shuffle_buffer(shuffle_buffer)
+    sources.check_max_pixels(max_pixels)
     deterministic = seed is not None or not shuffle
-    source = open_source(name, split, shuffle, seed, data_dir, download, image_key, input_context)
+    source = open_source(
+        name, split, shuffle, seed, data_dir, download, image_key, input_context, max_pixels
+    )
     shape = output_shape(source, size, channels)
     per_pipeline_batch = batch_size
     if input_context is not None:
@@ -295,10 +303,21 @@ def load(
 # The stages of `load`, in order.
 
 
-def open_source(name, split, shuffle, seed, data_dir, download, image_key, input_context):
+def open_source(
+    name,
+    split,
+    shuffle,
+    seed,
+    data_dir,
+    download,
+    image_key,
+    input_context,
+    max_pixels=sources.DEFAULT_MAX_PIXELS,
+):
     """The `sources.Source` `name` names: an image folder ("folder:<path>") or tfds data."""
     if name.startswith("folder:"):
-        return sources.folder_source(name[len("folder:") :], split, shuffle, seed, input_context)
+        path = name[len("folder:") :]
+        return sources.folder_source(path, split, shuffle, seed, input_context, max_pixels)
     return sources.tfds_source(
         name, split, data_dir, download, shuffle, seed, input_context, image_key
     )
