@@ -327,3 +327,15 @@ def test_bad_images_are_refused_before_training(digits):
         model.compile(loss="mse")
     with pytest.raises(ValueError, match="maximize"):
         model.compile(Adam(maximize=True))
+
+
+def test_non_finite_images_are_refused(digits):
+    model = make_model()
+    model.compile()
+    images = digits[:64].copy()
+    images[40, 0, 0, 0] = np.inf
+    with pytest.raises(ValueError, match=r"training batch 1 .*non-finite"):
+        model.fit(batches(images), epochs=1, verbose=0)
+    assert int(model.optimizer.iterations.numpy()) == 1
+    with pytest.raises(ValueError, match="non-finite"):
+        model.fit(images, epochs=1, verbose=0)

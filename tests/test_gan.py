@@ -298,3 +298,17 @@ def test_bad_compile_arguments_are_refused(options, message):
     gan = make_gan(filters=4)
     with pytest.raises(ValueError, match=message):
         gan.compile(**options)
+
+
+def test_non_finite_batch_is_refused_naming_it_before_any_update(digits):
+    gan = make_gan()
+    gan.compile()
+    images = digits[: 3 * BATCH].copy()
+    images[2 * BATCH + 5, 3, 4, 0] = np.nan  # in the third batch
+    before = weights_of(gan)
+    with pytest.raises(ValueError, match=r"training batch 2 .*1 non-finite values"):
+        gan.fit(batches(images), epochs=1, verbose=0)
+    assert int(gan.noise_step.numpy()) == 2  # the two good batches trained, the bad one not
+    assert int(gan.generator_optimizer.iterations.numpy()) == 2
+    assert any(np.any(a != b) for a, b in zip(before, weights_of(gan)))
+    assert all(np.all(np.isfinite(w)) for w in weights_of(gan))
