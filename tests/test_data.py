@@ -13,7 +13,7 @@ from PIL import Image
 from sklearn.datasets import load_digits, load_sample_images
 
 import tfgen.data as tdata
-from tfgen.data import sources
+from tfgen.data import pipeline, sources
 
 # Rows are one image each; compare datasets as multisets of images.
 
@@ -418,7 +418,6 @@ def test_unknown_name_lists_bundled_and_explains(tmp_path):
     message = str(err.value)
     for part in ("'digits'", "'photos'", "tensorflow-datasets", "folder:", "no_such_dataset_xyz"):
         assert part in message
-    assert tdata.bundled_names() == ("digits", "photos") == tdata.BUNDLED
 
 
 @pytest.mark.parametrize(
@@ -457,3 +456,158 @@ def test_bad_folders(tmp_path):
         tdata.load(f"folder:{tmp_path}")
     with pytest.raises(ValueError, match="split='test' is not valid for folder"):
         tdata.load(f"folder:{tmp_path}", split="test", batch_size=1)
+
+
+# --- the stages of load, one by one -----------------------------------------------------------
+
+
+def _in_memory_source(images, **overrides):
+    """A `sources.Source` over uint8 arrays, as tfds sources deliver them."""
+    fields = dict(
+        dataset=tf.data.Dataset.from_tensor_slices(images),
+        decode=lambda x: x,
+        num_examples=len(images),
+        shape=images.shape[1:],
+        num_files=1,
+        file_shardable=False,
+        may_fail=False,
+        description="test images",
+        default_size=images.shape[1:3],
+    )
+    fields.update(overrides)
+    return sources.Source(**fields)
+
+
+def test_stage_open_source_reads_a_folder(tmp_path):
+    images = _patterns(3)
+    for i, img in enumerate(images):
+        _write_png(str(tmp_path / f"{i}.png"), img)
+    source = pipeline.open_source(
+        f"folder:{tmp_path}", "train", False, None, None, None, None, None
+    )
+    assert (source.num_examples, source.may_fail, source.default_size) == (3, True, (12, 10))
+    decoded = [source.decode(x).numpy() for x in source.dataset]
+    assert _rows(np.stack(decoded)) == _rows(images)
+
+
+def test_stage_output_shape():
+    source = _in_memory_source(np.zeros((2, 6, 4, 4), np.uint8))
+    assert pipeline.output_shape(source, None, None) == (6, 4, 3)  # alpha dropped
+    assert pipeline.output_shape(source, (3, 5), 1) == (3, 5, 1)
+    varying = _in_memory_source(np.zeros((2, 6, 4, 3), np.uint8), default_size=None)
+    with pytest.raises(ValueError, match="vary in size; pass image_size="):
+        pipeline.output_shape(varying, None, 3)
+
+
+def test_stage_decode_and_skip_counts_failures():
+    good = tf.io.encode_png(np.full((2, 2, 1), 200, np.uint8)).numpy()
+    source = _in_memory_source(
+        np.zeros((3, 2, 2, 1), np.uint8),
+        dataset=tf.data.Dataset.from_tensor_slices([good, b"bad", good]),
+        decode=lambda x: tf.io.decode_png(x, channels=1),
+        may_fail=True,
+    )
+    ds = pipeline.decode_and_skip(source, (4, 4, 1), 1, "resize", True)
+    with pytest.warns(UserWarning, match="Skipped 1 of 3 image files of test images"):
+        got = np.stack(list(ds.as_numpy_iterator()))
+    assert got.shape == (2, 4, 4, 1) and got.dtype == np.uint8
+    np.testing.assert_array_equal(got, 200)
+
+
+def test_stage_cache_images_in_memory_on_disk_or_not(tmp_path, monkeypatch):
+    reads = []
+
+    def counted(x):
+        return tf.py_function(lambda v: reads.append(1) or v, [x], tf.uint8)
+
+    ds = tf.data.Dataset.range(4).map(lambda i: tf.cast(i, tf.uint8)).map(counted)
+    cached, in_memory = pipeline.cache_images(ds, True, 4, (1, 1, 1), "four")
+    assert in_memory
+    for _ in range(2):
+        assert list(cached.as_numpy_iterator()) == [0, 1, 2, 3]
+    assert len(reads) == 4  # the second pass reads the cache
+    on_disk, in_memory = pipeline.cache_images(ds, str(tmp_path / "c"), 4, (1, 1, 1), "four")
+    assert not in_memory and list(on_disk.as_numpy_iterator()) == [0, 1, 2, 3]
+    assert any(name.startswith("c") for name in os.listdir(tmp_path))
+    monkeypatch.setattr(pipeline, "cache_limit_bytes", lambda: 3)
+    too_big, in_memory = pipeline.cache_images(ds, True, 4, (1, 1, 1), "four")
+    assert too_big is ds and not in_memory
+    assert pipeline.cache_images(ds, False, 4, (1, 1, 1), "four") == (ds, False)
+
+
+def test_stage_shuffle_images_buffer_and_order():
+    assert pipeline.shuffle_buffer_size(50_000) == 10_000
+    assert pipeline.shuffle_buffer_size(50_000, cached_in_memory=True) == 50_000
+    assert pipeline.shuffle_buffer_size(50_000, shuffle_buffer=7) == 7
+    ds = pipeline.shuffle_images(tf.data.Dataset.range(100), 100, seed=3)
+    first, second = list(ds.as_numpy_iterator()), list(ds.as_numpy_iterator())
+    assert sorted(first) == list(range(100)) and first != list(range(100))
+    assert first != second  # a new order every pass
+    again = pipeline.shuffle_images(tf.data.Dataset.range(100), 100, seed=3)
+    assert list(again.as_numpy_iterator()) == first
+
+
+def test_stage_batch_images_scales_repeats_and_drops():
+    ds = tf.data.Dataset.from_tensor_slices(np.array([[0], [51], [255]], np.uint8))
+    once = list(pipeline.batch_images(ds, 2, (-1, 1), False, True, True).as_numpy_iterator())
+    assert len(once) == 1 and once[0].dtype == np.float32
+    np.testing.assert_allclose(once[0], [[-1.0], [51 / 127.5 - 1]], rtol=1e-6)
+    twice = list(pipeline.batch_images(ds, 2, (0, 1), 2, False, True).as_numpy_iterator())
+    np.testing.assert_allclose(np.concatenate(twice)[:, 0], np.array([0, 51, 255] * 2) / 255)
+
+
+# --- the pixel limit --------------------------------------------------------------------------
+
+
+def _png_declaring(width, height):
+    """A valid 1-bit grey PNG of width x height zeros: about 20 KB for 12000 x 12000."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    row = b"\x00" * (1 + (width + 7) // 8)
+    packer = zlib.compressobj(9)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize("suffix, size", [("png", (7, 5)), ("gif", (9, 4)), ("bmp", (3, 11))])
+def test_header_pixels_read_without_decoding(tmp_path, suffix, size):
+    path = tmp_path / f"x.{suffix}"
+    Image.new("RGB", size, (10, 20, 30)).save(path)
+    with Image.open(path) as reference:
+        want = reference.size[0] * reference.size[1]
+    assert int(sources.header_pixels(path.read_bytes())) == want
+
+
+def test_header_pixels_of_jpeg_and_other_bytes(tmp_path):
+    path = tmp_path / "x.jpg"
+    Image.new("RGB", (13, 6)).save(path)
+    assert int(sources.header_pixels(path.read_bytes())) == 78
+    assert int(sources.header_pixels(b"not an image")) == 0
+    assert int(sources.header_pixels(_png_declaring(12000, 12000))) == 144_000_000
+
+
+def test_folder_skips_images_above_max_pixels(tmp_path):
+    images = _patterns(3)
+    for i, img in enumerate(images):
+        _write_png(str(tmp_path / f"ok{i}.png"), img)
+    huge = _png_declaring(12000, 12000)
+    assert len(huge) < 50_000  # 144 million pixels declared by a few kilobytes
+    (tmp_path / "huge.png").write_bytes(huge)
+    ds = tdata.load(f"folder:{tmp_path}", batch_size=1, shuffle=False, value_range=(0, 1))
+    with pytest.warns(UserWarning, match="Skipped 1 of 4 image files.*max_pixels"):
+        got = _collect(ds)
+    assert _rows(got) == _rows(images / 255.0)
+    # A lower limit refuses the 12 x 10 images too: only what fits remains, or a clear error.
+    with pytest.raises(ValueError, match="could be decoded within max_pixels=100"):
+        tdata.load(f"folder:{tmp_path}", batch_size=1, max_pixels=100)
+    for bad in (0, 1.5, True, "big"):
+        with pytest.raises(ValueError, match="max_pixels must be an int >= 1"):
+            tdata.load(f"folder:{tmp_path}", batch_size=1, max_pixels=bad)

@@ -7,7 +7,7 @@ import scipy.linalg
 import tensorflow as tf
 from gan_setup import BATCH, LATENT_DIM, SIDE, digit_images, make_gan
 
-from tfgen import architectures
+from tfgen import architectures, losses
 from tfgen.models import GAN
 from tfgen.optimizers import Adam, Nesterov
 
@@ -80,27 +80,44 @@ def test_two_replicas_equal_one_device(digits, options, two_replicas):
         np.testing.assert_allclose(history_one[name], history_two[name], rtol=1e-4, atol=1e-5)
 
 
-def test_partial_last_batch_on_two_replicas(digits, two_replicas):
-    with two_replicas.scope():
-        gan = make_gan()
-        gan.compile()
+def test_partial_last_batch_on_two_replicas_equals_one_device(digits, two_replicas):
     # 70 images in batches of 32: the last batch holds 6, three per replica. (A batch that
     # leaves a replica with no image fails inside TensorFlow: its CPU convolution returns an
     # empty batch with the input's channel count. tfgen.data drops remainders by default.)
     dataset = tf.data.Dataset.from_tensor_slices(digits[:70]).batch(BATCH)
-    history = gan.fit(dataset, epochs=1, verbose=0)
-    assert all(np.isfinite(v[0]) for v in history.history.values())
+    results = []
+    for strategy in (tf.distribute.get_strategy(), two_replicas):
+        with strategy.scope():
+            gan = make_gan()
+            gan.compile()
+        history = gan.fit(dataset, epochs=1, verbose=0)
+        results.append((weights_of(gan), history.history))
+    (weights_one, history_one), (weights_two, history_two) = results
+    assert_same_weights(weights_one, weights_two, rtol=1e-4, atol=1e-5)
+    for name in history_one:
+        np.testing.assert_allclose(history_one[name], history_two[name], rtol=1e-4, atol=1e-5)
 
 
-def test_compile_builds_optimizers_under_a_strategy_created_before_it(digits, two_replicas):
-    # Optimizers created outside the scope still get their slots inside it from compile.
-    generator_optimizer, discriminator_optimizer = Adam(2e-4), Adam(2e-4)
+def test_optimizers_made_outside_the_scope_are_made_again_inside_it(digits, two_replicas):
+    # Their counters and slots must be mirrored variables, updated once per step.
+    generator_optimizer, discriminator_optimizer = Adam(3e-4), Adam(1e-4, beta_1=0.3)
     with two_replicas.scope():
         gan = make_gan()
-    gan.compile(generator_optimizer, discriminator_optimizer)
-    assert generator_optimizer.built and discriminator_optimizer.built
-    assert isinstance(generator_optimizer.variables[-1].value, tf.distribute.DistributedValues)
-    gan.fit(batches(digits[: 2 * BATCH]), epochs=1, verbose=0)
+    gan.compile(generator_optimizer, discriminator_optimizer, discriminator_steps=2)
+    for given, used in (
+        (generator_optimizer, gan.generator_optimizer),
+        (discriminator_optimizer, gan.discriminator_optimizer),
+    ):
+        assert used.get_config() == given.get_config()
+        assert used.built and not given.built
+        for variable in [used.iterations, *used.variables]:
+            assert isinstance(variable.value, tf.distribute.DistributedValues)
+    gan.fit(batches(digits[: 3 * BATCH]), epochs=1, verbose=0)
+    # Three steps; the discriminator updates twice per step.
+    for optimizer, updates in ((gan.generator_optimizer, 3), (gan.discriminator_optimizer, 6)):
+        replicas = optimizer.iterations.value.values
+        assert len(replicas) == 2
+        assert [int(v.numpy()) for v in replicas] == [updates, updates]
 
 
 def test_discriminator_ascent_equals_descent_on_the_negated_objective(digits):
@@ -183,7 +200,16 @@ def test_mixed_precision_keeps_outputs_and_losses_float32(digits):
         keras.mixed_precision.set_global_policy("float32")
     assert isinstance(gan.generator_optimizer, keras.optimizers.LossScaleOptimizer)
     assert isinstance(gan.discriminator_optimizer, keras.optimizers.LossScaleOptimizer)
+    # The networks compute in float16; their outputs, the losses and the metrics are float32.
+    assert gan.discriminator.compute_dtype == "float16"
     assert gan.generator.output.dtype == "float32"
+    z = tf.random.normal([4, LATENT_DIM])
+    logits = gan.discriminator(gan.generator(z))
+    for name in ("non_saturating", "hinge", "wasserstein", "least_squares"):
+        pair = losses.get(name)
+        assert pair.generator(logits).dtype == tf.float32
+        assert pair.discriminator(logits, logits).dtype == tf.float32
+    assert all(metric.result().dtype == tf.float32 for metric in gan.metrics)
     assert all(np.isfinite(v[0]) for v in history.history.values())
 
 
@@ -199,9 +225,17 @@ def test_jit_compile_trains_with_xla(digits):
 
 def test_evaluate_reports_the_metrics(digits):
     gan = make_gan()
-    gan.compile(gradient_penalty=("wgan_gp", 10.0))
+    gan.compile(loss="wasserstein", gradient_penalty=("wgan_gp", 10.0))
     logs = gan.evaluate(batches(digits[:64]), verbose=0, return_dict=True)
     assert set(logs) == {"d_loss", "g_loss", "d_real", "d_fake", "gradient_penalty"}
+    # d_real is the mean logit on the real images, computed here directly.
+    real_logits = np.asarray(gan.discriminator(digits[:64], training=False)).ravel()
+    np.testing.assert_allclose(logs["d_real"], real_logits.mean(), rtol=1e-4, atol=1e-6)
+    # Wasserstein: d_loss = mean f - mean r + 10 * penalty and g_loss = -mean f (Gulrajani 2017).
+    want = logs["d_fake"] - logs["d_real"] + 10.0 * logs["gradient_penalty"]
+    np.testing.assert_allclose(logs["d_loss"], want, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(logs["g_loss"], -logs["d_fake"], rtol=1e-4, atol=1e-6)
+    assert logs["gradient_penalty"] > 0
 
 
 def test_call_runs_the_sampling_generator():
@@ -264,3 +298,17 @@ def test_bad_compile_arguments_are_refused(options, message):
     gan = make_gan(filters=4)
     with pytest.raises(ValueError, match=message):
         gan.compile(**options)
+
+
+def test_non_finite_batch_is_refused_naming_it_before_any_update(digits):
+    gan = make_gan()
+    gan.compile()
+    images = digits[: 3 * BATCH].copy()
+    images[2 * BATCH + 5, 3, 4, 0] = np.nan  # in the third batch
+    before = weights_of(gan)
+    with pytest.raises(ValueError, match=r"training batch 2 .*1 non-finite values"):
+        gan.fit(batches(images), epochs=1, verbose=0)
+    assert int(gan.noise_step.numpy()) == 2  # the two good batches trained, the bad one not
+    assert int(gan.generator_optimizer.iterations.numpy()) == 2
+    assert any(np.any(a != b) for a, b in zip(before, weights_of(gan)))
+    assert all(np.all(np.isfinite(w)) for w in weights_of(gan))

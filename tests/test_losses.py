@@ -41,16 +41,6 @@ def logits():
     return real, fake
 
 
-def test_losses_tuple_lists_all_names():
-    assert losses.LOSSES == (
-        "non_saturating",
-        "minimax",
-        "hinge",
-        "wasserstein",
-        "least_squares",
-    )
-
-
 @pytest.mark.parametrize("name", losses.LOSSES)
 @pytest.mark.parametrize("column", [False, True], ids=["flat", "column"])
 def test_losses_match_closed_form(name, column, logits):
@@ -405,3 +395,31 @@ def test_penalties_under_mixed_precision():
         kernels = [v for v in mixed.trainable_variables if v.path.endswith("kernel")]
         for grad in tape.gradient(mean, kernels):
             assert grad is not None and np.all(np.isfinite(grad.numpy()))
+
+
+# --- image quality and the VAE's KL -----------------------------------------------------------
+
+
+def test_ssim_and_psnr_closed_forms():
+    rng = np.random.default_rng(0)
+    x, y = (rng.uniform(-1, 1, (3, 8, 8, 2)).astype(np.float32) for _ in range(2))
+    np.testing.assert_allclose(losses.ssim(x, x), 1.0, rtol=1e-5)
+    # Constant images have no variance, so SSIM reduces to its luminance term
+    # (2 mu_x mu_y + C1) / (mu_x^2 + mu_y^2 + C1), C1 = (0.01 * max_val)^2 (Wang et al. 2004).
+    a, b = 0.2, 0.7  # on [0, 1]
+    ones = np.ones((1, 8, 8, 1), np.float32)
+    expected = (2 * a * b + 1e-4) / (a * a + b * b + 1e-4)
+    got = losses.ssim(ones * (2 * a - 1), ones * (2 * b - 1))
+    np.testing.assert_allclose(got, [expected], rtol=1e-4)
+    # PSNR: 10 log10(1 / MSE) on [0, 1].
+    mse = np.mean(((x - y) / 2.0) ** 2, axis=(1, 2, 3))
+    np.testing.assert_allclose(losses.psnr(x, y), 10 * np.log10(1.0 / mse), rtol=1e-4)
+
+
+def test_kl_divergence_against_the_closed_form():
+    rng = np.random.default_rng(1)
+    mu = rng.normal(size=(4, 6)).astype(np.float32)
+    log_var = rng.normal(size=(4, 6)).astype(np.float32)
+    expected = 0.5 * np.sum(mu**2 + np.exp(log_var) - log_var - 1, axis=1)
+    np.testing.assert_allclose(losses.kl_divergence(mu, log_var), expected, rtol=1e-5)
+    np.testing.assert_allclose(losses.kl_divergence(0 * mu, 0 * log_var), 0.0)

@@ -36,6 +36,8 @@ import tempfile
 import keras
 import tensorflow as tf
 
+from tfgen.models import sampling_network
+
 __all__ = ["export_decoder", "export_generator"]
 
 # Marker of a directory that holds a SavedModel (written by tf.saved_model.save).
@@ -145,8 +147,8 @@ def export_generator(gan, path):
     normalisation uses its moving statistics).
 
     Args:
-        gan: A `tfgen.models.GAN` (anything with a `sampling_generator` or `generator`
-            attribute), or a generator `keras.Model` itself.
+        gan: A `tfgen.models.GAN`, or any model `tfgen.models.sampling_network` finds a
+            generator in (a VAE's decoder), or a generator `keras.Model` itself.
         path: Directory to write. A previous export there is replaced only once the new one
             is complete.
 
@@ -157,11 +159,10 @@ def export_generator(gan, path):
         ValueError: `gan` holds no built generator, or `path` is a file or a non-empty
             directory that is not a SavedModel.
     """
-    generator = gan
-    for attribute in ("sampling_generator", "generator"):
-        if getattr(gan, attribute, None) is not None:
-            generator = getattr(gan, attribute)
-            break
+    try:
+        generator = sampling_network(gan)
+    except ValueError:
+        generator = None  # refused below, naming the argument
     code_shape, _ = _check_image_model(generator, "generator", "gan")
     path = _check_path(path)
 

@@ -21,10 +21,12 @@ from tfgen.data import builders
 
 __all__ = [
     "BUNDLED",
+    "DEFAULT_MAX_PIXELS",
     "DataNotPreparedError",
     "IMAGE_EXTENSIONS",
     "Source",
     "folder_source",
+    "header_pixels",
     "network_available",
     "tfds_source",
 ]
@@ -38,6 +40,10 @@ BUNDLED = tuple(_BUNDLED_BUILDERS)
 
 # File types `tf.io.decode_image` reads (the same list as keras.utils.image_dataset_from_directory).
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+
+# Largest image (height x width) decoded from a file: Pillow's `Image.MAX_IMAGE_PIXELS`, the
+# size above which Pillow warns of a decompression bomb (about 256 MiB of 24-bit RGB pixels).
+DEFAULT_MAX_PIXELS = 89_478_485
 
 # Host probed to decide whether a tfds download can work (tfds' own mirror bucket).
 _PROBE_ADDRESS = ("storage.googleapis.com", 443)
@@ -268,27 +274,120 @@ def _slice(files: list[str], split: str, root: str) -> list[str]:
     return [f for ins in instructions for f in files[ins.from_ : ins.to]]
 
 
-def _probe(files: list[str], root: str, limit: int = 100) -> tuple[int, int, int]:
+def _unsigned(contents, offset, length, little_endian):
+    """The unsigned integer of `length` (2 or 4) bytes at `offset` of a byte string tensor."""
+    raw = tf.io.decode_raw(tf.strings.substr(contents, offset, length), tf.uint8)
+    raw = tf.cast(raw, tf.int64)
+    if little_endian:
+        raw = tf.reverse(raw, [0])
+    return tf.reduce_sum(
+        raw * tf.constant([256 ** (length - 1 - i) for i in range(length)], tf.int64)
+    )
+
+
+def header_pixels(contents):
+    """Pixels (height x width, int64) an encoded image declares in its header, read undecoded.
+
+    PNG: the IHDR chunk's width and height (big-endian, bytes 16-23); GIF: the logical screen
+    (little-endian 16-bit, bytes 6-9); BMP: the DIB header's width and height (little-endian
+    32-bit, bytes 18-25, the height's sign gives the row order); JPEG: the frame header, read
+    by `tf.image.extract_jpeg_shape`. Anything else, or a file too short for its header, gives
+    0: the decoder then refuses it.
+    """
+    contents = tf.convert_to_tensor(contents, tf.string)
+    size = tf.strings.length(contents)
+    head = tf.strings.substr(contents, 0, 8)
+
+    def png():
+        # PNG allows sides up to 2**31 - 1; clamped so the product cannot overflow int64.
+        width = tf.minimum(_unsigned(contents, 16, 4, False), 2**31)
+        return width * tf.minimum(_unsigned(contents, 20, 4, False), 2**31)
+
+    def gif():
+        return _unsigned(contents, 6, 2, True) * _unsigned(contents, 8, 2, True)
+
+    def bmp():
+        width = _unsigned(contents, 18, 4, True)
+        height = _unsigned(contents, 22, 4, True)
+        height = tf.where(height >= 2**31, 2**32 - height, height)  # top-down rows: negative
+        width = tf.where(width >= 2**31, 2**32 - width, width)
+        return width * height
+
+    def jpeg():
+        shape = tf.cast(tf.image.extract_jpeg_shape(contents), tf.int64)
+        return shape[0] * shape[1]
+
+    def unknown():
+        return tf.constant(0, tf.int64)
+
+    is_png = tf.logical_and(tf.equal(head, b"\x89PNG\r\n\x1a\n"), size >= 24)
+    is_gif = tf.logical_and(tf.equal(tf.strings.substr(head, 0, 3), b"GIF"), size >= 10)
+    is_bmp = tf.logical_and(tf.equal(tf.strings.substr(head, 0, 2), b"BM"), size >= 26)
+    return tf.case(
+        [(is_png, png), (is_gif, gif), (is_bmp, bmp), (tf.image.is_jpeg(contents), jpeg)],
+        default=unknown,
+        exclusive=False,
+    )
+
+
+def decode_image_file(filename, channels=None, max_pixels=DEFAULT_MAX_PIXELS):
+    """Decodes one image file, refusing (InvalidArgumentError) one above `max_pixels` pixels.
+
+    The size comes from the header (`header_pixels`) before any pixel is decoded, so a small
+    file that declares a huge image costs no memory.
+    """
+    contents = tf.io.read_file(filename)
+    check = tf.debugging.assert_less_equal(
+        header_pixels(contents),
+        tf.constant(max_pixels, tf.int64),
+        message=f"the image holds more than max_pixels={max_pixels} pixels",
+    )
+    with tf.control_dependencies([check]):
+        return tf.io.decode_image(contents, channels=channels, expand_animations=False)
+
+
+def check_max_pixels(max_pixels):
+    """`max_pixels` if it is an int >= 1, else a ValueError naming it."""
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+        raise ValueError(
+            f"max_pixels must be an int >= 1 (default {DEFAULT_MAX_PIXELS}, Pillow's limit), "
+            f"got {max_pixels!r}"
+        )
+    return max_pixels
+
+
+def _probe(files, root, max_pixels=DEFAULT_MAX_PIXELS, limit=100) -> tuple[int, int, int]:
     """Shape (height, width, channels) of the first of `files` that decodes."""
     for path in files[:limit]:
         try:
-            image = tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
+            image = decode_image_file(path, max_pixels=max_pixels)
         except (tf.errors.OpError, ValueError):
             continue
         return tuple(int(d) for d in image.shape)
     raise ValueError(
         f"None of the first {min(limit, len(files))} image files in folder {root!r} could be "
-        "decoded; the folder must contain readable .png/.jpg/.jpeg/.bmp/.gif files."
+        f"decoded within max_pixels={max_pixels}; the folder must contain readable "
+        ".png/.jpg/.jpeg/.bmp/.gif files."
     )
 
 
-def folder_source(path: str, split: str, shuffle: bool, seed: int | None, input_context) -> Source:
+def folder_source(
+    path: str,
+    split: str,
+    shuffle: bool,
+    seed: int | None,
+    input_context,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Source:
     """Source for a directory of image files, searched recursively (class sub-folders or not).
 
     Files are listed in sorted order (so splits and seeded runs are reproducible) and decoded
     with `tf.io.decode_image`; grey images are read with one channel when the first readable
-    file is grey, otherwise every file is read as RGB (alpha dropped).
+    file is grey, otherwise every file is read as RGB (alpha dropped). Files whose header
+    declares more than `max_pixels` pixels fail to decode without being decoded (`load` skips
+    and counts them with the unreadable ones).
     """
+    check_max_pixels(max_pixels)
     root = os.path.expanduser(path)
     if not os.path.isdir(root):
         raise ValueError(f"name='folder:{path}': {root!r} is not a directory")
@@ -303,13 +402,11 @@ def folder_source(path: str, split: str, shuffle: bool, seed: int | None, input_
         files = files[input_context.input_pipeline_id :: input_context.num_input_pipelines]
     if not files:
         raise ValueError(f"split={split!r} selects no files of folder {root!r}")
-    height, width, channels = _probe(files, root)
+    height, width, channels = _probe(files, root, max_pixels)
     channels = 1 if channels in (1, 2) else 3
 
     def decode(filename):
-        image = tf.io.decode_image(
-            tf.io.read_file(filename), channels=channels, expand_animations=False
-        )
+        image = decode_image_file(filename, channels, max_pixels)
         image.set_shape((None, None, channels))
         return image
 
