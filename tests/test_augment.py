@@ -83,8 +83,9 @@ def test_each_operation_matches_the_papers_code(name, channels):
 def test_policy_applies_operations_in_order_from_one_draw():
     x = images(3)
     u = reference_draws(BATCH, 7)
-    expected = reference_cutout(reference_translation(reference_color(x, u[:, :3]), u[:, 3:5]),
-                                u[:, 5:])
+    expected = reference_cutout(
+        reference_translation(reference_color(x, u[:, :3]), u[:, 3:5]), u[:, 5:]
+    )
     got = augment.diff_augment(x, "color,translation,cutout", SEED).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
 
