@@ -66,11 +66,6 @@ def _color(images, draws, strength):
     return (x - image_mean) * contrast[:, None, None, None] + image_mean
 
 
-def _uniform_ints(draws, count):
-    """Integers uniform in [0, count) from uniform [0, 1) draws."""
-    return tf.minimum(tf.cast(tf.floor(draws * count), tf.int32), count - 1)
-
-
 def _pixels(side, ratio):
     return int(side * ratio + 0.5)
 
@@ -81,8 +76,8 @@ def _translation(images, draws, strength):
     max_dx = _pixels(width, TRANSLATION_RATIO * strength)
     if max_dy == 0 and max_dx == 0:
         return images
-    dy = _uniform_ints(draws[:, 0], 2 * max_dy + 1) - max_dy
-    dx = _uniform_ints(draws[:, 1], 2 * max_dx + 1) - max_dx
+    dy = distribute.uniform_integers(draws[:, 0], 2 * max_dy + 1) - max_dy
+    dx = distribute.uniform_integers(draws[:, 1], 2 * max_dx + 1) - max_dx
     # Output pixel (i, j) reads input pixel (i + dy, j + dx); indices are taken in the image
     # padded by one zero pixel, clamped to it, so anything shifted in from outside reads 0.
     padded = tf.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]])
@@ -100,8 +95,8 @@ def _cutout(images, draws, strength):
         return images
     # The square's centre is uniform over the image (one position more when the side is even),
     # as in the paper's code; the part outside the image is dropped.
-    top = _uniform_ints(draws[:, 0], height + 1 - size_y % 2) - size_y // 2
-    left = _uniform_ints(draws[:, 1], width + 1 - size_x % 2) - size_x // 2
+    top = distribute.uniform_integers(draws[:, 0], height + 1 - size_y % 2) - size_y // 2
+    left = distribute.uniform_integers(draws[:, 1], width + 1 - size_x % 2) - size_x // 2
     rows = tf.range(height)[None, :] - top[:, None]
     cols = tf.range(width)[None, :] - left[:, None]
     inside_rows = (rows >= 0) & (rows < size_y)
