@@ -4,8 +4,10 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from sklearn.datasets import load_digits
 
 from tfgen import architectures
+from tfgen.models import GAN
 
 SIDE, CLASSES, LATENT, FILTERS = 8, 3, 8, 4
 
@@ -99,3 +101,197 @@ def test_bad_num_classes_is_refused(num_classes):
         architectures.dcgan_generator((SIDE, SIDE, 1), LATENT, num_classes=num_classes)
     with pytest.raises(ValueError, match="num_classes"):
         architectures.dcgan_discriminator((SIDE, SIDE, 1), num_classes=num_classes)
+
+
+# --------------------------------------------------------------------------------------------
+# The conditional GAN.
+
+BATCH = 16
+DIGIT_CLASSES = 10
+
+
+@pytest.fixture(scope="module")
+def digits():
+    data = load_digits()
+    images = data.images.astype(np.float32)[..., None] / 8.0 - 1.0
+    return images[: 4 * BATCH], data.target[: 4 * BATCH].astype(np.int64)
+
+
+def labelled_batches(images, labels, batch=BATCH):
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+    return dataset.batch(batch, drop_remainder=True)
+
+
+def make_conditional_gan(seed=0, num_classes=DIGIT_CLASSES):
+    keras.utils.set_random_seed(seed)
+    generator = architectures.dcgan_generator(
+        (SIDE, SIDE, 1), LATENT, FILTERS, num_classes=num_classes
+    )
+    discriminator = architectures.dcgan_discriminator(
+        (SIDE, SIDE, 1), FILTERS, num_classes=num_classes
+    )
+    return GAN(generator, discriminator, seed=seed, num_classes=num_classes)
+
+
+def weights_of(model):
+    return [w.numpy() for w in model.weights]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"augment": "color,translation,cutout", "gradient_penalty": ("r1", 1.0)},
+        {"loss": "wasserstein", "gradient_penalty": ("wgan_gp", 10.0), "discriminator_steps": 2},
+    ],
+    ids=["augment_r1", "wgan_gp"],
+)
+def test_two_replicas_equal_one_device(digits, options, two_replicas):
+    results = []
+    for strategy in (tf.distribute.get_strategy(), two_replicas):
+        with strategy.scope():
+            gan = make_conditional_gan()
+            gan.compile(**options)
+        history = gan.fit(labelled_batches(*digits), epochs=1, verbose=0)
+        results.append((weights_of(gan), history.history))
+    (weights_one, history_one), (weights_two, history_two) = results
+    for one, two in zip(weights_one, weights_two, strict=True):
+        np.testing.assert_allclose(one, two, rtol=1e-4, atol=1e-5)
+    for name in history_one:
+        np.testing.assert_allclose(history_one[name], history_two[name], rtol=1e-4, atol=1e-5)
+
+
+def test_augmented_and_plain_training_differ_but_both_learn_something(digits):
+    histories, weights = [], []
+    for augment in (None, "color,translation,cutout"):
+        gan = make_conditional_gan()
+        gan.compile(augment=augment)
+        histories.append(gan.fit(labelled_batches(*digits), epochs=1, verbose=0).history)
+        weights.append(weights_of(gan.discriminator))
+    for history in histories:
+        assert all(np.isfinite(v[0]) for v in history.values())
+    # The discriminator saw other images, so it moved elsewhere.
+    assert any(not np.allclose(a, b) for a, b in zip(*weights, strict=True))
+
+
+def test_fit_takes_arrays_with_labels(digits):
+    gan = make_conditional_gan()
+    gan.compile()
+    images, labels = digits
+    history = gan.fit(images, labels, batch_size=BATCH, epochs=1, verbose=0)
+    assert np.isfinite(history.history["d_loss"][0])
+    assert gan.evaluate(images, labels, batch_size=BATCH, verbose=0, return_dict=True)["g_loss"]
+
+
+@pytest.mark.parametrize(
+    "make_data, message",
+    [
+        (lambda x, y: tf.data.Dataset.from_tensor_slices(x).batch(BATCH), "images alone"),
+        (lambda x, y: labelled_batches(x, y + 5), r"\[0, 10\).*\[10, 11"),
+        (lambda x, y: labelled_batches(x, y - 10), r"\[0, 10\)"),
+        (lambda x, y: labelled_batches(x, y.astype(np.float32)), "integers.*float32"),
+        (lambda x, y: labelled_batches(x, y[:, None, None]), "shape"),
+    ],
+    ids=["missing", "too_large", "negative", "float", "rank"],
+)
+def test_bad_labels_are_refused_before_training(digits, make_data, message):
+    gan = make_conditional_gan()
+    gan.compile()
+    with pytest.raises(ValueError, match=message):
+        gan.fit(make_data(*digits), epochs=1, verbose=0)
+    assert int(gan.noise_step.numpy()) == 0  # no step ran
+
+
+def test_bad_label_arrays_are_refused(digits):
+    gan = make_conditional_gan()
+    gan.compile()
+    images, labels = digits
+    with pytest.raises(ValueError, match="y=None"):
+        gan.fit(images, batch_size=BATCH, verbose=0)
+    with pytest.raises(ValueError, match="10"):
+        gan.fit(images, labels + 1, batch_size=BATCH, verbose=0)
+    with pytest.raises(ValueError, match="labels"):
+        gan.fit(images, labels[:-1], batch_size=BATCH, verbose=0)
+
+
+def test_out_of_range_labels_in_a_later_batch_stop_training(digits):
+    gan = make_conditional_gan()
+    gan.compile()
+    images, labels = digits
+    labels = labels.copy()
+    labels[-1] = DIGIT_CLASSES  # last batch only: not seen by the up-front check
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"labels must lie in \[0, 10\)"):
+        gan.fit(labelled_batches(images, labels), epochs=1, verbose=0)
+
+
+def test_networks_must_match_num_classes():
+    conditional = make_conditional_gan()
+    plain_generator = architectures.dcgan_generator((SIDE, SIDE, 1), LATENT, FILTERS)
+    plain_discriminator = architectures.dcgan_discriminator((SIDE, SIDE, 1), FILTERS)
+    with pytest.raises(ValueError, match="pass num_classes=K"):
+        GAN(conditional.generator, conditional.discriminator)
+    with pytest.raises(ValueError, match=r"generator taking \[z, labels\]"):
+        GAN(plain_generator, conditional.discriminator, num_classes=DIGIT_CLASSES)
+    with pytest.raises(ValueError, match=r"discriminator taking \[images, labels\]"):
+        GAN(conditional.generator, plain_discriminator, num_classes=DIGIT_CLASSES)
+    for bad in (1, 2.0, "3", True):
+        with pytest.raises(ValueError, match="num_classes"):
+            GAN(conditional.generator, conditional.discriminator, num_classes=bad)
+
+
+def test_bad_augment_is_refused():
+    gan = make_conditional_gan()
+    with pytest.raises(ValueError, match="'zoom'"):
+        gan.compile(augment="color,zoom")
+
+
+def test_generate_follows_labels_and_seed():
+    gan = make_conditional_gan()
+    one_class = gan.generate(4, labels=3, seed=1)
+    assert one_class.shape == (4, SIDE, SIDE, 1)
+    assert one_class.min() >= 0 and one_class.max() <= 1
+    np.testing.assert_array_equal(gan.generate(4, labels=[3, 3, 3, 3], seed=1), one_class)
+    # The same codes under another label give other images; the same seed gives the same.
+    assert not np.allclose(gan.generate(4, labels=5, seed=1), one_class)
+    np.testing.assert_array_equal(gan.generate(6, seed=2), gan.generate(6, seed=2))
+    # The codes are those of the unconditional `generate` (and the export's `sample`).
+    z = tf.random.stateless_normal([4, LATENT], seed=[1, 0])
+    expected = gan.generator([z, tf.constant([3] * 4)], training=False).numpy()
+    np.testing.assert_allclose(one_class, np.clip((expected + 1) / 2, 0, 1), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [(10, r"\[0, 10\)"), ([1, 2], "n=3"), ([0.5, 1, 2], "integers"), (-1, r"\[0, 10\)")],
+)
+def test_generate_refuses_bad_labels(labels, message):
+    gan = make_conditional_gan()
+    with pytest.raises(ValueError, match=message):
+        gan.generate(3, labels=labels)
+
+
+def test_unconditional_generate_refuses_labels():
+    generator = architectures.dcgan_generator((SIDE, SIDE, 1), LATENT, FILTERS)
+    gan = GAN(generator, architectures.dcgan_discriminator((SIDE, SIDE, 1), FILTERS))
+    with pytest.raises(ValueError, match="conditional"):
+        gan.generate(2, labels=1)
+
+
+def test_save_load_and_continue_like_uninterrupted_training(digits, tmp_path):
+    data = labelled_batches(*digits)
+    gan = make_conditional_gan()
+    gan.compile(augment="translation,cutout", generator_ema=0.5)
+    gan.fit(data, epochs=1, verbose=0)
+    gan.save(tmp_path / "gan.keras")
+    loaded = keras.saving.load_model(tmp_path / "gan.keras", safe_mode=True)
+    assert loaded.num_classes == DIGIT_CLASSES
+    assert loaded.augment == ("translation", "cutout")
+    for ours, theirs in zip(weights_of(gan), weights_of(loaded), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(
+        loaded.generate(5, labels=[0, 1, 2, 3, 4], seed=3),
+        gan.generate(5, labels=[0, 1, 2, 3, 4], seed=3),
+    )
+    gan.fit(data, epochs=1, verbose=0)
+    loaded.fit(data, epochs=1, verbose=0)
+    for ours, theirs in zip(weights_of(gan), weights_of(loaded), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)

@@ -108,5 +108,5 @@ def labels_of(data, num_classes):
 
 def draw(num_classes, local_batch_size, seed):
     """Uniform labels for this replica's examples, the ones one device draws (per example)."""
-    draws = distribute.per_example_uniform([], local_batch_size, seed)
-    return distribute.uniform_integers(draws, num_classes)
+    draws = distribute.per_example_uniform([1], local_batch_size, seed)
+    return distribute.uniform_integers(draws[:, 0], num_classes)
