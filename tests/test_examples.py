@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -11,11 +12,12 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 from absl import flags
-from test_export import environment_without_repo, finish, start_loader
+from test_export import finish, start_loader
 
-from tfgen import callbacks
+from tfgen import callbacks, runs
 
-EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = os.path.join(REPO, "examples")
 
 # Small enough to train in seconds; 8 x 8 images are the digits' own size.
 TINY = dict(image_size=8, batch_size=8, latent_dim=4, base_filters=4, steps=2, verbose=0)
@@ -38,6 +40,13 @@ def load_example(name):
 train_gan = load_example("train_gan")
 train_reconstruction = load_example("train_reconstruction")
 reconstruct = load_example("reconstruct")
+
+
+def script_environment():
+    """The environment a user runs the examples in: this tfgen, no logging settings of ours."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = os.pathsep.join([REPO, *filter(None, [env.get("PYTHONPATH")])])
+    return env
 
 
 def png_shape(path):
@@ -206,9 +215,9 @@ def test_resume_continues_an_interrupted_run(tmp_path):
         ),
         (dict(strategy="cloud"), "strategy must be one of default, mirrored, multi_worker, tpu"),
         (dict(gradient_penalty="l2:1"), "gradient_penalty must be"),
-        (dict(image_size=12), "image_size must be a power of two from 8 to 256, got 12"),
+        (dict(image_size=12), r"image_shape must be .*got \(12, 12, 1\)"),
         (dict(epochs=0), "epochs must be a positive int, got 0"),
-        (dict(ema=1.0), r"ema must be a number in \[0, 1\)"),
+        (dict(ema=1.0), r"generator_ema must be None or a float in \[0, 1\)"),
         (dict(jit_compile="maybe"), "jit_compile must be one of auto, true, false"),
         (dict(resume=True, overwrite=True), "resume and overwrite exclude each other"),
     ],
@@ -273,44 +282,38 @@ def test_gan_example_on_two_replicas(tmp_path, two_replicas):
     "settings, match",
     [
         (dict(task="colorize"), "task must be one of denoise, inpaint, compress, variational"),
-        (dict(loss="l3"), "loss must be one of l1, l2, ssim"),
+        (dict(loss="l3"), "loss must be one of .*l1.*l2.*ssim.*got 'l3'"),
         (dict(optimizer="fancy"), "must be one of the tfgen optimizers"),
-        (dict(noise_stddev=2.0), r"noise_stddev must be a number in \[0.0, 1.0\]"),
+        (dict(noise_stddev=-1.0), r"stddev must be a number in \[0"),
         (dict(strategy="cloud"), "strategy must be one of"),
+        (dict(kl_weight=-1.0), "kl_weight must be a number >= 0"),
     ],
 )
 def test_reconstruction_settings_are_checked_at_start(tmp_path, settings, match):
     with pytest.raises(ValueError, match=match):
         train_reconstruction.train(**settings, output_dir=str(tmp_path / "run"))
+    assert not os.path.exists(tmp_path / "run")
 
 
 def test_flags_parse_to_the_defaults_and_reject_unknown_values():
     for module in (train_gan, train_reconstruction, reconstruct):
         values = flags.FlagValues()
-        module.define_flags(values)
+        runs.define_flags(module.Config, values)
         values(["prog"])
-        assert train_gan.config_from_flags(values, module.Config) == module.Config()
+        assert runs.config_from_flags(values, module.Config) == module.Config()
         assert all(values[name].help for name in values)
     values = flags.FlagValues()
-    train_gan.define_flags(values)
+    runs.define_flags(train_gan.Config, values)
     with pytest.raises(flags.IllegalFlagValueError, match="default|mirrored|multi_worker|tpu"):
         values(["prog", "--strategy=cloud"])
     values(["prog", "--channels=3", "--g_lr=0.01", "--resume"])
-    config = train_gan.config_from_flags(values)
+    config = runs.config_from_flags(values, train_gan.Config)
     assert (config.channels, config.g_lr, config.resume) == (3, 0.01, True)
-
-
-def test_optimizer_names():
-    from tfgen import optimizers
-
-    assert isinstance(train_gan.make_optimizer("nesterov", 0.1), optimizers.Nesterov)
-    adam = train_gan.make_optimizer("adam", 2e-4, gan=True)
-    assert isinstance(adam, optimizers.Adam) and adam.beta_1 == 0.5
-    cg = train_gan.make_optimizer("conjugate_gradient", 0.01)
-    assert isinstance(cg, optimizers.ConjugateGradient)
-    rmsprop = train_gan.make_optimizer("RMSprop", 0.003)
-    assert isinstance(rmsprop, keras.optimizers.RMSprop)
-    assert float(rmsprop.learning_rate) == pytest.approx(0.003)
+    # The reconstruction script keeps the shared help but its own defaults.
+    values = flags.FlagValues()
+    runs.define_flags(train_reconstruction.Config, values)
+    assert (values["epochs"].default, values["output_dir"].default) == (20, "runs/reconstruction")
+    assert values["epochs"].help == "Training epochs."
 
 
 def test_reconstruct_example_inverts_the_trained_generator(gan_run, tmp_path):
@@ -346,21 +349,20 @@ def test_reconstruct_example_reads_a_folder_through_the_export(gan_run, tmp_path
     assert result.originals.shape == (2, 8, 8, 1)
 
 
-def test_reconstruct_example_checks_its_settings(tmp_path):
+def test_reconstruct_example_checks_its_settings(gan_run, tmp_path):
     with pytest.raises(ValueError, match="does not exist: train one first"):
         reconstruct.reconstruct(model=str(tmp_path / "missing.keras"))
     with pytest.raises(ValueError, match="must be a .keras file or a SavedModel directory"):
         reconstruct.reconstruct(model=str(tmp_path))
-    (tmp_path / "m.keras").write_text("")
-    with pytest.raises(ValueError, match="method must be one of conjugate_gradient, nesterov"):
-        reconstruct.reconstruct(model=str(tmp_path / "m.keras"), method="lbfgs")
+    with pytest.raises(ValueError, match="method must be one of .*conjugate_gradient"):
+        reconstruct.reconstruct(model=gan_run.model_path, method="lbfgs", count=2)
 
 
 @pytest.mark.slow
 def test_train_gan_command_line(tmp_path):
     """The script as a user runs it: flags parsed by absl, a bad value rejected with the list."""
     script = os.path.join(EXAMPLES, "train_gan.py")
-    env = environment_without_repo()
+    env = script_environment()
     bad = subprocess.run(
         [sys.executable, script, "--strategy=cloud"], env=env, capture_output=True, text=True
     )
@@ -375,6 +377,9 @@ def test_train_gan_command_line(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Training finished" in done.stdout and str(tmp_path) in done.stdout
+    # Quiet: Keras' progress and the summary only, no log lines of TensorFlow or absl.
+    assert done.stderr == ""
+    assert not re.search(r"^([IWE]\d{4} |INFO|WARNING)", done.stdout, re.M), done.stdout[:2000]
     assert png_shape(tmp_path / "samples" / "epoch_001.png") == GRID_OF_4
     again = subprocess.run(
         [sys.executable, script, *args, f"--output_dir={tmp_path}"],

@@ -14,6 +14,7 @@ The public surface, one module a job:
     tfgen.export         SavedModels that serve without tfgen
 """
 
+from tfgen import _quiet_import  # noqa: F401, I001  (first: TensorFlow's import-time lines)
 from tfgen import (
     architectures,
     callbacks,
