@@ -6,6 +6,8 @@ import pytest
 import tensorflow as tf
 from sklearn.datasets import load_digits
 
+import tfgen.callbacks
+import tfgen.export
 from tfgen import architectures
 from tfgen.models import GAN
 
@@ -114,7 +116,7 @@ DIGIT_CLASSES = 10
 def digits():
     data = load_digits()
     images = data.images.astype(np.float32)[..., None] / 8.0 - 1.0
-    return images[: 4 * BATCH], data.target[: 4 * BATCH].astype(np.int64)
+    return images[: 3 * BATCH], data.target[: 3 * BATCH].astype(np.int64)
 
 
 def labelled_batches(images, labels, batch=BATCH):
@@ -151,7 +153,8 @@ def test_two_replicas_equal_one_device(digits, options, two_replicas):
         with strategy.scope():
             gan = make_conditional_gan()
             gan.compile(**options)
-        history = gan.fit(labelled_batches(*digits), epochs=1, verbose=0)
+        # Two steps: the second runs on weights the first changed.
+        history = gan.fit(labelled_batches(*digits).take(2), epochs=1, verbose=0)
         results.append((weights_of(gan), history.history))
     (weights_one, history_one), (weights_two, history_two) = results
     for one, two in zip(weights_one, weights_two, strict=True):
@@ -295,3 +298,37 @@ def test_save_load_and_continue_like_uninterrupted_training(digits, tmp_path):
     loaded.fit(data, epochs=1, verbose=0)
     for ours, theirs in zip(weights_of(gan), weights_of(loaded), strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+
+
+def test_export_serves_labels_and_per_class_samples(tmp_path):
+    gan = make_conditional_gan()
+    gan.compile(generator_ema=0.9)
+    path = tfgen.export.export_generator(gan, tmp_path / "saved_model")
+    served = tf.saved_model.load(path)
+    labels = tf.constant([0, 9, 4], tf.int32)
+    sampled = served.signatures["sample"](labels=labels, seed=tf.constant(7, tf.int64))["images"]
+    np.testing.assert_allclose(
+        sampled.numpy(), gan.generate(3, labels=[0, 9, 4], seed=7), rtol=1e-5, atol=1e-6
+    )
+    z = _latent(3)
+    images = served.signatures["serving_default"](z=z, labels=labels)["images"].numpy()
+    expected = gan.sampling_generator([z, labels], training=False).numpy()
+    np.testing.assert_allclose(images, np.clip((expected + 1) / 2, 0, 1), rtol=1e-5, atol=1e-6)
+    assert images.shape == (3, SIDE, SIDE, 1)
+
+
+def test_sample_grid_has_one_row_per_class(tmp_path):
+    gan = make_conditional_gan(num_classes=CLASSES)
+    grid = tfgen.callbacks.SampleGrid(tmp_path, latent_batch=5, seed=3)
+    grid.set_model(gan)
+    grid.on_train_begin()
+    images = grid.images()
+    per_row = 2  # ceil(5 / 3)
+    assert grid.columns == per_row and images.shape == (CLASSES * per_row, SIDE, SIDE, 1)
+    z = tf.random.stateless_normal([5, LATENT], seed=[3, 0])[:per_row]
+    for label in range(CLASSES):
+        row = images[label * per_row : (label + 1) * per_row]
+        np.testing.assert_allclose(row, gan.generate(per_row, labels=label, seed=3), atol=1e-6)
+        expected = gan.generator([z, tf.fill([per_row], label)], training=False).numpy()
+        np.testing.assert_allclose(row, np.clip((expected + 1) / 2, 0, 1), atol=1e-6)
+    assert grid.write(1).endswith("epoch_001.png")
