@@ -13,7 +13,7 @@ from PIL import Image
 from sklearn.datasets import load_digits, load_sample_images
 
 import tfgen.data as tdata
-from tfgen.data import sources
+from tfgen.data import pipeline, sources
 
 # Rows are one image each; compare datasets as multisets of images.
 
@@ -457,3 +457,101 @@ def test_bad_folders(tmp_path):
         tdata.load(f"folder:{tmp_path}")
     with pytest.raises(ValueError, match="split='test' is not valid for folder"):
         tdata.load(f"folder:{tmp_path}", split="test", batch_size=1)
+
+
+# --- the stages of load, one by one -----------------------------------------------------------
+
+
+def _in_memory_source(images, **overrides):
+    """A `sources.Source` over uint8 arrays, as tfds sources deliver them."""
+    fields = dict(
+        dataset=tf.data.Dataset.from_tensor_slices(images),
+        decode=lambda x: x,
+        num_examples=len(images),
+        shape=images.shape[1:],
+        num_files=1,
+        file_shardable=False,
+        may_fail=False,
+        description="test images",
+        default_size=images.shape[1:3],
+    )
+    fields.update(overrides)
+    return sources.Source(**fields)
+
+
+def test_stage_open_source_reads_a_folder(tmp_path):
+    images = _patterns(3)
+    for i, img in enumerate(images):
+        _write_png(str(tmp_path / f"{i}.png"), img)
+    source = pipeline.open_source(
+        f"folder:{tmp_path}", "train", False, None, None, None, None, None
+    )
+    assert (source.num_examples, source.may_fail, source.default_size) == (3, True, (12, 10))
+    decoded = [source.decode(x).numpy() for x in source.dataset]
+    assert _rows(np.stack(decoded)) == _rows(images)
+
+
+def test_stage_output_shape():
+    source = _in_memory_source(np.zeros((2, 6, 4, 4), np.uint8))
+    assert pipeline.output_shape(source, None, None) == (6, 4, 3)  # alpha dropped
+    assert pipeline.output_shape(source, (3, 5), 1) == (3, 5, 1)
+    varying = _in_memory_source(np.zeros((2, 6, 4, 3), np.uint8), default_size=None)
+    with pytest.raises(ValueError, match="vary in size; pass image_size="):
+        pipeline.output_shape(varying, None, 3)
+
+
+def test_stage_decode_and_skip_counts_failures():
+    good = tf.io.encode_png(np.full((2, 2, 1), 200, np.uint8)).numpy()
+    source = _in_memory_source(
+        np.zeros((3, 2, 2, 1), np.uint8),
+        dataset=tf.data.Dataset.from_tensor_slices([good, b"bad", good]),
+        decode=lambda x: tf.io.decode_png(x, channels=1),
+        may_fail=True,
+    )
+    ds = pipeline.decode_and_skip(source, (4, 4, 1), 1, "resize", True)
+    with pytest.warns(UserWarning, match="Skipped 1 of 3 image files of test images"):
+        got = np.stack(list(ds.as_numpy_iterator()))
+    assert got.shape == (2, 4, 4, 1) and got.dtype == np.uint8
+    np.testing.assert_array_equal(got, 200)
+
+
+def test_stage_cache_images_in_memory_on_disk_or_not(tmp_path, monkeypatch):
+    reads = []
+
+    def counted(x):
+        return tf.py_function(lambda v: reads.append(1) or v, [x], tf.uint8)
+
+    ds = tf.data.Dataset.range(4).map(lambda i: tf.cast(i, tf.uint8)).map(counted)
+    cached, in_memory = pipeline.cache_images(ds, True, 4, (1, 1, 1), "four")
+    assert in_memory
+    for _ in range(2):
+        assert list(cached.as_numpy_iterator()) == [0, 1, 2, 3]
+    assert len(reads) == 4  # the second pass reads the cache
+    on_disk, in_memory = pipeline.cache_images(ds, str(tmp_path / "c"), 4, (1, 1, 1), "four")
+    assert not in_memory and list(on_disk.as_numpy_iterator()) == [0, 1, 2, 3]
+    assert any(name.startswith("c") for name in os.listdir(tmp_path))
+    monkeypatch.setattr(pipeline, "cache_limit_bytes", lambda: 3)
+    too_big, in_memory = pipeline.cache_images(ds, True, 4, (1, 1, 1), "four")
+    assert too_big is ds and not in_memory
+    assert pipeline.cache_images(ds, False, 4, (1, 1, 1), "four") == (ds, False)
+
+
+def test_stage_shuffle_images_buffer_and_order():
+    assert pipeline.shuffle_buffer_size(50_000) == 10_000
+    assert pipeline.shuffle_buffer_size(50_000, cached_in_memory=True) == 50_000
+    assert pipeline.shuffle_buffer_size(50_000, shuffle_buffer=7) == 7
+    ds = pipeline.shuffle_images(tf.data.Dataset.range(100), 100, seed=3)
+    first, second = list(ds.as_numpy_iterator()), list(ds.as_numpy_iterator())
+    assert sorted(first) == list(range(100)) and first != list(range(100))
+    assert first != second  # a new order every pass
+    again = pipeline.shuffle_images(tf.data.Dataset.range(100), 100, seed=3)
+    assert list(again.as_numpy_iterator()) == first
+
+
+def test_stage_batch_images_scales_repeats_and_drops():
+    ds = tf.data.Dataset.from_tensor_slices(np.array([[0], [51], [255]], np.uint8))
+    once = list(pipeline.batch_images(ds, 2, (-1, 1), False, True, True).as_numpy_iterator())
+    assert len(once) == 1 and once[0].dtype == np.float32
+    np.testing.assert_allclose(once[0], [[-1.0], [51 / 127.5 - 1]], rtol=1e-6)
+    twice = list(pipeline.batch_images(ds, 2, (0, 1), 2, False, True).as_numpy_iterator())
+    np.testing.assert_allclose(np.concatenate(twice)[:, 0], np.array([0, 51, 255] * 2) / 255)

@@ -92,15 +92,26 @@ def test_partial_last_batch_on_two_replicas(digits, two_replicas):
     assert all(np.isfinite(v[0]) for v in history.history.values())
 
 
-def test_compile_builds_optimizers_under_a_strategy_created_before_it(digits, two_replicas):
-    # Optimizers created outside the scope still get their slots inside it from compile.
-    generator_optimizer, discriminator_optimizer = Adam(2e-4), Adam(2e-4)
+def test_optimizers_made_outside_the_scope_are_made_again_inside_it(digits, two_replicas):
+    # Their counters and slots must be mirrored variables, updated once per step.
+    generator_optimizer, discriminator_optimizer = Adam(3e-4), Adam(1e-4, beta_1=0.3)
     with two_replicas.scope():
         gan = make_gan()
-    gan.compile(generator_optimizer, discriminator_optimizer)
-    assert generator_optimizer.built and discriminator_optimizer.built
-    assert isinstance(generator_optimizer.variables[-1].value, tf.distribute.DistributedValues)
-    gan.fit(batches(digits[: 2 * BATCH]), epochs=1, verbose=0)
+    gan.compile(generator_optimizer, discriminator_optimizer, discriminator_steps=2)
+    for given, used in (
+        (generator_optimizer, gan.generator_optimizer),
+        (discriminator_optimizer, gan.discriminator_optimizer),
+    ):
+        assert used.get_config() == given.get_config()
+        assert used.built and not given.built
+        for variable in [used.iterations, *used.variables]:
+            assert isinstance(variable.value, tf.distribute.DistributedValues)
+    gan.fit(batches(digits[: 3 * BATCH]), epochs=1, verbose=0)
+    # Three steps; the discriminator updates twice per step.
+    for optimizer, updates in ((gan.generator_optimizer, 3), (gan.discriminator_optimizer, 6)):
+        replicas = optimizer.iterations.value.values
+        assert len(replicas) == 2
+        assert [int(v.numpy()) for v in replicas] == [updates, updates]
 
 
 def test_discriminator_ascent_equals_descent_on_the_negated_objective(digits):

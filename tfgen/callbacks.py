@@ -32,6 +32,7 @@ import tensorflow as tf
 from matplotlib import image as mpimg
 
 from tfgen import plot
+from tfgen.models import sampling_network
 
 __all__ = [
     "ReconstructionGrid",
@@ -238,10 +239,9 @@ class SampleGrid(_EpochGrid):
         self._labels = None
 
     def _generator(self):
-        for attribute in ("sampling_generator", "generator", "decoder"):
-            network = getattr(self.model, attribute, None)
-            if network is not None:
-                return network
+        network = sampling_network(self.model)
+        if network is not self.model:
+            return network
         raise ValueError(
             "SampleGrid needs a model with a sampling_generator, generator or decoder "
             f"attribute, got {type(self.model).__name__}"

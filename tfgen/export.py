@@ -39,6 +39,8 @@ import tempfile
 import keras
 import tensorflow as tf
 
+from tfgen.models import sampling_network
+
 __all__ = ["export_decoder", "export_generator"]
 
 # Marker of a directory that holds a SavedModel (written by tf.saved_model.save).
@@ -159,8 +161,8 @@ def export_generator(gan, path):
     runs in inference mode (batch normalisation uses its moving statistics).
 
     Args:
-        gan: A `tfgen.models.GAN` (anything with a `sampling_generator` or `generator`
-            attribute), or a generator `keras.Model` itself.
+        gan: A `tfgen.models.GAN`, or any model `tfgen.models.sampling_network` finds a
+            generator in (a VAE's decoder), or a generator `keras.Model` itself.
         path: Directory to write. A previous export there is replaced only once the new one
             is complete.
 
@@ -171,11 +173,10 @@ def export_generator(gan, path):
         ValueError: `gan` holds no built generator, or `path` is a file or a non-empty
             directory that is not a SavedModel.
     """
-    generator = gan
-    for attribute in ("sampling_generator", "generator"):
-        if getattr(gan, attribute, None) is not None:
-            generator = getattr(gan, attribute)
-            break
+    try:
+        generator = sampling_network(gan)
+    except ValueError:
+        generator = None  # refused below, naming the argument
     conditional = isinstance(generator, keras.Model) and len(generator.inputs) == 2
     code_shape, _ = _check_image_model(generator, "generator", "gan", conditional)
     path = _check_path(path)

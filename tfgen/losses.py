@@ -1,4 +1,7 @@
-"""GAN losses and gradient penalties as plain functions of discriminator logits.
+"""GAN losses and gradient penalties as plain functions of discriminator logits; image quality.
+
+The last section holds the image-quality measures (PSNR, SSIM) and the VAE's KL term, per
+example of [-1, 1] images and codes.
 
 Every function returns PER-EXAMPLE values of shape ``(batch,)``, never a mean: under
 ``tf.distribute`` each replica sees only its slice of the global batch, so the caller averages
@@ -31,6 +34,7 @@ __all__ = [
     "LOSSES",
     "get",
     "hinge_discriminator_loss",
+    "kl_divergence",
     "hinge_generator_loss",
     "least_squares_discriminator_loss",
     "least_squares_generator_loss",
@@ -39,7 +43,9 @@ __all__ = [
     "non_saturating_discriminator_loss",
     "non_saturating_generator_loss",
     "parse_gradient_penalty",
+    "psnr",
     "r1_penalty",
+    "ssim",
     "wasserstein_discriminator_loss",
     "wasserstein_generator_loss",
     "wgan_gp_penalty",
@@ -443,3 +449,42 @@ def parse_gradient_penalty(spec) -> tuple[str, float] | None:
     ):
         raise ValueError(f"gradient_penalty must be {allowed}, got {spec!r}")
     return (name, float(weight))
+
+
+# ---------------------------------------------------------------------------------------------
+# Image quality of [-1, 1] images, and the VAE's KL term; per example, shape (batch,).
+
+# SSIM's Gaussian window (Wang et al. 2004): 11 x 11, sigma 1.5; narrowed for smaller images.
+_SSIM_FILTER_SIZE = 11
+_SSIM_FILTER_SIGMA = 1.5
+
+
+def _to_unit(images) -> tf.Tensor:
+    """[-1, 1] -> [0, 1], the range `tf.image.psnr`/`ssim` are given with max_val=1."""
+    return (tf.cast(images, tf.float32) + 1.0) / 2.0
+
+
+def ssim(y_true, y_pred) -> tf.Tensor:
+    """Per-image SSIM (Wang et al. 2004) of [-1, 1] images, computed on [0, 1] with max_val=1.
+
+    `tf.image.ssim` with an 11 x 11 Gaussian window (sigma 1.5), the window shrunk to the image
+    side for images smaller than 11 pixels; averaged over channels. Shape (batch,).
+    """
+    a, b = _to_unit(y_true), _to_unit(y_pred)
+    side = min(int(a.shape[1]), int(a.shape[2]), _SSIM_FILTER_SIZE)
+    return tf.image.ssim(a, b, max_val=1.0, filter_size=side, filter_sigma=_SSIM_FILTER_SIGMA)
+
+
+def psnr(y_true, y_pred) -> tf.Tensor:
+    """Per-image PSNR in dB of [-1, 1] images on [0, 1]: ``10 log10(1 / MSE)``. Shape (batch,)."""
+    return tf.image.psnr(_to_unit(y_true), _to_unit(y_pred), max_val=1.0)
+
+
+def kl_divergence(z_mean, z_log_var) -> tf.Tensor:
+    """KL(N(mu, diag(exp(lv))) || N(0, I)) per example (Kingma & Welling 2014, appendix B).
+
+    ``0.5 * sum(mu^2 + exp(lv) - lv - 1)`` over all code axes. Shape (batch,).
+    """
+    mu, log_var = tf.cast(z_mean, tf.float32), tf.cast(z_log_var, tf.float32)
+    terms = tf.square(mu) + tf.exp(log_var) - log_var - 1.0
+    return 0.5 * tf.reduce_sum(tf.reshape(terms, [tf.shape(terms)[0], -1]), axis=1)

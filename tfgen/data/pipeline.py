@@ -81,6 +81,15 @@ def _check_args(name, image_size, channels, batch_size, value_range, fit, repeat
     return size, (low, high)
 
 
+def _check_shuffle_buffer(shuffle_buffer):
+    if shuffle_buffer is not None and (
+        isinstance(shuffle_buffer, bool)
+        or not isinstance(shuffle_buffer, int)
+        or shuffle_buffer <= 0
+    ):
+        raise ValueError(f"shuffle_buffer must be a positive int, got {shuffle_buffer!r}")
+
+
 def _resize(image, size):
     """Antialiased bilinear resize to `size`, skipped when the image already has that size."""
 
@@ -261,30 +270,10 @@ def load(
     size, (low, high) = _check_args(
         name, image_size, channels, batch_size, value_range, fit, repeat, cache, download
     )
-    if shuffle_buffer is not None and (
-        isinstance(shuffle_buffer, bool)
-        or not isinstance(shuffle_buffer, int)
-        or shuffle_buffer <= 0
-    ):
-        raise ValueError(f"shuffle_buffer must be a positive int, got {shuffle_buffer!r}")
-    if name.startswith("folder:"):
-        source = sources.folder_source(name[len("folder:") :], split, shuffle, seed, input_context)
-    else:
-        source = sources.tfds_source(
-            name, split, data_dir, download, shuffle, seed, input_context, image_key
-        )
-
-    size = size if size is not None else source.default_size
-    if size is None:
-        raise ValueError(
-            f"The images of {source.description} vary in size; pass image_size= to resize them."
-        )
-    source_channels = source.shape[-1]
-    if source_channels is None and channels is None:
-        raise ValueError(f"The images of {source.description} vary in channels; pass channels=.")
-    out_channels = channels or {2: 1, 4: 3}.get(source_channels, source_channels)
-    out_shape = (size[0], size[1], out_channels)
-
+    _check_shuffle_buffer(shuffle_buffer)
+    deterministic = seed is not None or not shuffle
+    source = open_source(name, split, shuffle, seed, data_dir, download, image_key, input_context)
+    shape = output_shape(source, size, channels)
     per_pipeline_batch = batch_size
     if input_context is not None:
         per_pipeline_batch = input_context.get_per_replica_batch_size(batch_size)
@@ -294,59 +283,120 @@ def load(
             f"{source.description}: with drop_remainder=True not a single batch would be "
             "produced. Use a smaller batch_size, drop_remainder=False or repeat=True."
         )
+    ds = decode_and_skip(source, shape, channels, fit, deterministic)
+    ds, in_memory = cache_images(ds, cache, source.num_examples, shape, source.description)
+    if shuffle:
+        ds = shuffle_images(ds, source.num_examples, seed, shuffle_buffer, in_memory)
+    ds = batch_images(ds, per_pipeline_batch, (low, high), repeat, drop_remainder, deterministic)
+    return ds.with_options(_options(source, input_context, deterministic))
 
-    deterministic = seed is not None or not shuffle
+
+# ---------------------------------------------------------------------------------------------
+# The stages of `load`, in order.
+
+
+def open_source(name, split, shuffle, seed, data_dir, download, image_key, input_context):
+    """The `sources.Source` `name` names: an image folder ("folder:<path>") or tfds data."""
+    if name.startswith("folder:"):
+        return sources.folder_source(name[len("folder:") :], split, shuffle, seed, input_context)
+    return sources.tfds_source(
+        name, split, data_dir, download, shuffle, seed, input_context, image_key
+    )
+
+
+def output_shape(source, size, channels) -> tuple[int, int, int]:
+    """(height, width, channels) of the images `load` delivers from `source`.
+
+    `size` None keeps the source's size; `channels` None keeps its channels without alpha.
+    """
+    size = size if size is not None else source.default_size
+    if size is None:
+        raise ValueError(
+            f"The images of {source.description} vary in size; pass image_size= to resize them."
+        )
+    source_channels = source.shape[-1]
+    if source_channels is None and channels is None:
+        raise ValueError(f"The images of {source.description} vary in channels; pass channels=.")
+    out_channels = channels or {2: 1, 4: 3}.get(source_channels, source_channels)
+    return (size[0], size[1], out_channels)
+
+
+def decode_and_skip(source, shape, channels, fit, deterministic) -> tf.data.Dataset:
+    """uint8 images of `shape`, decoded and preprocessed; unreadable files skipped and counted."""
 
     def decode(element):
-        return preprocess(source.decode(element), size, channels, fit)
+        return preprocess(source.decode(element), shape[:2], channels, fit)
 
     ds = source.dataset.map(decode, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     if source.may_fail:
-        ds = _skip_and_count(ds, source.num_examples, out_shape, source.description)
+        ds = _skip_and_count(ds, source.num_examples, shape, source.description)
+    return ds
 
-    cached_in_memory = False
+
+def cache_images(ds, cache, num_examples, shape, description) -> tuple[tf.data.Dataset, bool]:
+    """`ds` cached as `cache` asks; returns it and whether it is cached in memory.
+
+    A path caches to files there; True caches in memory only when the uint8 pixels fit in
+    `cache_limit_bytes()` (else a warning is logged); False leaves `ds` alone.
+    """
     if isinstance(cache, str | os.PathLike):
-        ds = ds.cache(os.fspath(cache))
-    elif cache:
-        needed = source.num_examples * out_shape[0] * out_shape[1] * out_shape[2]
-        if needed <= cache_limit_bytes():
-            ds = ds.cache()
-            cached_in_memory = True
-        else:
-            logging.warning(
-                "Not caching %s in memory: %.1f GiB of pixels exceed the limit of %.1f GiB; pass "
-                "cache=<path> to cache on disk.",
-                source.description,
-                needed / 2**30,
-                cache_limit_bytes() / 2**30,
-            )
-    if shuffle:
-        limit = _CACHED_SHUFFLE_BUFFER if cached_in_memory else _DEFAULT_SHUFFLE_BUFFER
-        buffer = shuffle_buffer or max(1, min(source.num_examples, limit))
-        ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+        return ds.cache(os.fspath(cache)), False
+    if not cache:
+        return ds, False
+    needed = num_examples * shape[0] * shape[1] * shape[2]
+    if needed <= cache_limit_bytes():
+        return ds.cache(), True
+    logging.warning(
+        "Not caching %s in memory: %.1f GiB of pixels exceed the limit of %.1f GiB; pass "
+        "cache=<path> to cache on disk.",
+        description,
+        needed / 2**30,
+        cache_limit_bytes() / 2**30,
+    )
+    return ds, False
+
+
+def shuffle_buffer_size(num_examples, shuffle_buffer=None, cached_in_memory=False) -> int:
+    """`shuffle_buffer`, or by default every example up to 100,000 in memory, 10,000 else."""
+    limit = _CACHED_SHUFFLE_BUFFER if cached_in_memory else _DEFAULT_SHUFFLE_BUFFER
+    return shuffle_buffer or max(1, min(num_examples, limit))
+
+
+def shuffle_images(ds, num_examples, seed, shuffle_buffer=None, cached_in_memory=False):
+    """`ds` shuffled anew every pass through a buffer of `shuffle_buffer_size` examples."""
+    buffer = shuffle_buffer_size(num_examples, shuffle_buffer, cached_in_memory)
+    return ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+
+
+def batch_images(ds, batch_size, value_range, repeat, drop_remainder, deterministic):
+    """Repeated, batched, uint8 0..255 mapped linearly to float32 `value_range`, prefetched."""
     if repeat:
         ds = ds.repeat(None if repeat is True else repeat)
     ds = ds.batch(
-        per_pipeline_batch,
+        batch_size,
         drop_remainder=drop_remainder,
         num_parallel_calls=AUTOTUNE,
         deterministic=deterministic,
     )
+    low, high = value_range
     scale = (high - low) / 255.0
 
     def normalise(batch):
         return tf.cast(batch, tf.float32) * scale + low
 
     ds = ds.map(normalise, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
-    ds = ds.prefetch(AUTOTUNE)
+    return ds.prefetch(AUTOTUNE)
 
+
+def _options(source, input_context, deterministic) -> tf.data.Options:
+    """Determinism and the auto-shard policy that fits `source` (see `load`'s Returns)."""
     options = tf.data.Options()
     policy = tf.data.experimental.AutoShardPolicy
     if input_context is not None:
-        options.experimental_distribute.auto_shard_policy = policy.OFF  # Sharded above.
+        options.experimental_distribute.auto_shard_policy = policy.OFF  # Sharded by the source.
     elif source.file_shardable and source.num_files > 1:
         options.experimental_distribute.auto_shard_policy = policy.FILE
     else:
         options.experimental_distribute.auto_shard_policy = policy.DATA
     options.deterministic = deterministic
-    return ds.with_options(options)
+    return options

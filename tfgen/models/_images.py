@@ -27,9 +27,21 @@ def check_shape(shape, expected, model):
         )
 
 
+def allowed_range():
+    """The lowest and highest pixel values accepted, the tanh range with its slack."""
+    return IMAGE_RANGE[0] - _RANGE_TOLERANCE, IMAGE_RANGE[1] + _RANGE_TOLERANCE
+
+
 def check_range(images):
+    finite = np.isfinite(images)
+    if not finite.all():
+        raise ValueError(
+            f"the images hold {int(np.size(images) - finite.sum())} non-finite values (NaN or "
+            "inf): the images must be finite; clean or drop the bad examples"
+        )
     low, high = float(np.min(images)), float(np.max(images))
-    if low < IMAGE_RANGE[0] - _RANGE_TOLERANCE or high > IMAGE_RANGE[1] + _RANGE_TOLERANCE:
+    lowest, highest = allowed_range()
+    if low < lowest or high > highest:
         raise ValueError(
             f"the images must lie in [-1, 1] (the models' tanh range), got values in "
             f"[{low:g}, {high:g}]: rescale them (x / 127.5 - 1 for 8-bit pixels) or load them "
@@ -38,12 +50,13 @@ def check_range(images):
 
 
 def check_training_data(x, expected, model):
-    """Shape and range of what `fit`/`evaluate` receive: a dataset (its first batch) or arrays."""
+    """Shape and range of what `fit`/`evaluate` receive, where that costs nothing.
+
+    A dataset: the shape from its `element_spec`, without drawing a batch (its values are
+    checked inside the training step). Arrays in memory: shape and values.
+    """
     if isinstance(x, tf.data.Dataset):
         check_shape(images_of(x.element_spec).shape, expected, model)
-        first = next(iter(x.take(1)), None)
-        if first is not None:
-            check_range(np.asarray(images_of(first)))
     elif isinstance(x, np.ndarray | tf.Tensor):
         check_shape(x.shape, expected, model)
         check_range(np.asarray(x))

@@ -1,17 +1,23 @@
 """Class labels of a conditional model: checks of what users pass, and labels drawn per example.
 
 Labels are integers in [0, num_classes), one per image, shape (batch,) (a trailing axis of one,
-(batch, 1), is accepted too). Bad labels fail with a ValueError before any training step where
-they can be seen up front (arrays, a dataset's spec and first batch); inside a step, labels out of
-range stop training with an InvalidArgumentError that names them.
+(batch, 1), is accepted too). Bad labels fail with a ValueError: before training where that costs
+nothing (arrays in memory; a dataset's `element_spec`: labels present, integer, of the right
+rank), and for a dataset's values inside the step, before the batch reaches any weight.
 """
 
+import contextlib
 import numbers
+import re
 
 import numpy as np
 import tensorflow as tf
 
 from tfgen import distribute
+
+# Marks the in-step assertion, so that `raising_bad_labels` can turn it into a ValueError.
+_BAD_LABELS = "tfgen: bad labels"
+_BAD_LABELS_PATTERN = re.compile(re.escape(f"[{_BAD_LABELS}]") + r" \[(\d+)\] \[([^\]]*)\]")
 
 
 def check_num_classes(num_classes):
@@ -70,16 +76,17 @@ def check_values(labels, num_classes, argument="labels"):
 
 
 def check_training_data(x, y, num_classes):
-    """What `fit`/`evaluate` receive for a conditional model: labels present, integer, in range."""
+    """What `fit`/`evaluate` receive for a conditional model: labels present, integer, in range.
+
+    A dataset's labels are checked from its `element_spec` (no batch is drawn); their values are
+    checked in the step (`labels_of`).
+    """
     if isinstance(x, tf.data.Dataset):
         spec = x.element_spec
         if not isinstance(spec, tuple) or len(spec) < 2:
             raise _missing(num_classes, f"a dataset of images alone ({spec})")
         _check_dtype(spec[1].dtype, num_classes)
         _check_rank(spec[1].shape, num_classes)
-        first = next(iter(x.take(1)), None)
-        if first is not None:
-            check_values(first[1].numpy(), num_classes)
     elif isinstance(x, np.ndarray | tf.Tensor):
         if y is None:
             raise _missing(num_classes, "images without labels (y=None)")
@@ -96,14 +103,27 @@ def labels_of(data, num_classes):
     _check_dtype(labels.dtype, num_classes)
     _check_rank(labels.shape, num_classes)
     labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
-    message = f"labels must lie in [0, {num_classes}) (num_classes={num_classes})"
-    with tf.control_dependencies(
-        [
-            tf.debugging.assert_non_negative(labels, message=message),
-            tf.debugging.assert_less(labels, num_classes, message=message),
-        ]
-    ):
+    ok = tf.reduce_all((labels >= 0) & (labels < num_classes))
+    bad = tf.boolean_mask(labels, tf.logical_not((labels >= 0) & (labels < num_classes)))
+    check = tf.debugging.Assert(ok, [_BAD_LABELS, num_classes, bad], summarize=5)
+    with tf.control_dependencies([check]):
         return tf.identity(labels)
+
+
+@contextlib.contextmanager
+def raising_bad_labels():
+    """Turns the in-step label assertion of `labels_of` into a ValueError naming the labels."""
+    try:
+        yield
+    except tf.errors.InvalidArgumentError as error:
+        found = _BAD_LABELS_PATTERN.search(error.message or "")
+        if found is None:
+            raise
+        num_classes, values = found.groups()
+        raise ValueError(
+            f"labels must lie in [0, {num_classes}) (num_classes={num_classes}), got "
+            f"[{values.strip()}] in a batch"
+        ) from None
 
 
 def draw(num_classes, local_batch_size, seed):

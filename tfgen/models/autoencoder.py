@@ -10,7 +10,9 @@ import numpy as np
 import tensorflow as tf
 
 from tfgen import corruptions, distribute
-from tfgen.models import _images
+from tfgen.losses import kl_divergence, psnr, ssim
+from tfgen.models import _base, _images
+from tfgen.models._base import mean as _mean
 from tfgen.optimizers import Adam
 
 __all__ = [
@@ -30,9 +32,6 @@ DEFAULT_LEARNING_RATE = 1e-3
 RECONSTRUCTION_LOSSES = ("l1", "l2", "ssim")
 # Independent random streams per training step: the corruption and the reparameterisation.
 _CORRUPTION_STREAM, _SAMPLING_STREAM, _STREAMS_PER_STEP = 0, 1, 2
-# SSIM's Gaussian window (Wang et al. 2004): 11 x 11, sigma 1.5; narrowed for smaller images.
-_SSIM_FILTER_SIZE = 11
-_SSIM_FILTER_SIGMA = 1.5
 
 
 def default_optimizer():
@@ -44,29 +43,8 @@ def default_optimizer():
 # Per-example losses and metrics on images in [-1, 1].
 
 
-def _to_unit(images):
-    """[-1, 1] -> [0, 1], the range `tf.image.psnr`/`ssim` are given with max_val=1."""
-    return (tf.cast(images, tf.float32) + 1.0) / 2.0
-
-
 def _mean_over_pixels(values):
     return tf.reduce_mean(tf.reshape(values, [tf.shape(values)[0], -1]), axis=1)
-
-
-def ssim(y_true, y_pred):
-    """Per-image SSIM (Wang et al. 2004) of [-1, 1] images, computed on [0, 1] with max_val=1.
-
-    `tf.image.ssim` with an 11 x 11 Gaussian window (sigma 1.5), the window shrunk to the image
-    side for images smaller than 11 pixels; averaged over channels. Shape (batch,).
-    """
-    a, b = _to_unit(y_true), _to_unit(y_pred)
-    side = min(int(a.shape[1]), int(a.shape[2]), _SSIM_FILTER_SIZE)
-    return tf.image.ssim(a, b, max_val=1.0, filter_size=side, filter_sigma=_SSIM_FILTER_SIGMA)
-
-
-def psnr(y_true, y_pred):
-    """Per-image PSNR in dB of [-1, 1] images on [0, 1]: ``10 log10(1 / MSE)``. Shape (batch,)."""
-    return tf.image.psnr(_to_unit(y_true), _to_unit(y_pred), max_val=1.0)
 
 
 def _l1(y_true, y_pred):
@@ -153,26 +131,12 @@ def reconstruction_loss(loss):
     return custom
 
 
-def kl_divergence(z_mean, z_log_var):
-    """KL(N(mu, diag(exp(lv))) || N(0, I)) per example (Kingma & Welling 2014, appendix B).
-
-    ``0.5 * sum(mu^2 + exp(lv) - lv - 1)`` over all code axes. Shape (batch,).
-    """
-    mu, log_var = tf.cast(z_mean, tf.float32), tf.cast(z_log_var, tf.float32)
-    terms = tf.square(mu) + tf.exp(log_var) - log_var - 1.0
-    return 0.5 * tf.reduce_sum(tf.reshape(terms, [tf.shape(terms)[0], -1]), axis=1)
-
-
-def _mean(values):
-    return tf.math.divide_no_nan(tf.reduce_sum(values), tf.cast(tf.size(values), values.dtype))
-
-
 # ---------------------------------------------------------------------------------------------
 # The model.
 
 
 @keras.saving.register_keras_serializable(package="tfgen")
-class Autoencoder(keras.Model):
+class Autoencoder(_base.ImageModel):
     """An encoder and a decoder trained with `model.fit` to restore images.
 
     `fit` takes batches of clean images in [-1, 1] (or `(images, labels)` pairs; labels are
@@ -227,6 +191,8 @@ class Autoencoder(keras.Model):
         ValueError: for encoders and decoders whose shapes do not match, an encoder whose
             outputs do not fit `variational`, an unknown loss or a bad argument.
     """
+
+    _image_role = "autoencoder takes"
 
     def __init__(
         self,
@@ -294,25 +260,13 @@ class Autoencoder(keras.Model):
         optimizer = keras.optimizers.get(
             optimizer if optimizer is not None else default_optimizer()
         )
-        if getattr(getattr(optimizer, "inner_optimizer", optimizer), "maximize", False):
+        if _base.is_maximizing(optimizer):
             raise ValueError(
                 "the optimizer has maximize=True, but an autoencoder minimises its "
                 "reconstruction loss: use maximize=False"
             )
+        optimizer = self._prepare_optimizer(optimizer, self.trainable_variables)
         super().compile(optimizer=optimizer, **kwargs)
-        with self.distribute_strategy.scope():
-            # Keras optimizers remember the strategy current when they were created; one made
-            # before `strategy.scope()` must still update through this model's strategy.
-            for each in (self.optimizer, getattr(self.optimizer, "inner_optimizer", None)):
-                if each is not None and hasattr(each, "_distribution_strategy"):
-                    each._distribution_strategy = self.distribute_strategy
-            # Built here, inside the scope: building in the first traced step fails under a
-            # distribution strategy, and a loaded model restores the slots right after this.
-            if not self.optimizer.built:
-                self.optimizer.build(self.trainable_variables)
-
-    def compile_from_config(self, config):
-        self.compile(**keras.saving.deserialize_keras_object(config))
 
     def get_config(self):
         config = super().get_config()
@@ -334,20 +288,8 @@ class Autoencoder(keras.Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        for key in ("encoder", "decoder", "corruption"):
-            if config.get(key) is not None:
-                config[key] = keras.saving.deserialize_keras_object(
-                    config[key], custom_objects=custom_objects
-                )
-        loss = config.get("loss")
-        if isinstance(loss, dict) and "class_name" in loss:
-            config["loss"] = keras.saving.deserialize_keras_object(
-                loss, custom_objects=custom_objects
-            )
-        config.pop("trainable", None)
-        config.pop("dtype", None)
-        return cls(**config)
+        networks = ("encoder", "decoder", "corruption", "loss")
+        return cls._from_config(config, custom_objects, networks)
 
     @property
     def metrics(self):
@@ -392,8 +334,7 @@ class Autoencoder(keras.Model):
             raise ValueError(f"n must be an int >= 1, got {n!r}")
         shape = [int(n), *self.code_shape]
         z = tf.random.stateless_normal(shape, seed=corruptions.as_seed(seed))
-        images = self.decoder(z, training=False)
-        return np.clip((np.asarray(images, np.float32) + 1.0) / 2.0, 0.0, 1.0)
+        return _base.to_unit_range(self.decoder(z, training=False))
 
     def _as_images(self, images):
         images = tf.convert_to_tensor(images)
@@ -403,17 +344,8 @@ class Autoencoder(keras.Model):
     # -----------------------------------------------------------------------------------------
     # Training.
 
-    def fit(self, x=None, *args, **kwargs):
-        _images.check_training_data(x, self.image_shape, "autoencoder takes")
-        if isinstance(x, tf.data.Dataset):
-            kwargs.setdefault("shuffle", False)  # a dataset shuffles itself; no Keras warning
-        return super().fit(x, *args, **kwargs)
-
-    def evaluate(self, x=None, *args, **kwargs):
-        if not kwargs.get("_use_cached_eval_dataset"):
-            _images.check_training_data(x, self.image_shape, "autoencoder takes")
+    def _before_evaluate(self):
         self.eval_step.assign(0)
-        return super().evaluate(x, *args, **kwargs)
 
     def _seed(self, counter, offset, stream):
         return tf.stack(
@@ -451,13 +383,8 @@ class Autoencoder(keras.Model):
             per_example = per_example + (self.kl_weight / self.image_size) * kl
         return per_example, reconstructions, kl
 
-    def _clean_images(self, data):
-        images = tf.cast(_images.images_of(data), tf.float32)
-        _images.check_shape(images.shape, self.image_shape, "autoencoder takes")
-        return images
-
     def train_step(self, data):
-        clean = self._clean_images(data)
+        clean = self._batch_images(data, self.noise_step)
         global_batch = distribute.global_batch_size(tf.shape(clean)[0])
         variables = self.trainable_variables
         with tf.GradientTape() as tape:
@@ -472,7 +399,7 @@ class Autoencoder(keras.Model):
         return distribute.step_logs(self.metrics, self.distribute_strategy)
 
     def test_step(self, data):
-        clean = self._clean_images(data)
+        clean = self._batch_images(data)
         # Seeds offset from training's, so evaluation never reuses a training corruption.
         per_example, reconstructions, kl = self._forward(
             clean, self.eval_step, offset=1, training=False

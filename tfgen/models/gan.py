@@ -8,7 +8,8 @@ import tensorflow as tf
 
 from tfgen import distribute, losses
 from tfgen.augment import diff_augment, parse_policy
-from tfgen.models import _images, _labels
+from tfgen.models import _base, _labels
+from tfgen.models._base import mean as _mean
 from tfgen.optimizers import Adam
 
 # Radford et al. (2015), "Unsupervised Representation Learning with Deep Convolutional GANs":
@@ -27,17 +28,8 @@ def default_optimizer():
     return Adam(learning_rate=DEFAULT_LEARNING_RATE, beta_1=DEFAULT_BETA_1)
 
 
-def _maximizes(optimizer):
-    inner = getattr(optimizer, "inner_optimizer", optimizer)
-    return bool(getattr(inner, "maximize", False))
-
-
-def _mean(values):
-    return tf.math.divide_no_nan(tf.reduce_sum(values), tf.cast(tf.size(values), values.dtype))
-
-
 @keras.saving.register_keras_serializable(package="tfgen")
-class GAN(keras.Model):
+class GAN(_base.ImageModel):
     """A generator and a discriminator trained against each other with `model.fit`.
 
     `fit` takes batches of real images in [-1, 1] (or `(images, labels)` pairs; labels are
@@ -73,6 +65,8 @@ class GAN(keras.Model):
         seed: Seed of the latent codes drawn during training. Defaults to a random one.
         name: Model name. Defaults to `"gan"`.
     """
+
+    _image_role = "generator makes"
 
     def __init__(
         self,
@@ -177,34 +171,15 @@ class GAN(keras.Model):
             generator_ema=generator_ema,
             augment=",".join(self.augment) or None,
         )
+        self.generator_optimizer = self._prepare_optimizer(
+            self._compile_arguments["generator_optimizer"], self.generator.trainable_variables
+        )
+        self.discriminator_optimizer = self._prepare_optimizer(
+            self._compile_arguments["discriminator_optimizer"],
+            self.discriminator.trainable_variables,
+        )
         with self.distribute_strategy.scope():
-            self.generator_optimizer = self._prepare_optimizer(
-                self._compile_arguments["generator_optimizer"], self.generator
-            )
-            self.discriminator_optimizer = self._prepare_optimizer(
-                self._compile_arguments["discriminator_optimizer"], self.discriminator
-            )
             self.ema_generator = self._make_ema_generator() if generator_ema is not None else None
-
-    def _prepare_optimizer(self, optimizer, network):
-        """Wraps for mixed precision and builds the slots now, inside the strategy's scope.
-
-        Keras builds only `self.optimizer` by itself, and building inside the first traced step
-        fails under a distribution strategy (keras-team/keras issues 19246, 20164); building
-        here also lets a loaded model restore the slots before their values are read.
-        """
-        if keras.mixed_precision.dtype_policy().name == "mixed_float16" and not isinstance(
-            optimizer, keras.optimizers.LossScaleOptimizer
-        ):
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        # Keras optimizers remember the strategy that was current when they were created; one
-        # created before `strategy.scope()` must still update through this model's strategy.
-        for each in (optimizer, getattr(optimizer, "inner_optimizer", None)):
-            if each is not None and hasattr(each, "_distribution_strategy"):
-                each._distribution_strategy = self.distribute_strategy
-        if not optimizer.built:
-            optimizer.build(network.trainable_variables)
-        return optimizer
 
     def _make_ema_generator(self):
         ema = keras.Model.from_config(self.generator.get_config())
@@ -216,9 +191,6 @@ class GAN(keras.Model):
         if not self.compiled:
             return {}
         return keras.saving.serialize_keras_object(self._compile_arguments)
-
-    def compile_from_config(self, config):
-        self.compile(**keras.saving.deserialize_keras_object(config))
 
     def get_config(self):
         config = super().get_config()
@@ -233,14 +205,7 @@ class GAN(keras.Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        for key in ("generator", "discriminator"):
-            config[key] = keras.saving.deserialize_keras_object(
-                config[key], custom_objects=custom_objects
-            )
-        config.pop("trainable", None)
-        config.pop("dtype", None)
-        return cls(**config)
+        return cls._from_config(config, custom_objects, ("generator", "discriminator"))
 
     @property
     def metrics(self):
@@ -288,8 +253,7 @@ class GAN(keras.Model):
             raise ValueError(
                 "labels are for a conditional GAN (num_classes=K); this GAN is unconditional"
             )
-        images = self.sampling_generator(inputs, training=False)
-        return np.clip((np.asarray(images, np.float32) + 1.0) / 2.0, 0.0, 1.0)
+        return _base.to_unit_range(self.sampling_generator(inputs, training=False))
 
     def _generation_labels(self, n, labels, seed):
         if labels is None:
@@ -308,19 +272,16 @@ class GAN(keras.Model):
     # Training.
 
     def fit(self, x=None, y=None, *args, **kwargs):
-        _images.check_training_data(x, self.image_shape, "generator makes")
         if self.num_classes is not None:
             _labels.check_training_data(x, y, self.num_classes)
-        if isinstance(x, tf.data.Dataset):
-            kwargs.setdefault("shuffle", False)  # a dataset shuffles itself; no Keras warning
-        return super().fit(x, y, *args, **kwargs)
+        with _labels.raising_bad_labels():
+            return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
-        if not kwargs.get("_use_cached_eval_dataset"):  # validation inside fit: checked once
-            _images.check_training_data(x, self.image_shape, "generator makes")
-            if self.num_classes is not None:
-                _labels.check_training_data(x, y, self.num_classes)
-        return super().evaluate(x, y, *args, **kwargs)
+        if self.num_classes is not None and not kwargs.get("_use_cached_eval_dataset"):
+            _labels.check_training_data(x, y, self.num_classes)
+        with _labels.raising_bad_labels():
+            return super().evaluate(x, y, *args, **kwargs)
 
     def _step_seed(self, offset, stream):
         """The stateless seed of one kind of draw (`offset`) in one stream of this step."""
@@ -328,10 +289,12 @@ class GAN(keras.Model):
             [tf.cast(self.seed, tf.int64) + offset, self.noise_step * _STREAMS_PER_STEP + stream]
         )
 
-    def _real_batch(self, data):
-        """`(images, labels)` of a training batch; labels `None` for an unconditional GAN."""
-        images = tf.cast(_images.images_of(data), "float32")
-        _images.check_shape(images.shape, self.image_shape, "generator makes")
+    def _real_batch(self, data, batch_index=-1):
+        """`(images, labels)` of a batch, checked in the step; labels `None` if unconditional.
+
+        `batch_index` names a bad batch in the error (-1: an evaluation batch).
+        """
+        images = self._batch_images(data, batch_index)
         if self.num_classes is None:
             return images, None
         return images, _labels.labels_of(data, self.num_classes)
@@ -358,7 +321,7 @@ class GAN(keras.Model):
         return _logits(self.discriminator(inputs, training=training))
 
     def train_step(self, data):
-        real = self._real_batch(data)
+        real = self._real_batch(data, self.noise_step)
         global_batch = distribute.global_batch_size(tf.shape(real[0])[0])
 
         # One generator pass serves the first discriminator update and the generator update,
@@ -379,7 +342,7 @@ class GAN(keras.Model):
             fake_logits = self._discriminate(augmented, fake_labels, training=True)
             per_example = self.loss_functions.generator(fake_logits)
             loss = distribute.average_over_global_batch(per_example, global_batch)
-            objective = -loss if _maximizes(self.generator_optimizer) else loss
+            objective = -loss if _base.is_maximizing(self.generator_optimizer) else loss
             scaled = self.generator_optimizer.scale_loss(objective)
         variables = self.generator.trainable_variables
         self.generator_optimizer.apply(generator_tape.gradient(scaled, variables), variables)
@@ -396,7 +359,7 @@ class GAN(keras.Model):
                 real, fake, global_batch, stream, training=True
             )
             loss = distribute.average_over_global_batch(per_example, global_batch)
-            objective = -loss if _maximizes(self.discriminator_optimizer) else loss
+            objective = -loss if _base.is_maximizing(self.discriminator_optimizer) else loss
             scaled = self.discriminator_optimizer.scale_loss(objective)
         variables = self.discriminator.trainable_variables
         self.discriminator_optimizer.apply(tape.gradient(scaled, variables), variables)

@@ -1,0 +1,209 @@
+"""What the GAN and the reconstruction models share: input checks, optimizers, config, outputs.
+
+`ImageModel` is a `keras.Model` whose `fit` and `evaluate` take batches of images in [-1, 1]
+(or `(images, labels)` pairs). The input check costs nothing before training: shapes come from
+a dataset's `element_spec` (no batch is drawn, so `tfgen.data.load`'s cache and shuffle buffer
+are filled once, by training), values of in-memory arrays are checked at once, and the values
+of every batch of a dataset are checked inside the compiled step (one min, max and finiteness
+reduction per batch) before any weight moves; a bad batch stops training with a `ValueError`
+naming it. Under XLA (`jit_compile=True`) the in-step check is compiled away.
+"""
+
+import re
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfgen.models import _images
+
+# Marks the in-step assertion, so that `fit`/`evaluate` can turn it into a ValueError.
+_BAD_BATCH = "tfgen: bad batch"
+_BAD_BATCH_PATTERN = re.compile(
+    re.escape(f"[{_BAD_BATCH}]") + r" \[(-?\d+)\] \[(\d+)\] \[([^\]]+)\] \[([^\]]+)\]"
+)
+
+
+def mean(values):
+    """Mean of a per-example vector, 0 for an empty one (a replica without examples)."""
+    return tf.math.divide_no_nan(tf.reduce_sum(values), tf.cast(tf.size(values), values.dtype))
+
+
+def to_unit_range(images):
+    """Model outputs in [-1, 1] as a float32 numpy array in [0, 1], the range users see."""
+    return np.clip((np.asarray(images, np.float32) + 1.0) / 2.0, 0.0, 1.0)
+
+
+def is_maximizing(optimizer):
+    """Whether `optimizer` (or the one a LossScaleOptimizer wraps) has `maximize=True`."""
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    return bool(getattr(inner, "maximize", False))
+
+
+def _bad_batch_error(message):
+    """The ValueError for an in-step assertion message, or None for any other error."""
+    found = _BAD_BATCH_PATTERN.search(message or "")
+    if found is None:
+        return None
+    batch, nonfinite, low, high = found.groups()
+    where = "an evaluation batch" if int(batch) < 0 else f"training batch {batch}"
+    where += " (counted from 0 over all the model's training steps)" if int(batch) >= 0 else ""
+    if int(nonfinite):
+        return ValueError(
+            f"{where} holds {nonfinite} non-finite values (NaN or inf): the images must be "
+            "finite; clean or drop the bad examples"
+        )
+    return ValueError(
+        f"the images must lie in [-1, 1] (the models' tanh range), got values in "
+        f"[{float(low):g}, {float(high):g}] in {where}: rescale them (x / 127.5 - 1 for 8-bit "
+        "pixels) or load them with tfgen.data.load"
+    )
+
+
+class ImageModel(keras.Model):
+    """Base of `GAN` and `Autoencoder`: the plumbing both share.
+
+    Subclasses set `image_shape` and `_image_role` (how the message of a wrong shape names the
+    model, e.g. "generator makes") in `__init__`.
+    """
+
+    _image_role = "model takes"
+
+    # -----------------------------------------------------------------------------------------
+    # Inputs.
+
+    def fit(self, x=None, *args, **kwargs):
+        _images.check_training_data(x, self.image_shape, self._image_role)
+        if isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)  # a dataset shuffles itself; no Keras warning
+        return self._raising_bad_batches(super().fit, x, *args, **kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        if not kwargs.get("_use_cached_eval_dataset"):  # validation inside fit: checked once
+            _images.check_training_data(x, self.image_shape, self._image_role)
+        self._before_evaluate()
+        return self._raising_bad_batches(super().evaluate, x, *args, **kwargs)
+
+    def _before_evaluate(self):
+        """Hook run at the start of every `evaluate`."""
+
+    @staticmethod
+    def _raising_bad_batches(run, *args, **kwargs):
+        try:
+            return run(*args, **kwargs)
+        except tf.errors.InvalidArgumentError as error:
+            bad = _bad_batch_error(error.message)
+            if bad is None:
+                raise
+            raise bad from None
+
+    def _batch_images(self, data, batch_index=-1):
+        """The float32 images of a batch, shape-checked, with their values asserted in-step.
+
+        `batch_index` names the batch in the error (-1: an evaluation batch). The assertion
+        runs before the images are used, so a bad batch never reaches the weights.
+        """
+        images = tf.cast(_images.images_of(data), tf.float32)
+        _images.check_shape(images.shape, self.image_shape, self._image_role)
+        finite = tf.math.is_finite(images)
+        nonfinite = tf.reduce_sum(tf.cast(tf.logical_not(finite), tf.int32))
+        low = tf.reduce_min(tf.where(finite, images, np.inf))
+        high = tf.reduce_max(tf.where(finite, images, -np.inf))
+        low_limit, high_limit = _images.allowed_range()
+        ok = tf.logical_and(
+            tf.equal(nonfinite, 0),
+            tf.logical_or(
+                tf.equal(tf.size(images), 0),
+                tf.logical_and(low >= low_limit, high <= high_limit),
+            ),
+        )
+        batch_index = tf.cast(batch_index, tf.int64)
+        check = tf.debugging.Assert(ok, [_BAD_BATCH, batch_index, nonfinite, low, high])
+        with tf.control_dependencies([check]):
+            return tf.identity(images)
+
+    # -----------------------------------------------------------------------------------------
+    # Optimizers.
+
+    def _prepare_optimizer(self, optimizer, variables):
+        """The optimizer to train `variables` with, inside this model's strategy.
+
+        An optimizer made outside `strategy.scope()` holds its counters outside it, so it is
+        made again from its config inside the scope (public Keras API; an already built one
+        keeps its state and must be made inside the scope). It is wrapped for mixed precision
+        and built now: Keras builds only `self.optimizer` by itself, building inside the first
+        traced step fails under a distribution strategy (keras-team/keras issues 19246, 20164),
+        and building here lets a loaded model restore the slots before their values are read.
+        """
+        optimizer = keras.optimizers.get(optimizer)
+        with self.distribute_strategy.scope():
+            optimizer = self._in_scope(optimizer)
+            if keras.mixed_precision.dtype_policy().name == "mixed_float16" and not isinstance(
+                optimizer, keras.optimizers.LossScaleOptimizer
+            ):
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            if not optimizer.built:
+                optimizer.build(variables)
+        return optimizer
+
+    def _in_scope(self, optimizer):
+        extended = self.distribute_strategy.extended
+        inner = getattr(optimizer, "inner_optimizer", None)
+        if inner is not None:
+            rebuilt = self._in_scope(inner)
+            if rebuilt is inner and extended.variable_created_in_scope(optimizer.iterations.value):
+                return optimizer
+            config = optimizer.get_config()
+            config.pop("inner_optimizer", None)
+            return type(optimizer)(rebuilt, **config)
+        if extended.variable_created_in_scope(optimizer.iterations.value):
+            return optimizer
+        if optimizer.built:
+            raise ValueError(
+                f"the optimizer {optimizer.name!r} was built outside the model's distribution "
+                "strategy: create it (or leave it unbuilt) and compile inside strategy.scope()"
+            )
+        return type(optimizer).from_config(optimizer.get_config())
+
+    # -----------------------------------------------------------------------------------------
+    # Config.
+
+    @classmethod
+    def _from_config(cls, config, custom_objects, objects):
+        """`cls(**config)` with the Keras objects named in `objects` deserialized first."""
+        config = dict(config)
+        for key in objects:
+            value = config.get(key)
+            if isinstance(value, dict) and "class_name" in value:
+                config[key] = keras.saving.deserialize_keras_object(
+                    value, custom_objects=custom_objects
+                )
+        # Written by keras.Model.get_config, not arguments of the tfgen models.
+        config.pop("trainable", None)
+        config.pop("dtype", None)
+        return cls(**config)
+
+    def compile_from_config(self, config):
+        self.compile(**keras.saving.deserialize_keras_object(config))
+
+
+def sampling_network(model):
+    """The network that turns codes into images for `model`.
+
+    A GAN's moving-average generator when it has one (`sampling_generator`), else its
+    `generator`, else a reconstruction model's `decoder`; a `keras.Model` that is none of these
+    is taken as the network itself.
+
+    Raises:
+        ValueError: `model` is not a `keras.Model` and has none of these networks.
+    """
+    for attribute in ("sampling_generator", "generator", "decoder"):
+        network = getattr(model, attribute, None)
+        if network is not None:
+            return network
+    if isinstance(model, keras.Model):
+        return model
+    raise ValueError(
+        "expected a model with a sampling_generator, generator or decoder, or a keras.Model, "
+        f"got {type(model).__name__}"
+    )
