@@ -4,9 +4,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 from sklearn.datasets import load_digits
 
 import tfgen.callbacks
+import tfgen.data
 import tfgen.export
 from tfgen import architectures
 from tfgen.models import GAN
@@ -337,3 +339,60 @@ def test_sample_grid_has_one_row_per_class(tmp_path):
         expected = gan.generator([z, tf.fill([per_row], label)], training=False).numpy()
         np.testing.assert_allclose(row, np.clip((expected + 1) / 2, 0, 1), atol=1e-6)
     assert grid.write(1).endswith("epoch_001.png")
+
+
+# --------------------------------------------------------------------------------------------
+# Labelled data.
+
+
+def test_bundled_digits_come_with_their_labels():
+    assert tfgen.data.class_names("digits") == tuple(str(d) for d in range(10))
+    dataset = tfgen.data.load("digits", batch_size=50, shuffle=False, with_labels=True)
+    images, labels = next(iter(dataset))
+    assert images.shape == (50, 8, 8, 1) and labels.dtype == tf.int64
+    reference = load_digits()
+    np.testing.assert_array_equal(labels.numpy(), reference.target[:50])
+    expected = np.rint(reference.images[:50] * 255 / 16) / 127.5 - 1
+    np.testing.assert_allclose(images.numpy()[..., 0], expected, atol=1e-6)
+
+
+def _write_class_folders(root, counts):
+    """Files name<i>.png in one sub-folder per class, one nested a level deeper; grey values
+    encode the class so that each image can be checked against its label."""
+    for index, (name, count) in enumerate(sorted(counts.items())):
+        for i in range(count):
+            folder = root / name / ("nested" if i == 0 else "")
+            folder.mkdir(parents=True, exist_ok=True)
+            pixels = np.full((SIDE, SIDE), 40 * (index + 1), np.uint8)
+            Image.fromarray(pixels).save(folder / f"{name}{i}.png")
+
+
+def test_folder_labels_follow_sorted_class_folders(tmp_path):
+    _write_class_folders(tmp_path, {"zebra": 3, "ant": 2, "moth": 4})
+    (tmp_path / "moth" / "broken.png").write_bytes(b"not an image")
+    name = f"folder:{tmp_path}"
+    assert tfgen.data.class_names(name) == ("ant", "moth", "zebra")
+    with pytest.warns(UserWarning, match="Skipped 1"):
+        batches = list(
+            tfgen.data.load(name, batch_size=4, seed=0, with_labels=True, drop_remainder=False)
+        )
+    images = np.concatenate([b[0].numpy() for b in batches])
+    labels = np.concatenate([b[1].numpy() for b in batches])
+    assert sorted(labels.tolist()) == [0, 0, 1, 1, 1, 1, 2, 2, 2]
+    # Each image carries its class's grey level: 40 * (label + 1) of 255.
+    np.testing.assert_allclose(
+        images.mean(axis=(1, 2, 3)), 40 * (labels + 1) / 127.5 - 1, atol=1e-6
+    )
+
+
+def test_labelled_folder_refuses_loose_files(tmp_path):
+    _write_class_folders(tmp_path, {"a": 2})
+    Image.fromarray(np.zeros((SIDE, SIDE), np.uint8)).save(tmp_path / "loose.png")
+    with pytest.raises(ValueError, match="one sub-folder per class"):
+        tfgen.data.load(f"folder:{tmp_path}", batch_size=1, with_labels=True)
+    with pytest.raises(ValueError, match="with_labels must be a bool"):
+        tfgen.data.load(f"folder:{tmp_path}/a", batch_size=1, with_labels="yes")
+
+
+def test_photos_label_is_their_only_class_feature():
+    assert tfgen.data.class_names("photos/crop32") == ("china", "flower", "grace_hopper")
