@@ -1,5 +1,9 @@
 """Class-conditional generation: the conditional builders, the GAN, data, export and sampling."""
 
+import importlib.util
+import os
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -396,3 +400,43 @@ def test_labelled_folder_refuses_loose_files(tmp_path):
 
 def test_photos_label_is_their_only_class_feature():
     assert tfgen.data.class_names("photos/crop32") == ("china", "flower", "grace_hopper")
+
+
+# --------------------------------------------------------------------------------------------
+# The example script.
+
+
+def test_train_gan_example_trains_a_conditional_augmented_gan(tmp_path):
+    train_gan = sys.modules.get("train_gan")  # as tests/test_examples.py imports it
+    if train_gan is None:
+        path = os.path.join(os.path.dirname(__file__), "..", "examples", "train_gan.py")
+        spec = importlib.util.spec_from_file_location("train_gan", path)
+        train_gan = sys.modules["train_gan"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(train_gan)
+    result = train_gan.train(
+        image_size=8,
+        batch_size=8,
+        latent_dim=4,
+        base_filters=4,
+        steps=2,
+        epochs=1,
+        samples=10,
+        verbose=0,
+        conditional=True,
+        augment="color,translation,cutout",
+        output_dir=str(tmp_path / "run"),
+    )
+    gan = result.model
+    assert gan.num_classes == DIGIT_CLASSES and gan.augment == ("color", "translation", "cutout")
+    # One row per class: 10 rows of ceil(10 / 10) = 1 code.
+    grid = tfgen.callbacks.SampleGrid(tmp_path, latent_batch=10)
+    grid.set_model(gan)
+    grid.on_train_begin()
+    assert grid.columns == 1 and grid.images().shape[0] == DIGIT_CLASSES
+    loaded = keras.saving.load_model(result.model_path, safe_mode=True)
+    assert loaded.num_classes == DIGIT_CLASSES
+    served = tf.saved_model.load(result.saved_model_dir)
+    images = served.signatures["sample"](labels=tf.constant([1, 7]), seed=tf.constant(0, tf.int64))[
+        "images"
+    ]
+    np.testing.assert_allclose(images, gan.generate(2, labels=[1, 7], seed=0), atol=1e-5)
