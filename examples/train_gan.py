@@ -5,6 +5,7 @@ r"""Trains a DCGAN with `model.fit` and leaves pictures, checkpoints and a serva
     python examples/train_gan.py --dataset=folder:/data/faces --image_size=64 --channels=3 \
         --loss=hinge --gradient_penalty=r1:1 --strategy=mirrored --output_dir=runs/faces
     python examples/train_gan.py --resume                 # continue an interrupted run
+    python examples/train_gan.py --conditional --augment=color,translation,cutout
 
 Everything goes to --output_dir (default runs/gan), as `tfgen.runs` lays it out: samples/,
 losses.png, history.csv, logs/ (TensorBoard), checkpoint.keras, backup/ (for --resume),
@@ -36,6 +37,7 @@ RESUME_KEYS = (
     *("dataset", "image_size", "channels", "batch_size", "steps", "latent_dim", "base_filters"),
     *("loss", "gradient_penalty", "discriminator_steps", "spectral_norm", "ema"),
     *("generator_optimizer", "discriminator_optimizer", "mixed_precision"),
+    *("conditional", "augment"),
 )
 
 
@@ -68,6 +70,16 @@ class Config(runs.TrainingSettings):
         "Feature extractor of the scores: 'digits', 'inception_pool3:PATH', 'inception_v3:PATH', "
         "or 'auto' (the digits classifier on the digits, no scores on other data).",
     )
+    conditional: bool = setting(
+        False,
+        "Class-conditional GAN on the dataset's labels (tfds class labels, one sub-folder per "
+        "class, the digits' digits); sample grids get one row per class.",
+    )
+    augment: str = setting(
+        "none",
+        "DiffAugment operations applied before every discriminator call, e.g. "
+        "'color,translation,cutout' (tfgen.augment); 'none' turns it off.",
+    )
 
 
 def train(config=None, callbacks=(), distribute_strategy=None, **settings):
@@ -88,20 +100,28 @@ def train(config=None, callbacks=(), distribute_strategy=None, **settings):
         batch_size=config.batch_size,
         repeat=config.steps is not None,
         seed=config.seed,
+        with_labels=config.conditional,
     )
+    num_classes = len(tfgen.data.class_names(config.dataset)) if config.conditional else None
     with runs.dtype_policy(config.mixed_precision):
-        image_shape = tuple(dataset.element_spec.shape[1:])
+        images_spec = dataset.element_spec[0] if config.conditional else dataset.element_spec
+        image_shape = tuple(images_spec.shape[1:])
         with strategy.scope():
             gan = tfgen.models.GAN(
                 architectures.dcgan_generator(
-                    image_shape, latent_dim=config.latent_dim, base_filters=config.base_filters
+                    image_shape,
+                    latent_dim=config.latent_dim,
+                    base_filters=config.base_filters,
+                    num_classes=num_classes,
                 ),
                 architectures.dcgan_discriminator(
                     image_shape,
                     base_filters=config.base_filters,
                     spectral_norm=config.spectral_norm,
+                    num_classes=num_classes,
                 ),
                 seed=config.seed,
+                num_classes=num_classes,
             )
             gan.compile(
                 generator_optimizer=runs.make_optimizer(
@@ -120,6 +140,7 @@ def train(config=None, callbacks=(), distribute_strategy=None, **settings):
                 gradient_penalty=config.gradient_penalty,
                 discriminator_steps=config.discriminator_steps,
                 generator_ema=config.ema or None,
+                augment=None if config.augment == "none" else config.augment,
                 jit_compile=runs.jit_setting(config.jit_compile),
             )
         grid = tfgen.callbacks.SampleGrid(

@@ -10,6 +10,10 @@ Images produced (generator, decoder) are float32 in [-1, 1] (tanh); every model'
 float32 even under a ``mixed_float16`` dtype policy, so losses are computed in full precision.
 Only built-in Keras layers are used, so the models save to ``.keras`` and load with
 ``safe_mode=True`` without custom objects.
+
+With ``num_classes=K`` the DCGAN builders are class-conditional: both take a second input, integer
+``labels`` of shape (batch,) in [0, K), named "labels" (the generator ``[z, labels]``, the
+discriminator ``[images, labels]``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ __all__ = [
     "ALLOWED_CHANNELS",
     "BATCH_NORM_MOMENTUM",
     "KERNEL_SIZE",
+    "LABEL_EMBEDDING_DIM",
     "LEAKY_RELU_SLOPE",
     "MAX_FILTER_MULTIPLIER",
     "MAX_SIDE",
@@ -65,6 +70,8 @@ MAX_FILTER_MULTIPLIER = 8
 #: Batch-normalisation moving-average momentum, 0.9 as in common DCGAN implementations (PyTorch's
 #: default update rate 0.1); Keras' default 0.99 trails the generator's changing statistics.
 BATCH_NORM_MOMENTUM = 0.9
+#: Size of the label embedding concatenated to the latent code in a conditional generator.
+LABEL_EMBEDDING_DIM = 32
 
 
 def _positive_int(value, name: str) -> int:
@@ -114,21 +121,50 @@ def _init():
     return keras.initializers.RandomNormal(stddev=WEIGHT_INIT_STDDEV)
 
 
-def _batch_norm(name):
+def _batch_norm(name, affine=True):
     # Under tf.distribute the batch statistics span all replicas (cross-replica batch norm, as
     # in BigGAN), so N replicas normalise exactly as one device with the same global batch.
     # Without a strategy the plain layer is used: Keras' synchronized path computes the
     # variance as E[x^2] - E[x]^2 over an extra tensor of ones, slower and less exact.
     return layers.BatchNormalization(
-        momentum=BATCH_NORM_MOMENTUM, synchronized=tf.distribute.has_strategy(), name=name
+        momentum=BATCH_NORM_MOMENTUM,
+        center=affine,
+        scale=affine,
+        synchronized=tf.distribute.has_strategy(),
+        name=name,
     )
 
 
-def _upsampling_stack(x, side: int, base_filters: int, batch_norm: bool):
+def _normalize(x, name, labels, num_classes):
+    """Batch normalisation, class-conditional when ``labels`` is given.
+
+    Conditional batch normalisation (de Vries et al. 2017; Miyato & Koyama 2018, section 4):
+    ``BN(x) * (1 + gamma[y]) + beta[y]`` with one learned gain and bias vector per class, taken
+    from two embeddings that start at zero, so an untrained model normalises as plain BN.
+    """
+    if labels is None:
+        return _batch_norm(name)(x)
+    channels = x.shape[-1]
+    x = _batch_norm(name, affine=False)(x)
+
+    def per_class(kind):
+        embedded = layers.Embedding(
+            num_classes, channels, embeddings_initializer="zeros", name=f"{name}_{kind}"
+        )(labels)
+        return layers.Reshape((1, 1, channels), name=f"{name}_{kind}_reshape")(embedded)
+
+    gain = layers.Multiply(name=f"{name}_gain")([x, per_class("gamma")])
+    return layers.Add(name=f"{name}_conditional")([x, gain, per_class("beta")])
+
+
+def _upsampling_stack(
+    x, side: int, base_filters: int, batch_norm: bool, labels=None, num_classes=None
+):
     """Dense projection to START_SIZE^2 features, then transposed convs up to ``side``.
 
     Resolution START_SIZE * 2^k carries ``base_filters * min(2^(n - k), cap)`` filters, n being
-    the number of upsampling blocks, so the last block has ``base_filters`` filters.
+    the number of upsampling blocks, so the last block has ``base_filters`` filters. With
+    ``labels`` the batch normalisations are class-conditional.
     """
     n_blocks = _num_resolution_steps(side)
     start_filters = _filters(base_filters, n_blocks)
@@ -141,7 +177,7 @@ def _upsampling_stack(x, side: int, base_filters: int, batch_norm: bool):
     )(x)
     x = layers.Reshape((START_SIZE, START_SIZE, start_filters), name="reshape")(x)
     if batch_norm:
-        x = _batch_norm("project_bn")(x)
+        x = _normalize(x, "project_bn", labels, num_classes)
     x = layers.ReLU(name="project_relu")(x)
     for block in range(1, n_blocks + 1):
         x = layers.Conv2DTranspose(
@@ -154,7 +190,7 @@ def _upsampling_stack(x, side: int, base_filters: int, batch_norm: bool):
             name=f"up{block}_conv",
         )(x)
         if batch_norm:
-            x = _batch_norm(f"up{block}_bn")(x)
+            x = _normalize(x, f"up{block}_bn", labels, num_classes)
         x = layers.ReLU(name=f"up{block}_relu")(x)
     return x
 
@@ -171,7 +207,17 @@ def _to_image(x, channels: int):
     return layers.Activation("tanh", dtype="float32", name="image")(x)
 
 
-def dcgan_generator(image_shape, latent_dim: int = 128, base_filters: int = 64) -> keras.Model:
+def _num_classes(value):
+    return None if value is None else _positive_int(value, "num_classes")
+
+
+def _labels_input():
+    return keras.Input(shape=(), dtype="int32", name="labels")
+
+
+def dcgan_generator(
+    image_shape, latent_dim: int = 128, base_filters: int = 64, num_classes=None
+) -> keras.Model:
     """DCGAN generator (Radford et al. 2015, "Unsupervised Representation Learning with Deep
     Convolutional Generative Adversarial Networks").
 
@@ -179,20 +225,36 @@ def dcgan_generator(image_shape, latent_dim: int = 128, base_filters: int = 64) 
     x n -> Conv2D(channels, 3) -> tanh``, with ``n = log2(side / 4)`` and filters halving per
     block down to ``base_filters`` (from at most ``MAX_FILTER_MULTIPLIER * base_filters``).
 
+    With ``num_classes=K`` the model takes ``[z, labels]``: the label's embedding
+    (LABEL_EMBEDDING_DIM values) is concatenated to ``z``, and every batch normalisation is
+    conditional, ``BN(x) * (1 + gamma[y]) + beta[y]`` (de Vries et al. 2017, as in the projection
+    cGAN's generator, Miyato & Koyama 2018).
+
     Args:
         image_shape: ``(side, side, channels)``; see :func:`check_image_shape`.
         latent_dim: Size of the latent vector, positive int.
         base_filters: Filters of the last (full-resolution) block, positive int.
+        num_classes: ``None`` (unconditional) or the number of classes, positive int.
 
     Returns:
-        ``keras.Model`` named "generator": (batch, latent_dim) -> float32 images in [-1, 1].
+        ``keras.Model`` named "generator": (batch, latent_dim) [and int32 labels (batch,)] ->
+        float32 images in [-1, 1].
     """
     side, _, channels = check_image_shape(image_shape)
     latent_dim = _positive_int(latent_dim, "latent_dim")
     base_filters = _positive_int(base_filters, "base_filters")
+    num_classes = _num_classes(num_classes)
     z = keras.Input(shape=(latent_dim,), name="latent")
-    x = _upsampling_stack(z, side, base_filters, batch_norm=True)
-    return keras.Model(z, _to_image(x, channels), name="generator")
+    if num_classes is None:
+        x = _upsampling_stack(z, side, base_filters, batch_norm=True)
+        return keras.Model(z, _to_image(x, channels), name="generator")
+    labels = _labels_input()
+    embedded = layers.Embedding(
+        num_classes, LABEL_EMBEDDING_DIM, embeddings_initializer=_init(), name="label_embedding"
+    )(labels)
+    x = layers.Concatenate(name="latent_and_label")([z, embedded])
+    x = _upsampling_stack(x, side, base_filters, True, labels, num_classes)
+    return keras.Model([z, labels], _to_image(x, channels), name="generator")
 
 
 def _maybe_spectral(layer, spectral_norm: bool):
@@ -224,33 +286,51 @@ def _downsampling_stack(x, side: int, base_filters: int, spectral_norm: bool):
 
 
 def dcgan_discriminator(
-    image_shape, base_filters: int = 64, spectral_norm: bool = False
+    image_shape, base_filters: int = 64, spectral_norm: bool = False, num_classes=None
 ) -> keras.Model:
     """DCGAN discriminator (Radford et al. 2015) without batch normalisation.
 
     ``x -> [Conv2D(4, stride 2) -> LeakyReLU(0.2)] x n -> Flatten -> Dense(1)``, from ``side``
     down to 4x4, filters doubling from ``base_filters`` (capped at ``MAX_FILTER_MULTIPLIER``
-    times). With ``spectral_norm`` every Conv2D/Dense is wrapped in
+    times). With ``spectral_norm`` every Conv2D/Dense (and the label embedding) is wrapped in
     ``keras.layers.SpectralNormalization`` (Miyato et al. 2018).
+
+    With ``num_classes=K`` it is a projection discriminator (Miyato & Koyama 2018, "cGANs with
+    Projection Discriminator", eq. 3) taking ``[images, labels]``:
+    ``D(x, y) = w . phi(x) + b + V[y] . phi(x)``, ``phi(x)`` the flattened features and ``V``
+    a learned (K, features) embedding, named "label_projection".
 
     Args:
         image_shape: ``(side, side, channels)``; see :func:`check_image_shape`.
         base_filters: Filters of the first (full-resolution) block, positive int.
         spectral_norm: Whether to spectrally normalise the weights.
+        num_classes: ``None`` (unconditional) or the number of classes, positive int.
 
     Returns:
-        ``keras.Model`` named "discriminator": images in [-1, 1] -> float32 logits (batch, 1).
+        ``keras.Model`` named "discriminator": images in [-1, 1] [and int32 labels (batch,)] ->
+        float32 logits (batch, 1).
     """
     side, _, channels = check_image_shape(image_shape)
     base_filters = _positive_int(base_filters, "base_filters")
     if not isinstance(spectral_norm, bool):
         raise ValueError(f"spectral_norm must be a bool, got {spectral_norm!r}")
+    num_classes = _num_classes(num_classes)
     images = keras.Input(shape=(side, side, channels), name="images")
-    x = _downsampling_stack(images, side, base_filters, spectral_norm)
+    features = _downsampling_stack(images, side, base_filters, spectral_norm)
     dense = layers.Dense(1, kernel_initializer=_init(), name="logit_dense")
-    x = _maybe_spectral(dense, spectral_norm)(x)
+    x = _maybe_spectral(dense, spectral_norm)(features)
+    inputs = images
+    if num_classes is not None:
+        labels = _labels_input()
+        projection = layers.Embedding(
+            num_classes, features.shape[-1], embeddings_initializer=_init(), name="label_projection"
+        )
+        embedded = _maybe_spectral(projection, spectral_norm)(labels)
+        inner = layers.Dot(axes=1, name="projection")([embedded, features])
+        x = layers.Add(name="logit_and_projection")([x, inner])
+        inputs = [images, labels]
     logits = layers.Activation("linear", dtype="float32", name="logit")(x)
-    return keras.Model(images, logits, name="discriminator")
+    return keras.Model(inputs, logits, name="discriminator")
 
 
 def conv_encoder(

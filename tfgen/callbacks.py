@@ -203,6 +203,10 @@ class SampleGrid(_EpochGrid):
     Images come from the model's `sampling_generator` (a GAN's moving-average generator when
     it has one), else its `generator` or `decoder`, in inference mode.
 
+    For a conditional model (one with `num_classes` K, whose generator takes `[z, labels]`)
+    the grid has one row per class, 0 to K - 1 from the top, each row the same
+    `ceil(n / K)` codes (the first of the n drawn), so a column shows one code in every class.
+
     Args:
         output_dir: Run directory; grids go to its `samples` sub-directory.
         every_n_epochs: Write a grid when the epoch number is a multiple of this.
@@ -233,6 +237,7 @@ class SampleGrid(_EpochGrid):
         self.latent_batch = DEFAULT_LATENT_BATCH if latent_batch is None else latent_batch
         self.seed = _check_seed(seed)
         self._codes = None
+        self._labels = None
 
     def _generator(self):
         network = sampling_network(self.model)
@@ -255,13 +260,22 @@ class SampleGrid(_EpochGrid):
         else:
             shape = [int(self.latent_batch), *code_shape]
             self._codes = tf.random.stateless_normal(shape, seed=[self.seed, 0])
+        num_classes = getattr(self.model, "num_classes", None)
+        if num_classes:
+            # One row per class, every row the same codes.
+            per_row = -(-int(self._codes.shape[0]) // num_classes)
+            codes = self._codes[:per_row]
+            self._codes = tf.tile(codes, [num_classes] + [1] * (codes.shape.rank - 1))
+            self._labels = tf.repeat(tf.range(num_classes, dtype=tf.int32), per_row)
+            self.columns = per_row
         super().on_train_begin(logs)
 
     def images(self):
         """The images of the fixed codes now, float32 in [0, 1], (n, H, W, C)."""
         if self._codes is None:
             raise ValueError("SampleGrid.images() is available once training has begun")
-        return _to_unit_numpy(self._generator()(self._codes, training=False))
+        inputs = self._codes if self._labels is None else [self._codes, self._labels]
+        return _to_unit_numpy(self._generator()(inputs, training=False))
 
 
 class ReconstructionGrid(_EpochGrid):

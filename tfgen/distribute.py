@@ -63,6 +63,11 @@ def per_example_uniform(shape, local_batch_size, seed):
     return draws[offset : offset + tf.cast(local_batch_size, tf.int32)]
 
 
+def uniform_integers(draws, count):
+    """Integers uniform in [0, count) from uniform [0, 1) draws (e.g. `per_example_uniform`'s)."""
+    return tf.minimum(tf.cast(tf.floor(draws * count), tf.int32), count - 1)
+
+
 def sync_update(pairs, update_fn):
     """Runs `update_fn(target, source)` on every replica's copy, from replica context.
 

@@ -12,6 +12,11 @@ and `saved_model_cli show --all --dir PATH` lists their signatures.
   the codes `tf.random.stateless_normal([batch_size, latent_dim], seed=[seed, 0])`, the same
   codes `GAN.generate(batch_size, seed=seed)` draws.
 
+A conditional generator (`GAN(..., num_classes=K)`, a generator taking `[z, labels]`) gets
+`serving_default`: `z` and `labels` int32 (batch,) -> {"images": ...}, and `sample`: `labels`
+int32 (batch,), one requested class per image, and `seed` int64 scalar -> {"images": ...}, equal
+to `GAN.generate(len(labels), labels=labels, seed=seed)`.
+
 `export_decoder(autoencoder, path)` writes `serving_default` (codes -> images in [0, 1]) and
 `encode` (images in [0, 1] -> {"z": codes}, the posterior mean for a variational model, whose
 log-variance comes as "z_log_var") and `reconstruct` (images in [0, 1] -> {"images": ...}),
@@ -54,11 +59,16 @@ def _to_model_range(images):
     return tf.cast(images, tf.float32) * 2.0 - 1.0
 
 
-def _check_image_model(model, what, argument):
-    """Returns (code_shape, image_shape) of a built Keras model mapping codes to images."""
+def _check_image_model(model, what, argument, conditional=False):
+    """Returns (code_shape, image_shape) of a built Keras model mapping codes to images.
+
+    A `conditional` model takes `[codes, labels]`, labels of shape (batch,).
+    """
     if not isinstance(model, keras.Model) or not model.built:
         raise ValueError(f"{argument} must hold a built keras.Model as {what}, got {model!r}")
-    ok = len(model.inputs) == 1 and len(model.outputs) == 1
+    ok = len(model.inputs) == 1 + conditional and len(model.outputs) == 1
+    if ok and conditional:
+        ok = tuple(model.inputs[1].shape[1:]) == ()
     code_shape = tuple(model.inputs[0].shape[1:]) if ok else ()
     image_shape = tuple(model.outputs[0].shape[1:]) if ok else ()
     if not code_shape or None in code_shape or len(image_shape) != 3 or None in image_shape:
@@ -117,14 +127,18 @@ def _write_atomically(archive, path):
     return path
 
 
+def _prior_codes(batch_size, seed, code_shape):
+    """z ~ N(0, I) from the seed pair [seed, 0], the one GAN.generate and VAE.sample use."""
+    pair = tf.stack([seed, tf.zeros_like(seed)])
+    shape = tf.concat([[batch_size], tf.constant(code_shape, tf.int32)], axis=0)
+    return tf.random.stateless_normal(shape, seed=pair)
+
+
 def _add_sample_endpoint(archive, decode, code_shape):
     """The `sample` signature: (batch_size int32, seed int64) -> decode(z), z ~ N(0, I)."""
 
     def sample(batch_size, seed):
-        # The seed pair [seed, 0] is the one GAN.generate and VAE.sample use: same codes.
-        pair = tf.stack([seed, tf.zeros_like(seed)])
-        shape = tf.concat([[batch_size], tf.constant(code_shape, tf.int32)], axis=0)
-        return decode(tf.random.stateless_normal(shape, seed=pair))
+        return decode(_prior_codes(batch_size, seed, code_shape))
 
     archive.add_endpoint(
         "sample",
@@ -143,8 +157,10 @@ def export_generator(gan, path):
     (batch, latent_dim) to {"images": float32 (batch, H, W, C) in [0, 1]}; `sample` takes
     `batch_size` (int32 scalar) and `seed` (int64 scalar) and returns the images of the codes
     `tf.random.stateless_normal([batch_size, latent_dim], seed=[seed, 0])`, equal to
-    `gan.generate(batch_size, seed=seed)`. The generator runs in inference mode (batch
-    normalisation uses its moving statistics).
+    `gan.generate(batch_size, seed=seed)`. For a conditional generator, `serving_default` takes
+    `z` and `labels` (int32, batch) and `sample` takes `labels` (one class per image) and
+    `seed`, equal to `gan.generate(len(labels), labels=labels, seed=seed)`. The generator
+    runs in inference mode (batch normalisation uses its moving statistics).
 
     Args:
         gan: A `tfgen.models.GAN`, or any model `tfgen.models.sampling_network` finds a
@@ -163,21 +179,38 @@ def export_generator(gan, path):
         generator = sampling_network(gan)
     except ValueError:
         generator = None  # refused below, naming the argument
-    code_shape, _ = _check_image_model(generator, "generator", "gan")
+    conditional = isinstance(generator, keras.Model) and len(generator.inputs) == 2
+    code_shape, _ = _check_image_model(generator, "generator", "gan", conditional)
     path = _check_path(path)
+    z_spec = tf.TensorSpec([None, *code_shape], tf.float32, name="z")
+    archive = keras.export.ExportArchive()
+    archive.track(generator)
+    if conditional:
+        _add_conditional_endpoints(archive, generator, code_shape, z_spec)
+        return _write_atomically(archive, path)
 
     def serve(z):
         return {"images": _to_unit_range(generator(z, training=False))}
 
-    archive = keras.export.ExportArchive()
-    archive.track(generator)
-    archive.add_endpoint(
-        "serving_default",
-        serve,
-        input_signature=[tf.TensorSpec([None, *code_shape], tf.float32, name="z")],
-    )
+    archive.add_endpoint("serving_default", serve, input_signature=[z_spec])
     _add_sample_endpoint(archive, serve, code_shape)
     return _write_atomically(archive, path)
+
+
+def _add_conditional_endpoints(archive, generator, code_shape, z_spec):
+    """`serving_default` (z, labels) and `sample` (labels, seed) of a conditional generator."""
+    labels_spec = tf.TensorSpec([None], tf.int32, name="labels")
+
+    def serve(z, labels):
+        return {"images": _to_unit_range(generator([z, labels], training=False))}
+
+    def sample(labels, seed):
+        return serve(_prior_codes(tf.shape(labels)[0], seed, code_shape), labels)
+
+    archive.add_endpoint("serving_default", serve, input_signature=[z_spec, labels_spec])
+    archive.add_endpoint(
+        "sample", sample, input_signature=[labels_spec, tf.TensorSpec([], tf.int64, name="seed")]
+    )
 
 
 def export_decoder(autoencoder, path):

@@ -13,7 +13,7 @@ Importing this package also registers the offline tfds builders `tfgen_digits` a
 """
 
 from tfgen.data.builders import PHOTO_NAMES, PhotosConfig, TfgenDigits, TfgenPhotos
-from tfgen.data.pipeline import FITS, load, preprocess
+from tfgen.data.pipeline import FITS, class_names, load, preprocess
 from tfgen.data.sources import BUNDLED, DataNotPreparedError, network_available
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "TfgenDigits",
     "TfgenPhotos",
     "bundled_names",
+    "class_names",
     "load",
     "network_available",
     "preprocess",

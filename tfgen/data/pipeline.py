@@ -10,7 +10,7 @@ from absl import logging
 
 from tfgen.data import sources
 
-__all__ = ["FITS", "load"]
+__all__ = ["FITS", "class_names", "load"]
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -175,8 +175,15 @@ def _skip_and_count(dataset, expected, shape, description):
             )
         return True
 
-    marked = dataset.ignore_errors(log_warning=False).map(lambda x: (x, tf.constant(False)))
-    end = tf.data.Dataset.from_tensors((tf.zeros(shape, tf.uint8), tf.constant(True)))
+    def mark(*element):  # an (image, label) element arrives as two arguments
+        return (element if len(element) > 1 else element[0]), tf.constant(False)
+
+    marked = dataset.ignore_errors(log_warning=False).map(mark)
+    # The end marker has the elements' structure: an image, or an (image, label) pair.
+    image = tf.zeros(shape, tf.uint8)
+    labelled = isinstance(dataset.element_spec, tuple)
+    template = (image, tf.zeros([], dataset.element_spec[1].dtype)) if labelled else image
+    end = tf.data.Dataset.from_tensors((template, tf.constant(True)))
 
     def step(count, element):
         image, last = element
@@ -214,6 +221,7 @@ def load(
     shuffle_buffer: int | None = None,
     input_context: tf.distribute.InputContext | None = None,
     max_pixels: int = sources.DEFAULT_MAX_PIXELS,
+    with_labels: bool = False,
 ) -> tf.data.Dataset:
     """Batches of images, float32 in `value_range`, ready for `model.fit`.
 
@@ -225,7 +233,7 @@ def load(
         - any tensorflow-datasets name ("mnist", "cifar10", "celeb_a", "mnist:3.*.*", ...),
           read from `data_dir` and downloaded there when missing (see `download`);
         - "folder:/path/to/images": png/jpg/bmp/gif files in a directory and its sub-folders
-          (class sub-folders are fine; labels are not used). Files that cannot be decoded, or
+          (class sub-folders are fine; see `with_labels`). Files that cannot be decoded, or
           whose header declares more than `max_pixels` pixels, are skipped, with one warning
           giving their number at the end of the first pass.
       split: tfds split spec ("train", "test", "train[:90%]", ...). A folder is a single split
@@ -261,9 +269,16 @@ def load(
       max_pixels: largest image (height x width) decoded from a folder, read from the file's
         header before decoding; default 89,478,485, Pillow's `Image.MAX_IMAGE_PIXELS`, so that
         a small file declaring a huge image cannot exhaust memory.
+      with_labels: yield `(images, labels)` batches, labels int64 (batch,) class indices in
+        [0, K), for a conditional model. A tfds dataset needs a class-label feature ("label",
+        or its only `ClassLabel`); a folder needs one sub-folder per class, classes numbered
+        in the sorted order of the sub-folder names (every file inside a class folder, at any
+        depth, has its class); the bundled digits have their digit. `class_names(name)` gives
+        the classes, K = its length.
 
     Returns:
-      A `tf.data.Dataset` of float32 tensors of shape (batch, height, width, channels). Its
+      A `tf.data.Dataset` of float32 tensors of shape (batch, height, width, channels) (with
+      `with_labels`, pairs of such images and int64 labels (batch,)). Its
       auto-shard policy is FILE when the data is read from several record files (each worker
       reads its own files) and DATA otherwise (in-memory or folder data: each worker keeps
       every n-th element), so `strategy.experimental_distribute_dataset` works either way.
@@ -277,9 +292,20 @@ def load(
     )
     _check_shuffle_buffer(shuffle_buffer)
     sources.check_max_pixels(max_pixels)
+    if not isinstance(with_labels, bool):
+        raise ValueError(f"with_labels must be a bool, got {with_labels!r}")
     deterministic = seed is not None or not shuffle
     source = open_source(
-        name, split, shuffle, seed, data_dir, download, image_key, input_context, max_pixels
+        name,
+        split,
+        shuffle,
+        seed,
+        data_dir,
+        download,
+        image_key,
+        input_context,
+        max_pixels,
+        with_labels,
     )
     shape = output_shape(source, size, channels)
     per_pipeline_batch = batch_size
@@ -299,6 +325,16 @@ def load(
     return ds.with_options(_options(source, input_context, deterministic))
 
 
+def class_names(name: str, split: str = "train", data_dir=None, download=None) -> tuple:
+    """The classes `load(name, with_labels=True)` numbers 0 to K - 1, as a tuple of K names.
+
+    A tfds dataset's class-label names (the digits: "0" to "9"), or a folder's sorted class
+    sub-folder names. Raises ValueError where `load(..., with_labels=True)` would.
+    """
+    source = open_source(name, split, False, None, data_dir, download, None, None, with_labels=True)
+    return source.class_names
+
+
 # ---------------------------------------------------------------------------------------------
 # The stages of `load`, in order.
 
@@ -313,13 +349,16 @@ def open_source(
     image_key,
     input_context,
     max_pixels=sources.DEFAULT_MAX_PIXELS,
+    with_labels=False,
 ):
     """The `sources.Source` `name` names: an image folder ("folder:<path>") or tfds data."""
     if name.startswith("folder:"):
         path = name[len("folder:") :]
-        return sources.folder_source(path, split, shuffle, seed, input_context, max_pixels)
+        return sources.folder_source(
+            path, split, shuffle, seed, input_context, max_pixels, with_labels
+        )
     return sources.tfds_source(
-        name, split, data_dir, download, shuffle, seed, input_context, image_key
+        name, split, data_dir, download, shuffle, seed, input_context, image_key, with_labels
     )
 
 
@@ -344,7 +383,8 @@ def decode_and_skip(source, shape, channels, fit, deterministic) -> tf.data.Data
     """uint8 images of `shape`, decoded and preprocessed; unreadable files skipped and counted."""
 
     def decode(element):
-        return preprocess(source.decode(element), shape[:2], channels, fit)
+        image = preprocess(source.decode(element), shape[:2], channels, fit)
+        return image if source.label is None else (image, source.label(element))
 
     ds = source.dataset.map(decode, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     if source.may_fail:
@@ -400,8 +440,9 @@ def batch_images(ds, batch_size, value_range, repeat, drop_remainder, determinis
     low, high = value_range
     scale = (high - low) / 255.0
 
-    def normalise(batch):
-        return tf.cast(batch, tf.float32) * scale + low
+    def normalise(batch, *labels):
+        images = tf.cast(batch, tf.float32) * scale + low
+        return (images, *labels) if labels else images
 
     ds = ds.map(normalise, num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     return ds.prefetch(AUTOTUNE)

@@ -14,6 +14,7 @@ import threading
 import types
 from collections.abc import Callable
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
@@ -69,6 +70,8 @@ class Source:
       may_fail: whether decoding can fail on bad input (then bad elements are skipped).
       description: how to name this data in messages.
       dtype: dtype of the decoded images.
+      label: maps one element to its int64 class index; None when labels were not asked for.
+      class_names: the names of the classes, index order; None without labels.
     """
 
     dataset: tf.data.Dataset
@@ -81,6 +84,8 @@ class Source:
     description: str
     default_size: tuple[int, int] | None = None
     dtype: tf.DType = tf.uint8
+    label: Callable[[object], tf.Tensor] | None = None
+    class_names: tuple[str, ...] | None = None
 
 
 def network_available(
@@ -207,6 +212,7 @@ def tfds_source(
     seed: int | None,
     input_context,
     image_key: str | None,
+    with_labels: bool = False,
 ) -> Source:
     """Source for a tensorflow-datasets name (bundled names are resolved to their builders)."""
     builder = _make_builder(resolve_tfds_name(name), data_dir)
@@ -235,8 +241,15 @@ def tfds_source(
     num_examples = int(split_info.num_examples)
     if input_context is not None:
         num_examples //= max(1, input_context.num_input_pipelines)
+    label, class_names = None, None
+    if with_labels:
+        label_key = _label_key(builder)
+        class_names = tuple(builder.info.features[label_key].names)
+        label = lambda example: tf.cast(example[label_key], tf.int64)  # noqa: E731
     return Source(
         dataset=dataset,
+        label=label,
+        class_names=class_names,
         decode=lambda example: example[key],
         num_examples=num_examples,
         shape=tuple(feature.shape),
@@ -247,6 +260,34 @@ def tfds_source(
         default_size=tuple(feature.shape[:2]) if None not in feature.shape[:2] else None,
         dtype=feature.tf_dtype,
     )
+
+
+def _label_key(builder) -> str:
+    """The class-label feature of a tfds dataset: "label", or its only `ClassLabel`."""
+    features = builder.info.features
+    keys = [k for k, f in features.items() if isinstance(f, tfds.features.ClassLabel)]
+    if "label" in keys:
+        return "label"
+    if len(keys) == 1:
+        return keys[0]
+    raise ValueError(
+        f"with_labels=True needs a class-label feature, but {builder.name!r} has "
+        + (f"several {keys}" if keys else f"none (features: {list(features)})")
+    )
+
+
+def _folder_classes(root: str, files: list[str]) -> tuple[tuple[str, ...], list[int]]:
+    """Class names (the sorted sub-folders holding images) and each file's class index."""
+    top = [os.path.relpath(f, root).split(os.sep)[0] for f in files]
+    loose = [f for f, t in zip(files, top, strict=True) if os.path.join(root, t) == f]
+    if loose:
+        raise ValueError(
+            f"with_labels=True needs one sub-folder per class in folder {root!r}, but "
+            f"{len(loose)} image files lie directly in it (e.g. {loose[0]!r})"
+        )
+    names = tuple(sorted(set(top)))
+    index = {name: i for i, name in enumerate(names)}
+    return names, [index[t] for t in top]
 
 
 def _list_images(root: str) -> list[str]:
@@ -378,8 +419,11 @@ def folder_source(
     seed: int | None,
     input_context,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    with_labels: bool = False,
 ) -> Source:
     """Source for a directory of image files, searched recursively (class sub-folders or not).
+
+    With `with_labels` each first-level sub-folder is a class, numbered in sorted name order.
 
     Files are listed in sorted order (so splits and seeded runs are reproducible) and decoded
     with `tf.io.decode_image`; grey images are read with one channel when the first readable
@@ -397,6 +441,11 @@ def folder_source(
             f"name='folder:{path}': no image files ({', '.join(IMAGE_EXTENSIONS)}) found in "
             f"{root!r} or its sub-folders"
         )
+    class_names, label_of = None, None
+    if with_labels:
+        # Classes come from the whole folder, so every split numbers them alike.
+        class_names, labels = _folder_classes(root, files)
+        label_of = dict(zip(files, labels, strict=True))
     files = _slice(files, split, root)
     if input_context is not None:
         files = files[input_context.input_pipeline_id :: input_context.num_input_pipelines]
@@ -405,12 +454,16 @@ def folder_source(
     height, width, channels = _probe(files, root, max_pixels)
     channels = 1 if channels in (1, 2) else 3
 
-    def decode(filename):
+    def decode(element):
+        filename = element["file"] if with_labels else element
         image = decode_image_file(filename, channels, max_pixels)
         image.set_shape((None, None, channels))
         return image
 
-    dataset = tf.data.Dataset.from_tensor_slices(files)
+    elements = files
+    if with_labels:
+        elements = {"file": files, "label": np.array([label_of[f] for f in files], np.int64)}
+    dataset = tf.data.Dataset.from_tensor_slices(elements)
     if shuffle:
         # Shuffling names is cheap; it spreads classes before any shuffle buffer of pixels.
         dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
@@ -426,4 +479,6 @@ def folder_source(
         may_fail=True,
         description=f"folder {root!r}",
         default_size=(height, width),
+        label=(lambda element: element["label"]) if with_labels else None,
+        class_names=class_names,
     )

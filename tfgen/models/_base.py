@@ -66,7 +66,8 @@ class ImageModel(keras.Model):
 
     Subclasses set `image_shape` and `_image_role` (how the message of a wrong shape names the
     model, e.g. "generator makes"), count their training steps in `_training_step_counter()`
-    and train and evaluate on checked float32 images in `_train_on` and `_test_on`.
+    and train and evaluate on checked float32 images in `_train_on` and `_test_on` (or on what
+    `_inputs` makes of them and the batch).
     """
 
     _image_role = "model takes"
@@ -101,11 +102,15 @@ class ImageModel(keras.Model):
 
     def train_step(self, data):
         with self._checked_images(data, self._training_step_counter()) as images:
-            return self._train_on(images)
+            return self._train_on(self._inputs(images, data))
 
     def test_step(self, data):
         with self._checked_images(data) as images:
-            return self._test_on(images)
+            return self._test_on(self._inputs(images, data))
+
+    def _inputs(self, images, data):
+        """What `_train_on` and `_test_on` take from a checked batch: the images by default."""
+        return images
 
     @contextlib.contextmanager
     def _checked_images(self, data, batch_index=-1):

@@ -1,11 +1,14 @@
 """A generative adversarial network as a `keras.Model` trained with `fit`."""
 
+import numbers
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from tfgen import distribute, losses
-from tfgen.models import _base
+from tfgen.augment import diff_augment, parse_policy
+from tfgen.models import _base, _labels
 from tfgen.models._base import mean as _mean
 from tfgen.optimizers import Adam
 
@@ -15,6 +18,9 @@ DEFAULT_LEARNING_RATE = 2e-4
 DEFAULT_BETA_1 = 0.5
 # Independent random streams within one training step, folded into the stateless seed.
 _STREAMS_PER_STEP = 64
+# Offsets added to the GAN's seed, one per kind of random draw in a step.
+_LATENT_SEED, _PENALTY_SEED, _LABEL_SEED = 0, 1, 2
+_AUGMENT_REAL_SEED, _AUGMENT_FAKE_SEED, _AUGMENT_GENERATOR_SEED = 3, 4, 5
 
 
 def default_optimizer():
@@ -42,27 +48,47 @@ class GAN(_base.ImageModel):
     XLA draws other random numbers than TensorFlow's kernels for the same seed, so a run with
     XLA follows another (equally valid) trajectory than one without.
 
+    With `num_classes=K` the GAN is class-conditional (Mirza & Osindero 2014) and uses the
+    labels: the generator takes `[z, labels]`, the discriminator `[images, labels]` (e.g.
+    `architectures.dcgan_*(..., num_classes=K)`), `fit` takes `(images, labels)` batches with
+    integer labels in [0, K), and the labels of generated images are drawn uniformly per
+    example from the step's stateless seed, like the latent codes, so N replicas still give
+    one device's weights.
+
     Args:
         generator: A built `keras.Model` mapping latent codes (batch, latent_dim) to images
             (batch, H, W, C) in [-1, 1].
         discriminator: A built `keras.Model` mapping such images to one logit per image,
             (batch, 1) or (batch,).
         latent_dim: Size of the latent code; inferred from the generator when `None`.
+        num_classes: `None` (unconditional) or the number of classes K >= 2.
         seed: Seed of the latent codes drawn during training. Defaults to a random one.
         name: Model name. Defaults to `"gan"`.
     """
 
     _image_role = "generator makes"
 
-    def __init__(self, generator, discriminator, latent_dim=None, seed=None, name="gan", **kw):
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        latent_dim=None,
+        seed=None,
+        name="gan",
+        num_classes=None,
+        **kw,
+    ):
         super().__init__(name=name, **kw)
-        self.latent_dim = _check_generator(generator, latent_dim)
+        self.num_classes = _labels.check_num_classes(num_classes)
+        conditional = self.num_classes is not None
+        self.latent_dim = _check_generator(generator, latent_dim, conditional)
         self.image_shape = tuple(generator.output_shape[1:])
-        _check_discriminator(discriminator, self.image_shape)
+        _check_discriminator(discriminator, self.image_shape, conditional)
         self.generator = generator
         self.discriminator = discriminator
         self.seed = int(np.random.default_rng().integers(2**31 - 1) if seed is None else seed)
         self.ema_generator = None
+        self.augment = ()
         # Counts training steps for the stateless noise seed; saved with the model so that a
         # restored run draws the codes an uninterrupted one would.
         self.noise_step = keras.Variable(
@@ -86,6 +112,7 @@ class GAN(_base.ImageModel):
         gradient_penalty=None,
         discriminator_steps=1,
         generator_ema=None,
+        augment=None,
         **kwargs,
     ):
         """Configures training.
@@ -100,11 +127,16 @@ class GAN(_base.ImageModel):
             discriminator_steps: Discriminator updates per generator update, >= 1.
             generator_ema: `None` or the decay in [0, 1) of an exponential moving average of
                 the generator's weights (Karras et al. 2018); sampling and export then use it.
+            augment: `None` or DiffAugment operations, e.g. `"color,translation,cutout"` (see
+                `tfgen.augment`, Zhao et al. 2020): applied to real and generated images before
+                every discriminator call, in the generator's update too, with draws per example
+                from the step's stateless seed. For small datasets.
             **kwargs: Passed to `keras.Model.compile` (`jit_compile`, `run_eagerly`,
                 `steps_per_execution`).
         """
         self.loss_functions = losses.get(loss)
         self.gradient_penalty = losses.parse_gradient_penalty(gradient_penalty)
+        self.augment = parse_policy(augment)
         # Each discriminator step draws its own random stream; the last stream is evaluation's.
         most = _STREAMS_PER_STEP - 1
         if (
@@ -137,6 +169,7 @@ class GAN(_base.ImageModel):
             gradient_penalty=self.gradient_penalty,
             discriminator_steps=discriminator_steps,
             generator_ema=generator_ema,
+            augment=",".join(self.augment) or None,
         )
         self.generator_optimizer = self._prepare_optimizer(
             self._compile_arguments["generator_optimizer"], self.generator.trainable_variables
@@ -166,6 +199,7 @@ class GAN(_base.ImageModel):
             discriminator=keras.saving.serialize_keras_object(self.discriminator),
             latent_dim=self.latent_dim,
             seed=self.seed,
+            num_classes=self.num_classes,
         )
         return config
 
@@ -189,48 +223,121 @@ class GAN(_base.ImageModel):
         """The generator used to sample: the moving average when `generator_ema` is set."""
         return self.ema_generator if self.ema_generator is not None else self.generator
 
-    def call(self, z, training=False):
-        return self.sampling_generator(z, training=training)
+    def call(self, inputs, training=False):
+        """Images in [-1, 1] of latent codes `z`, or of `[z, labels]` for a conditional GAN."""
+        return self.sampling_generator(inputs, training=training)
 
-    def generate(self, n, seed=None):
-        """Returns `n` generated images in [0, 1] as a numpy array (batch, H, W, C)."""
+    def generate(self, n, labels=None, seed=None):
+        """Returns `n` generated images in [0, 1] as a numpy array (batch, H, W, C).
+
+        Args:
+            n: Number of images, int >= 1.
+            labels: Conditional GANs only: the class of each image, an int (all `n` images of
+                that class) or `n` ints in [0, num_classes). `None` draws them uniformly.
+            seed: `None` for fresh randomness, or an int: the same seed gives the same latent
+                codes (`tf.random.stateless_normal([n, latent_dim], seed=[seed, 0])`, what the
+                exported `sample` signature draws) and the same drawn labels.
+        """
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be an int >= 1, got {n!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"seed must be None or an int, got {seed!r}")
         if seed is None:
             z = tf.random.normal([n, self.latent_dim])
         else:
-            z = tf.random.stateless_normal([n, self.latent_dim], seed=[int(seed), 0])
-        return _base.to_unit_range(self.sampling_generator(z, training=False))
+            z = tf.random.stateless_normal([n, self.latent_dim], seed=[seed, 0])
+        inputs = z
+        if self.num_classes is not None:
+            inputs = [z, tf.constant(self._generation_labels(n, labels, seed))]
+        elif labels is not None:
+            raise ValueError(
+                "labels are for a conditional GAN (num_classes=K); this GAN is unconditional"
+            )
+        return _base.to_unit_range(self.sampling_generator(inputs, training=False))
+
+    def _generation_labels(self, n, labels, seed):
+        if labels is None:
+            if seed is None:
+                return np.random.default_rng().integers(self.num_classes, size=n).astype(np.int32)
+            draws = tf.random.stateless_uniform([n], seed=[seed, 1], alg=distribute.RNG)
+            return distribute.uniform_integers(draws, self.num_classes).numpy()
+        if isinstance(labels, numbers.Integral) and not isinstance(labels, bool):
+            labels = np.full([n], labels)
+        labels = _labels.check_values(labels, self.num_classes)
+        if len(labels) != n:
+            raise ValueError(f"labels must hold n={n} labels, got {len(labels)}")
+        return labels
 
     # ----------------------------------------------------------------------------------------
     # Training.
 
-    def _latent_codes(self, real, stream):
-        seed = tf.stack(
-            [tf.cast(self.seed, tf.int64), self.noise_step * _STREAMS_PER_STEP + stream]
+    def fit(self, x=None, y=None, *args, **kwargs):
+        if self.num_classes is not None:
+            _labels.check_training_data(x, y, self.num_classes)
+        with _labels.raising_bad_labels():
+            return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        if self.num_classes is not None and not kwargs.get("_use_cached_eval_dataset"):
+            _labels.check_training_data(x, y, self.num_classes)
+        with _labels.raising_bad_labels():
+            return super().evaluate(x, y, *args, **kwargs)
+
+    def _step_seed(self, offset, stream):
+        """The stateless seed of one kind of draw (`offset`) in one stream of this step."""
+        return tf.stack(
+            [tf.cast(self.seed, tf.int64) + offset, self.noise_step * _STREAMS_PER_STEP + stream]
         )
-        return distribute.per_example_normal([self.latent_dim], tf.shape(real)[0], seed)
+
+    def _fake_batch(self, real_images, stream, training):
+        """`(images, labels)` generated from the codes (and labels) of one random stream."""
+        batch = tf.shape(real_images)[0]
+        z = distribute.per_example_normal(
+            [self.latent_dim], batch, self._step_seed(_LATENT_SEED, stream)
+        )
+        if self.num_classes is None:
+            return self.generator(z, training=training), None
+        labels = _labels.draw(self.num_classes, batch, self._step_seed(_LABEL_SEED, stream))
+        return self.generator([z, labels], training=training), labels
+
+    def _augmented(self, images, offset, stream):
+        """DiffAugment of `images` with this step's draws (the images themselves without)."""
+        if not self.augment:
+            return images
+        return diff_augment(images, self.augment, self._step_seed(offset, stream))
+
+    def _discriminate(self, images, labels, training):
+        inputs = images if labels is None else [images, labels]
+        return _logits(self.discriminator(inputs, training=training))
 
     def _training_step_counter(self):
         return self.noise_step
 
+    def _inputs(self, images, data):
+        """`(images, labels)` of a checked batch; labels are None for an unconditional GAN."""
+        if self.num_classes is None:
+            return images, None
+        return images, _labels.labels_of(data, self.num_classes)
+
     def _train_on(self, real):
-        global_batch = distribute.global_batch_size(tf.shape(real)[0])
+        global_batch = distribute.global_batch_size(tf.shape(real[0])[0])
 
         # One generator pass serves the first discriminator update and the generator update,
         # as in the PyTorch DCGAN example: the generator's tape records it, and stops
         # recording while the discriminator trains on the detached images.
         with tf.GradientTape() as generator_tape:
-            fake = self.generator(self._latent_codes(real, stream=0), training=True)
+            fake_images, fake_labels = self._fake_batch(real[0], stream=0, training=True)
             with generator_tape.stop_recording():
                 # Train the discriminator, `discriminator_steps` times, on fresh codes after
                 # the first.
-                self._discriminator_step(real, tf.stop_gradient(fake), global_batch, stream=0)
+                detached = (tf.stop_gradient(fake_images), fake_labels)
+                self._discriminator_step(real, detached, global_batch, stream=0)
                 for step in range(1, self.discriminator_steps):
-                    more = self.generator(self._latent_codes(real, stream=step), training=True)
+                    more = self._fake_batch(real[0], stream=step, training=True)
                     self._discriminator_step(real, more, global_batch, stream=step)
-            # Train the generator against the updated discriminator.
-            fake_logits = _logits(self.discriminator(fake, training=True))
+            # Train the generator against the updated discriminator (through the augmentation).
+            augmented = self._augmented(fake_images, _AUGMENT_GENERATOR_SEED, stream=0)
+            fake_logits = self._discriminate(augmented, fake_labels, training=True)
             per_example = self.loss_functions.generator(fake_logits)
             loss = distribute.average_over_global_batch(per_example, global_batch)
             objective = -loss if _base.is_maximizing(self.generator_optimizer) else loss
@@ -257,29 +364,41 @@ class GAN(_base.ImageModel):
         self._track_discriminator(real_logits, fake_logits, per_example)
 
     def _discriminator_losses(self, real, fake, global_batch, stream, training):
-        """Logits on real and fake images and the per-example loss, penalty included."""
+        """Logits on real and fake `(images, labels)` and the per-example loss, penalty included.
+
+        With `augment`, real and generated images are transformed (independently drawn) before
+        the discriminator sees them, in the penalty too (Zhao et al. 2020).
+        """
+        real_images = self._augmented(real[0], _AUGMENT_REAL_SEED, stream)
+        fake_images = self._augmented(fake[0], _AUGMENT_FAKE_SEED, stream)
+        labels = None if real[1] is None else tf.concat([real[1], fake[1]], 0)
         # One pass over real and fake together: the discriminator treats examples
         # independently (no batch norm), and one large batch runs faster than two.
-        logits = _logits(self.discriminator(tf.concat([real, fake], 0), training=training))
+        logits = self._discriminate(tf.concat([real_images, fake_images], 0), labels, training)
         real_logits, fake_logits = tf.split(logits, 2)
         per_example = self.loss_functions.discriminator(real_logits, fake_logits)
         if self.gradient_penalty:
-            penalty = self._penalty(real, fake, stream, training)
+            penalty = self._penalty(real_images, fake_images, real[1], stream, training)
             self.penalty_tracker.update_state(_mean(penalty), sample_weight=tf.size(penalty))
             name, weight = self.gradient_penalty
             # R1's gamma multiplies half the squared norm (Mescheder et al. 2018, eq. 9).
             per_example = per_example + (weight / 2 if name == "r1" else weight) * penalty
         return real_logits, fake_logits, per_example
 
-    def _penalty(self, real, fake, stream, training):
+    def _penalty(self, real, fake, labels, stream, training):
+        """The gradient penalty; a conditional discriminator is held at the real images' labels."""
         name, _ = self.gradient_penalty
+        critic = self.discriminator
+        if labels is not None:
+
+            def critic(images):
+                return self.discriminator([images, labels], training=training)
+
         if name == "r1":
-            return losses.r1_penalty(self.discriminator, real, training=training)
-        seed = tf.stack(
-            [tf.cast(self.seed, tf.int64) + 1, self.noise_step * _STREAMS_PER_STEP + stream]
-        )
+            return losses.r1_penalty(critic, real, training=training)
+        seed = self._step_seed(_PENALTY_SEED, stream)
         weights = distribute.per_example_uniform([1, 1, 1], tf.shape(real)[0], seed)
-        return losses.wgan_gp_penalty(self.discriminator, real, fake, weights, training=training)
+        return losses.wgan_gp_penalty(critic, real, fake, weights, training=training)
 
     def _track_discriminator(self, real_logits, fake_logits, per_example):
         count = tf.size(per_example)
@@ -305,10 +424,11 @@ class GAN(_base.ImageModel):
             distribute.sync_update(statistics, copy)
 
     def _test_on(self, real):
-        global_batch = distribute.global_batch_size(tf.shape(real)[0])
-        fake = self.generator(self._latent_codes(real, _STREAMS_PER_STEP - 1), training=False)
+        global_batch = distribute.global_batch_size(tf.shape(real[0])[0])
+        stream = _STREAMS_PER_STEP - 1
+        fake = self._fake_batch(real[0], stream, training=False)
         real_logits, fake_logits, per_example = self._discriminator_losses(
-            real, fake, global_batch, _STREAMS_PER_STEP - 1, training=False
+            real, fake, global_batch, stream, training=False
         )
         self._track_discriminator(real_logits, fake_logits, per_example)
         g_losses = self.loss_functions.generator(fake_logits)
@@ -320,10 +440,29 @@ def _logits(outputs):
     return tf.reshape(tf.cast(outputs, tf.float32), [-1])
 
 
-def _check_generator(generator, latent_dim):
+def _conditional_inputs(network, name, first, conditional):
+    """The shape of the first input; checks `[first, labels]` inputs against `conditional`."""
+    input_shape = network.input_shape
+    takes_two = isinstance(input_shape, list) and len(input_shape) == 2
+    if conditional and not (takes_two and len(input_shape[1]) in (1, 2)):
+        raise ValueError(
+            f"a conditional GAN (num_classes set) needs a {name} taking [{first}, labels], "
+            f"labels of shape (batch,), got inputs {input_shape}: build it with "
+            "num_classes=K (tfgen.architectures)"
+        )
+    if not conditional and isinstance(input_shape, list):
+        raise ValueError(
+            f"the {name} takes several inputs {input_shape}: for a class-conditional {name} "
+            f"taking [{first}, labels], pass num_classes=K to GAN"
+        )
+    return input_shape[0] if conditional else input_shape
+
+
+def _check_generator(generator, latent_dim, conditional):
     if not isinstance(generator, keras.Model) or not generator.built:
         raise ValueError(f"generator must be a built keras.Model, got {generator!r}")
-    input_shape, output_shape = generator.input_shape, generator.output_shape
+    input_shape = _conditional_inputs(generator, "generator", "z", conditional)
+    output_shape = generator.output_shape
     if not isinstance(input_shape, tuple) or len(input_shape) != 2:
         raise ValueError(
             f"generator must take latent codes of shape (batch, latent_dim), got {input_shape}"
@@ -337,12 +476,13 @@ def _check_generator(generator, latent_dim):
     return int(input_shape[-1])
 
 
-def _check_discriminator(discriminator, image_shape):
+def _check_discriminator(discriminator, image_shape, conditional):
     if not isinstance(discriminator, keras.Model) or not discriminator.built:
         raise ValueError(f"discriminator must be a built keras.Model, got {discriminator!r}")
-    if tuple(discriminator.input_shape[1:]) != image_shape:
+    input_shape = _conditional_inputs(discriminator, "discriminator", "images", conditional)
+    if tuple(input_shape[1:]) != image_shape:
         raise ValueError(
-            f"discriminator takes images of shape {tuple(discriminator.input_shape[1:])}, "
+            f"discriminator takes images of shape {tuple(input_shape[1:])}, "
             f"but the generator makes {image_shape}"
         )
     output_shape = tuple(discriminator.output_shape[1:])
