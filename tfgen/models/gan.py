@@ -227,16 +227,16 @@ class GAN(_base.ImageModel):
         """Images in [-1, 1] of latent codes `z`, or of `[z, labels]` for a conditional GAN."""
         return self.sampling_generator(inputs, training=training)
 
-    def generate(self, n, labels=None, seed=None):
+    def generate(self, n, seed=None, labels=None):
         """Returns `n` generated images in [0, 1] as a numpy array (batch, H, W, C).
 
         Args:
             n: Number of images, int >= 1.
-            labels: Conditional GANs only: the class of each image, an int (all `n` images of
-                that class) or `n` ints in [0, num_classes). `None` draws them uniformly.
             seed: `None` for fresh randomness, or an int: the same seed gives the same latent
                 codes (`tf.random.stateless_normal([n, latent_dim], seed=[seed, 0])`, what the
                 exported `sample` signature draws) and the same drawn labels.
+            labels: Conditional GANs only: the class of each image, an int (all `n` images of
+                that class) or `n` ints in [0, num_classes). `None` draws them uniformly.
         """
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be an int >= 1, got {n!r}")
