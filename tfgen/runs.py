@@ -416,14 +416,10 @@ def load_generator(path):
         codes = keras.Input(shape=tuple(spec.shape[1:]), name="z")
         served = keras.layers.TFSMLayer(path, call_endpoint="serving_default")(codes)
         return keras.Model(codes, served["images"] * 2.0 - 1.0, name="exported_generator")
-    import tfgen.models  # noqa: F401  (registers the tfgen classes for deserialisation)
+    import tfgen.models  # (registers the tfgen classes for deserialisation)
 
     model = keras.saving.load_model(path, safe_mode=True, compile=False)
-    for attribute in ("sampling_generator", "generator", "decoder"):
-        network = getattr(model, attribute, None)
-        if isinstance(network, keras.Model):
-            return network
-    return model
+    return tfgen.models.sampling_network(model)
 
 
 # --------------------------------------------------------------------------------------------

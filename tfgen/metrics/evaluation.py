@@ -18,6 +18,7 @@ from tfgen.metrics.frechet import FrechetDistance
 from tfgen.metrics.kernel import KernelDistance
 from tfgen.metrics.precision_recall import PrecisionRecall
 from tfgen.metrics.statistics import image_batches
+from tfgen.models import sampling_network
 
 __all__ = ["Sampler", "default_metrics", "evaluate_generator", "sampler", "score"]
 
@@ -46,7 +47,7 @@ def sampler(generator):
     directory of a SavedModel exported by `tfgen.export.export_generator`."""
     if isinstance(generator, str | os.PathLike):
         return _load_sampler(os.fspath(generator))
-    network = getattr(generator, "sampling_generator", generator)
+    network = sampling_network(generator) if isinstance(generator, keras.Model) else generator
     if not isinstance(network, keras.Model) or len(network.inputs or []) != 1:
         raise ValueError(
             "generator must be a GAN, a generator keras.Model (codes -> images), a .keras file "
