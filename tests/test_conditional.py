@@ -428,6 +428,8 @@ def test_train_gan_example_trains_a_conditional_augmented_gan(tmp_path):
     )
     gan = result.model
     assert gan.num_classes == DIGIT_CLASSES and gan.augment == ("color", "translation", "cutout")
+    # Scored during training on class-balanced samples (--eval_every's default).
+    assert np.isfinite(result.history["fid"]).all()
     # One row per class: 10 rows of ceil(10 / 10) = 1 code.
     grid = tfgen.callbacks.SampleGrid(tmp_path, latent_batch=10)
     grid.set_model(gan)

@@ -91,11 +91,13 @@ def test_gan_runs_are_reproducible_and_resume_exactly_after_sigkill(tmp_path):
             time.sleep(0.05)
         time.sleep(rng.uniform(0.0, 0.6))
         if process.poll() is not None:
-            break  # The run finished before the kill.
+            finish(process)  # The run finished before the kill.
+            break
         process.send_signal(signal.SIGKILL)
         process.wait()
         killed_at.append(backed_up_step(killed))
-    finish(start("train_gan.py", GAN_RUN, killed, "--resume"))
+    else:
+        finish(start("train_gan.py", GAN_RUN, killed, "--resume"))
     assert_identical(weights(killed / "gan.keras"), reference)
     print(f"SIGKILLs: {len(killed_at)}, last backed-up steps at the kills: {killed_at}")
     assert len(killed_at) >= 2, f"only {len(killed_at)} kills landed before the run finished"

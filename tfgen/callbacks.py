@@ -488,6 +488,10 @@ def _read_state(path):
 class StepBackup(keras.callbacks.Callback):
     """Backs up the whole training state every few steps and at each epoch end, atomically.
 
+    Put it after the callbacks that write the epoch's history, so that a backup at an epoch end
+    never runs ahead of the history (a kill between the two makes the resumed run train the
+    epoch's last steps again and write its row then).
+
     The state is every variable of `training_variables(model)` and the number of training
     steps done; `restore` puts it back, so training continued from it takes the same steps as
     an uninterrupted run (given the same data stream from that step on: `tfgen.runs.Run.fit`
@@ -517,7 +521,9 @@ class StepBackup(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
-        if self.every_n_steps and self.step % self.every_n_steps == 0:
+        # An epoch's last step is backed up at the epoch end, after the history has its row.
+        last_of_epoch = batch + 1 == (self.params or {}).get("steps")
+        if self.every_n_steps and self.step % self.every_n_steps == 0 and not last_of_epoch:
             self.save()
 
     def on_epoch_end(self, epoch, logs=None):

@@ -644,15 +644,15 @@ class Run:
         """The callbacks that keep the run's files: backup, history, checkpoint, TensorBoard.
 
         `evaluation` callbacks add to the epoch's logs, so they run before history and
-        TensorBoard write them.
+        TensorBoard write them; the backup comes last, once the epoch's row is written.
         """
         return [
             terminate,
             *evaluation,
-            backup,
             keras.callbacks.CSVLogger(self._write_path("history.csv"), append=True),
             tfgen_callbacks.SafeCheckpoint(self._write_path("checkpoint.keras")),
             *tensorboard_callbacks(self._write_path("logs")),
+            backup,
         ]
 
     def fit(
