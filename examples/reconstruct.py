@@ -11,7 +11,7 @@ known pixels (with --mask_fraction > 0, the pixels hidden from the solver are sh
 and the reconstructions G(z). The generator fills hidden pixels in from what it learnt:
 inpainting with the generator as the image prior.
 
---model is a `.keras` file or a SavedModel export (see `tfgen.runs.load_generator`).
+--model is a `.keras` file or a SavedModel export (see `tfgen.export.load_generator`).
 --images is a folder of image files, or (default) the test split of the bundled dataset the
 model was trained on (`--dataset`, default "digits").
 """
@@ -84,7 +84,7 @@ def reconstruct(config=None, **settings):
     Returns a `ReconstructionResult`; raises ValueError for a bad setting or a missing model.
     """
     config = dataclasses.replace(config or Config(), **settings)
-    generator = runs.load_generator(config.model)
+    generator = tfgen.export.load_generator(config.model)
     runs.set_random_seed(config.seed)
     image_shape = tuple(int(d) for d in generator.outputs[0].shape[1:])
     source = f"folder:{config.images}" if config.images else config.dataset

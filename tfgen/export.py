@@ -43,7 +43,7 @@ import tensorflow as tf
 
 from tfgen.models import sampling_network
 
-__all__ = ["export_decoder", "export_generator"]
+__all__ = ["export_decoder", "export_generator", "load_generator"]
 
 # Marker of a directory that holds a SavedModel (written by tf.saved_model.save).
 _SAVED_MODEL_FILE = "saved_model.pb"
@@ -311,3 +311,37 @@ def _export_restorer(network, path):
     archive.add_endpoint("serving_default", restore, input_signature=[images_spec])
     archive.add_endpoint("restore", restore, input_signature=[images_spec])
     return _write_atomically(archive, path)
+
+
+def load_generator(path):
+    """The network that maps codes to images in a `.keras` file or a SavedModel export.
+
+    From a `.keras` file (loaded with safe_mode on): a GAN's sampling generator, a
+    reconstruction model's decoder, or the file's model itself. From a SavedModel written by
+    `tfgen.export`: its `serving_default` signature (codes -> images in [0, 1]) wrapped as a
+    Keras model with outputs in [-1, 1]; gradients flow through it, so it can be inverted.
+
+    Raises:
+        ValueError: `path` is neither an existing `.keras` file nor a SavedModel directory.
+    """
+    path = os.fspath(path) if isinstance(path, str | os.PathLike) else path
+    saved_model = isinstance(path, str) and os.path.isfile(os.path.join(path, "saved_model.pb"))
+    if not saved_model and not (isinstance(path, str) and path.endswith(".keras")):
+        raise ValueError(
+            "model must be a .keras file or a SavedModel directory written by tfgen.export, "
+            f"got {path!r}"
+        )
+    if not os.path.exists(path):
+        raise ValueError(
+            f"model {path!r} does not exist: train one first (python examples/train_gan.py) "
+            "or pass --model"
+        )
+    if saved_model:
+        signature = tf.saved_model.load(path).signatures["serving_default"]
+        spec = signature.structured_input_signature[1]["z"]
+        codes = keras.Input(shape=tuple(spec.shape[1:]), name="z")
+        served = keras.layers.TFSMLayer(path, call_endpoint="serving_default")(codes)
+        return keras.Model(codes, served["images"] * 2.0 - 1.0, name="exported_generator")
+    # Compiled, because a GAN's moving-average generator is made by its compile settings.
+    model = keras.saving.load_model(path, safe_mode=True)
+    return sampling_network(model)

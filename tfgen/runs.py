@@ -58,7 +58,6 @@ __all__ = [
     "first_images",
     "held_out_split",
     "jit_setting",
-    "load_generator",
     "make_optimizer",
     "make_strategy",
     "optimizer_names",
@@ -385,41 +384,6 @@ def first_images(dataset, count):
         if total >= count:
             break
     return np.concatenate(batches)[:count]
-
-
-def load_generator(path):
-    """The network that maps codes to images in a run's `.keras` file or SavedModel export.
-
-    From a `.keras` file (loaded with safe_mode on): a GAN's sampling generator, a
-    reconstruction model's decoder, or the file's model itself. From a SavedModel written by
-    `tfgen.export`: its `serving_default` signature (codes -> images in [0, 1]) wrapped as a
-    Keras model with outputs in [-1, 1]; gradients flow through it, so it can be inverted.
-
-    Raises:
-        ValueError: `path` is neither an existing `.keras` file nor a SavedModel directory.
-    """
-    path = os.fspath(path) if isinstance(path, str | os.PathLike) else path
-    saved_model = isinstance(path, str) and os.path.isfile(os.path.join(path, "saved_model.pb"))
-    if not saved_model and not (isinstance(path, str) and path.endswith(".keras")):
-        raise ValueError(
-            "model must be a .keras file or a SavedModel directory written by tfgen.export, "
-            f"got {path!r}"
-        )
-    if not os.path.exists(path):
-        raise ValueError(
-            f"model {path!r} does not exist: train one first (python examples/train_gan.py) "
-            "or pass --model"
-        )
-    if saved_model:
-        signature = tf.saved_model.load(path).signatures["serving_default"]
-        spec = signature.structured_input_signature[1]["z"]
-        codes = keras.Input(shape=tuple(spec.shape[1:]), name="z")
-        served = keras.layers.TFSMLayer(path, call_endpoint="serving_default")(codes)
-        return keras.Model(codes, served["images"] * 2.0 - 1.0, name="exported_generator")
-    import tfgen.models  # (registers the tfgen classes for deserialisation)
-
-    model = keras.saving.load_model(path, safe_mode=True, compile=False)
-    return tfgen.models.sampling_network(model)
 
 
 # --------------------------------------------------------------------------------------------

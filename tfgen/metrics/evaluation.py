@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen.export import load_generator
 from tfgen.metrics.features import digits_features
 from tfgen.metrics.frechet import FrechetDistance
 from tfgen.metrics.kernel import KernelDistance
@@ -68,28 +69,7 @@ def sampler(generator):
 
 
 def _load_sampler(path):
-    if path.endswith(".keras"):
-        if not os.path.isfile(path):
-            raise ValueError(f"generator file {path!r} does not exist")
-        import tfgen.models  # noqa: F401  (registers the GAN for loading)
-
-        return sampler(keras.saving.load_model(path))
-    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
-        raise ValueError(
-            f"generator {path!r} is neither a .keras file nor a SavedModel directory "
-            "(written by tfgen.export.export_generator)"
-        )
-    served = tf.saved_model.load(path)
-    signature = served.signatures.get("serving_default")
-    inputs = None if signature is None else signature.structured_input_signature[1]
-    if not inputs or "z" not in inputs:
-        raise ValueError(f"the SavedModel {path!r} has no serving_default signature taking z")
-    outputs = signature.structured_outputs["images"]
-
-    def generate(z):  # The export serves [0, 1]; metrics take tfgen's [-1, 1].
-        return signature(z=tf.convert_to_tensor(z, tf.float32))["images"] * 2.0 - 1.0
-
-    return Sampler(generate, inputs["z"].shape[-1], outputs.shape[1:])
+    return sampler(load_generator(path))
 
 
 def default_metrics(feature_extractor=None):
