@@ -43,29 +43,27 @@ class Sampler:
 
 
 def sampler(generator):
-    """A `Sampler` from a GAN (its `sampling_generator`, the EMA one when there is one; for a
-    conditional GAN, images of every class in turn), a
-    generator network (latent codes -> images in [-1, 1]), a `.keras` file of either, or the
-    directory of a SavedModel exported by `tfgen.export.export_generator`."""
+    """A `Sampler` from a GAN (its `sampling_generator`, the EMA one when there is one; a
+    conditional GAN makes every class in turn, so the samples are class-balanced), a generator
+    network (latent codes -> images in [-1, 1]), a `.keras` file of either, or the directory of
+    a SavedModel exported by `tfgen.export.export_generator`."""
     if isinstance(generator, str | os.PathLike):
         return _load_sampler(os.fspath(generator))
     network = sampling_network(generator) if isinstance(generator, keras.Model) else generator
     num_classes = getattr(generator, "num_classes", None)
-    if num_classes and isinstance(network, keras.Model) and len(network.inputs or []) == 2:
-        # A conditional generator: every class in turn, so the samples are class-balanced.
-        def generate(z):
-            labels = tf.range(tf.shape(z)[0]) % num_classes
-            return network([z, labels], training=False)
-
-        latent_dim = network.inputs[0].shape[-1]
-        return Sampler(generate, latent_dim, network.outputs[0].shape[1:])
-    if not isinstance(network, keras.Model) or len(network.inputs or []) != 1:
+    inputs = 2 if num_classes else 1
+    if not isinstance(network, keras.Model) or len(network.inputs or []) != inputs:
         raise ValueError(
             "generator must be a GAN, a generator keras.Model (codes -> images), a .keras file "
             f"or a SavedModel directory, got {type(generator).__name__}"
         )
-    latent_dim = network.inputs[0].shape[-1]
-    return Sampler(lambda z: network(z, training=False), latent_dim, network.outputs[0].shape[1:])
+
+    def generate(z):
+        if num_classes:
+            return network([z, tf.range(tf.shape(z)[0]) % num_classes], training=False)
+        return network(z, training=False)
+
+    return Sampler(generate, network.inputs[0].shape[-1], network.outputs[0].shape[1:])
 
 
 def _load_sampler(path):
