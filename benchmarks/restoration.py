@@ -46,7 +46,7 @@ import scipy.ndimage  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 # The sibling benchmark's scores and baselines (its directory is on the path as the script's).
-from reconstruction import blur, blur_fill, mean_fill, scores  # noqa: E402
+from reconstruction import blur, blur_fill, mean_fill, scores, table  # noqa: E402
 
 from tfgen import architectures, corruptions, plot, reconstruct  # noqa: E402
 from tfgen.data.builders import photo_arrays  # noqa: E402
@@ -132,14 +132,6 @@ def fit(model, data, args):
 
 def unet(filters, shape=(SIDE, SIDE, 3)):
     return architectures.unet(shape, base_filters=filters, depth=2)
-
-
-def table(title, rows):
-    print(f"\n{title}\n")
-    print("| method | PSNR (dB) | SSIM |")
-    print("|---|---|---|")
-    for name, (p, s) in rows:
-        print(f"| {name} | {p:.2f} | {s:.3f} |")
 
 
 def main():
