@@ -18,6 +18,7 @@ gan.keras (the final model) and saved_model/ (the generator, `tfgen.export`), co
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Read once, when TensorFlow is imported.
@@ -93,7 +94,9 @@ def train(config=None, callbacks=(), distribute_strategy=None, **settings):
     strategy = distribute_strategy or runs.make_strategy(config.strategy)  # Before other TF work.
     runs.set_random_seed(config.seed, config.deterministic)  # Before the data: its shuffle.
     run = runs.Run.from_settings(config, "gan.keras", RESUME_KEYS)
-    dataset = tfgen.data.load(
+    # A function, so that a run resumed inside an epoch reads a fresh copy of the stream.
+    make_dataset = functools.partial(
+        tfgen.data.load,
         config.dataset,
         image_size=config.image_size,
         channels=config.channels,
@@ -102,6 +105,7 @@ def train(config=None, callbacks=(), distribute_strategy=None, **settings):
         seed=config.seed,
         with_labels=config.conditional,
     )
+    dataset = make_dataset()
     num_classes = len(tfgen.data.class_names(config.dataset)) if config.conditional else None
     with runs.dtype_policy(config.mixed_precision):
         images_spec = dataset.element_spec[0] if config.conditional else dataset.element_spec
@@ -152,7 +156,7 @@ def train(config=None, callbacks=(), distribute_strategy=None, **settings):
         )
         return run.fit(
             gan,
-            dataset,
+            make_dataset,
             epochs=config.epochs,
             steps_per_epoch=config.steps,
             callbacks=[grid, *callbacks],

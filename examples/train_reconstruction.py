@@ -28,6 +28,7 @@ backup/ for --resume, autoencoder.keras and the SavedModel of `tfgen.export.expo
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Read once, when TensorFlow is imported.
@@ -109,9 +110,11 @@ def train(config=None, callbacks=(), distribute_strategy=None, **settings):
     load = dict(
         image_size=config.image_size, channels=config.channels, batch_size=config.batch_size
     )
-    dataset = tfgen.data.load(
-        config.dataset, repeat=config.steps is not None, seed=config.seed, **load
+    # A function, so that a run resumed inside an epoch reads a fresh copy of the stream.
+    make_dataset = functools.partial(
+        tfgen.data.load, config.dataset, repeat=config.steps is not None, seed=config.seed, **load
     )
+    dataset = make_dataset()
     held_out = runs.held_out_split(config.dataset, **load) if config.validation else None
     with runs.dtype_policy(config.mixed_precision):
         image_shape = tuple(dataset.element_spec.shape[1:])
@@ -150,7 +153,7 @@ def train(config=None, callbacks=(), distribute_strategy=None, **settings):
             grid = tfgen.callbacks.ReconstructionGrid(run.output_dir, fixed, **grids)
         return run.fit(
             model,
-            dataset,
+            make_dataset,
             epochs=config.epochs,
             steps_per_epoch=config.steps,
             validation_data=held_out,

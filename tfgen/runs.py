@@ -637,13 +637,19 @@ class Run:
         Training reads `data.repeat()` as one stream of `steps_per_epoch` batches an epoch. A
         resumed run restores the backed-up state (`StepBackup.restore`), skips the batches the
         interrupted run consumed and trains the rest of the interrupted epoch, then the
-        remaining epochs. From an epoch-end backup it takes exactly the steps of an
-        uninterrupted run; from a backup inside an epoch, a shuffling pipeline may give the
-        later epochs other batches (the second fit's iterator reshuffles).
+        remaining epochs, taking exactly the batches of an uninterrupted run when the stream is
+        reproducible (a seeded `tfgen.data.load`).
+
+        The rest of an interrupted epoch and the later epochs are two `model.fit` calls, so
+        they read two iterators. All iterators of one shuffling `tf.data.Dataset` share its
+        shuffle's seed generator: the second iterator reshuffles differently from the first.
+        Pass `data` as a function that builds the dataset, and each call reads the first
+        iterator of a fresh dataset, the stream of an uninterrupted run.
 
         Args:
             model: A compiled Keras model (a `GAN`, an `Autoencoder`, ...).
-            data: The training dataset (finite or repeated).
+            data: The training dataset (finite or repeated), or a function of no arguments
+                that builds it (needed for an exact resume from inside an epoch).
             epochs: Epochs of the whole run (a resumed run trains the missing ones).
             steps_per_epoch: Batches per epoch; None for one pass over `data` (which must
                 then be finite).
@@ -666,6 +672,8 @@ class Run:
                 keeps the last good model.
         """
         _positive_int(epochs, "epochs")
+        make_data = data if callable(data) else lambda: data
+        data = make_data()
         steps = batches_per_epoch(data, steps_per_epoch)
         self.prepare()
         try:
@@ -692,6 +700,8 @@ class Run:
                 )
                 for key, values in fitted.history.items():
                     history.setdefault(key, []).extend(values)
+                if last < epochs:
+                    data = make_data()
                 epoch, offset = last, 0
             return self.finish(model, history, terminate, export, title)
         finally:
