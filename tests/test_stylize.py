@@ -202,7 +202,7 @@ def test_load_image_reads_files_and_bundled_photos(tmp_path):
         ({"content": np.full((SIZE, SIZE, 3), 2.0)}, "outside"),
         ({"style_layers": ["nope"]}, "unknown layer 'nope'"),
         ({"content_layers": ["random_4x4"]}, "unknown layer"),
-        ({"steps": 0}, "steps must be an int >= 1"),
+        ({"steps": 0}, "steps must be a positive int"),
         ({"style_weight": 0.0}, "style_weight must be"),
         ({"content_weight": -1.0}, "content_weight must be"),
         ({"tv_weight": float("nan")}, "tv_weight must be"),

@@ -25,6 +25,8 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from tfgen._checks import positive_int
+
 __all__ = [
     "ALLOWED_CHANNELS",
     "BATCH_NORM_MOMENTUM",
@@ -33,6 +35,8 @@ __all__ = [
     "LEAKY_RELU_SLOPE",
     "MAX_FILTER_MULTIPLIER",
     "MAX_SIDE",
+    "MAX_WIDTH",
+    "MAX_CLASSES",
     "MIN_SIDE",
     "OUTPUT_KERNEL_SIZE",
     "START_SIZE",
@@ -49,6 +53,11 @@ __all__ = [
 #: Smallest and largest image side accepted (powers of two).
 MIN_SIDE = 8
 MAX_SIDE = 256
+#: Largest latent_dim and base_filters accepted: wider networks (with the filter growth below,
+#: 8 x 4096 filters at the smallest feature map) would not fit in memory and fail mid-build.
+MAX_WIDTH = 4096
+#: Largest num_classes accepted (ImageNet-21k has 21,841 classes).
+MAX_CLASSES = 100_000
 #: Grayscale or RGB.
 ALLOWED_CHANNELS = (1, 3)
 #: Spatial size of the smallest feature map (generator input projection, discriminator output).
@@ -72,12 +81,6 @@ MAX_FILTER_MULTIPLIER = 8
 BATCH_NORM_MOMENTUM = 0.9
 #: Size of the label embedding concatenated to the latent code in a conditional generator.
 LABEL_EMBEDDING_DIM = 32
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def check_image_shape(image_shape) -> tuple[int, int, int]:
@@ -208,7 +211,7 @@ def _to_image(x, channels: int):
 
 
 def _num_classes(value):
-    return None if value is None else _positive_int(value, "num_classes")
+    return None if value is None else positive_int(value, "num_classes", MAX_CLASSES)
 
 
 def _labels_input():
@@ -241,8 +244,8 @@ def dcgan_generator(
         float32 images in [-1, 1].
     """
     side, _, channels = check_image_shape(image_shape)
-    latent_dim = _positive_int(latent_dim, "latent_dim")
-    base_filters = _positive_int(base_filters, "base_filters")
+    latent_dim = positive_int(latent_dim, "latent_dim", MAX_WIDTH)
+    base_filters = positive_int(base_filters, "base_filters", MAX_WIDTH)
     num_classes = _num_classes(num_classes)
     z = keras.Input(shape=(latent_dim,), name="latent")
     if num_classes is None:
@@ -311,7 +314,7 @@ def dcgan_discriminator(
         float32 logits (batch, 1).
     """
     side, _, channels = check_image_shape(image_shape)
-    base_filters = _positive_int(base_filters, "base_filters")
+    base_filters = positive_int(base_filters, "base_filters", MAX_WIDTH)
     if not isinstance(spectral_norm, bool):
         raise ValueError(f"spectral_norm must be a bool, got {spectral_norm!r}")
     num_classes = _num_classes(num_classes)
@@ -353,8 +356,8 @@ def conv_encoder(
         ``keras.Model`` named "encoder".
     """
     side, _, channels = check_image_shape(image_shape)
-    latent_dim = _positive_int(latent_dim, "latent_dim")
-    base_filters = _positive_int(base_filters, "base_filters")
+    latent_dim = positive_int(latent_dim, "latent_dim", MAX_WIDTH)
+    base_filters = positive_int(base_filters, "base_filters", MAX_WIDTH)
     if not isinstance(variational, bool):
         raise ValueError(f"variational must be a bool, got {variational!r}")
     images = keras.Input(shape=(side, side, channels), name="images")
@@ -382,9 +385,9 @@ def conv_decoder(latent_dim: int, image_shape, base_filters: int = 64) -> keras.
     Returns:
         ``keras.Model`` named "decoder": (batch, latent_dim) -> float32 images in [-1, 1].
     """
-    latent_dim = _positive_int(latent_dim, "latent_dim")
+    latent_dim = positive_int(latent_dim, "latent_dim", MAX_WIDTH)
     side, _, channels = check_image_shape(image_shape)
-    base_filters = _positive_int(base_filters, "base_filters")
+    base_filters = positive_int(base_filters, "base_filters", MAX_WIDTH)
     z = keras.Input(shape=(latent_dim,), name="latent")
     x = _upsampling_stack(z, side, base_filters, batch_norm=False)
     return keras.Model(z, _to_image(x, channels), name="decoder")
@@ -441,10 +444,10 @@ def unet(
     ):
         raise ValueError(f"image_shape must be {allowed}, got {image_shape!r}")
     height, width, channels = (int(d) for d in dims)
-    base_filters = _positive_int(base_filters, "base_filters")
+    base_filters = positive_int(base_filters, "base_filters", MAX_WIDTH)
     if isinstance(depth, bool) or not isinstance(depth, numbers.Integral) or depth < 0:
         raise ValueError(f"depth must be an int >= 0, got {depth!r}")
-    if 2**depth > min(height, width):
+    if depth > math.log2(min(height, width)):
         raise ValueError(
             f"depth={depth} halves the image {depth} times, too often for {height}x{width}: "
             f"use depth <= {int(math.log2(min(height, width)))}"

@@ -31,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 from matplotlib import image as mpimg
 
+from tfgen import _checks as checks
 from tfgen import plot
 from tfgen.models import sampling_network
 
@@ -104,22 +105,6 @@ def _non_finite_variable(model):
     return None
 
 
-def _check_every(every_n_epochs):
-    if (
-        isinstance(every_n_epochs, bool)
-        or not isinstance(every_n_epochs, numbers.Integral)
-        or every_n_epochs < 1
-    ):
-        raise ValueError(f"every_n_epochs must be a positive int, got {every_n_epochs!r}")
-    return int(every_n_epochs)
-
-
-def _check_seed(seed):
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"seed must be an int, got {seed!r}")
-    return int(seed)
-
-
 def _to_unit_numpy(images):
     """Model images in [-1, 1] -> float32 numpy in [0, 1] (NaN stays NaN, to be noticed)."""
     images = keras.ops.convert_to_numpy(images).astype(np.float32)
@@ -134,7 +119,7 @@ class _EpochGrid(keras.callbacks.Callback):
         if not isinstance(output_dir, str | os.PathLike) or not os.fspath(output_dir):
             raise ValueError(f"output_dir must be a directory path, got {output_dir!r}")
         self.output_dir = os.fspath(output_dir)
-        self.every_n_epochs = _check_every(every_n_epochs)
+        self.every_n_epochs = checks.positive_int(every_n_epochs, "every_n_epochs")
         self.tensorboard_dir = tensorboard_dir
         self.columns = columns
         self.written = []
@@ -235,7 +220,7 @@ class SampleGrid(_EpochGrid):
         elif isinstance(latent_batch, bool) or (latent_batch is not None and latent_batch < 1):
             raise ValueError(f"latent_batch must be {allowed}, got {latent_batch!r}")
         self.latent_batch = DEFAULT_LATENT_BATCH if latent_batch is None else latent_batch
-        self.seed = _check_seed(seed)
+        self.seed = checks.seed(seed, optional=False)
         self._codes = None
         self._labels = None
 
@@ -302,7 +287,7 @@ class ReconstructionGrid(_EpochGrid):
             raise ValueError("images must be finite and lie in [-1, 1], the models' range")
         super().__init__(output_dir, every_n_epochs, tensorboard_dir, columns=images.shape[0])
         self.clean = images
-        self.seed = _check_seed(seed)
+        self.seed = checks.seed(seed, optional=False)
         self._corrupted = None
 
     def title(self, epoch):
@@ -400,7 +385,7 @@ class SafeCheckpoint(keras.callbacks.Callback):
         if not isinstance(path, str | os.PathLike) or not os.fspath(path).endswith(".keras"):
             raise ValueError(f"path must be a file path ending in '.keras', got {path!r}")
         self.path = os.path.abspath(os.fspath(path))
-        self.every_n_epochs = _check_every(every_n_epochs)
+        self.every_n_epochs = checks.positive_int(every_n_epochs, "every_n_epochs")
         self.saved = []
         self.skipped = []
 
@@ -513,7 +498,7 @@ class StepBackup(keras.callbacks.Callback):
     def __init__(self, backup_dir, every_n_steps=None, initial_step=0):
         super().__init__()
         if every_n_steps is not None:
-            every_n_steps = _check_every(every_n_steps)
+            every_n_steps = checks.positive_int(every_n_steps, "every_n_steps")
         self.backup_dir = os.path.abspath(os.fspath(backup_dir))
         self.every_n_steps = every_n_steps
         self.step = int(initial_step)
@@ -648,13 +633,13 @@ class EvaluateGenerator(keras.callbacks.Callback):
         if not self.metrics:
             raise ValueError("metrics must be a non-empty list of metrics")
         self.real = real
-        self.every_n_epochs = _check_every(every_n_epochs)
+        self.every_n_epochs = checks.positive_int(every_n_epochs, "every_n_epochs")
         if isinstance(num_samples, bool) or not isinstance(num_samples, numbers.Integral):
             raise ValueError(f"num_samples must be an int >= 2, got {num_samples!r}")
         if num_samples < 2:
             raise ValueError(f"num_samples must be an int >= 2, got {num_samples!r}")
         self.num_samples, self.batch_size = int(num_samples), batch_size
-        self.seed = _check_seed(seed)
+        self.seed = checks.seed(seed, optional=False)
         self.tensorboard_dir = tensorboard_dir
         self.evaluated = []
         self._writer = None

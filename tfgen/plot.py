@@ -7,13 +7,14 @@ state), so they work on headless machines and from callbacks during training.
 from __future__ import annotations
 
 import math
-import numbers
 import os
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+from tfgen._checks import positive_int
 
 __all__ = ["grid_size", "image_grid", "loss_curves"]
 
@@ -31,12 +32,6 @@ PADDING = 2
 PADDING_VALUE = 1.0
 # Dots per inch of the saved figures; grid sizes are exact in pixels whatever this is.
 _DPI = 100
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def _check_path(path, name="path"):
@@ -80,12 +75,12 @@ def grid_size(n, image_height, image_width, columns=None, scale=None, title=None
     `height = rows * image_height * scale + (rows + 1) * PADDING`, plus `TITLE_HEIGHT` with a
     title.
     """
-    n = _positive_int(n, "n")
-    columns = min(n, _positive_int(columns, "columns")) if columns is not None else None
+    n = positive_int(n, "n")
+    columns = min(n, positive_int(columns, "columns")) if columns is not None else None
     columns = columns or math.ceil(math.sqrt(n))
     if scale is None:
         scale = max(1, math.ceil(MIN_TILE_SIDE / max(image_height, image_width)))
-    scale = _positive_int(scale, "scale")
+    scale = positive_int(scale, "scale")
     rows = math.ceil(n / columns)
     height = rows * image_height * scale + (rows + 1) * PADDING
     width = columns * image_width * scale + (columns + 1) * PADDING

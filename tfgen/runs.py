@@ -42,8 +42,10 @@ import tensorflow as tf
 from absl import app, flags
 from absl import logging as absl_logging
 
+from tfgen import _checks as checks
 from tfgen import callbacks as tfgen_callbacks
 from tfgen import optimizers, plot
+from tfgen._checks import positive_int
 
 __all__ = [
     "absl_main",
@@ -115,9 +117,7 @@ def set_random_seed(seed, deterministic=False):
     give the same result on every run (ops without a deterministic kernel then raise), so two
     runs with the same seed on the same machine end with bit-identical weights.
     """
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"seed must be an int, got {seed!r}")
-    keras.utils.set_random_seed(int(seed))
+    keras.utils.set_random_seed(checks.seed(seed, optional=False))
     if deterministic:
         tf.config.experimental.enable_op_determinism()
 
@@ -376,7 +376,7 @@ def held_out_split(dataset, **load_arguments):
 
 def first_images(dataset, count):
     """The first `count` images of a batched dataset, as one NumPy array."""
-    _positive_int(count, "count")
+    positive_int(count, "count")
     batches, total = [], 0
     for batch in dataset:
         batches.append(np.asarray(batch))
@@ -446,16 +446,10 @@ class RunResult:
     initial_epoch: int
 
 
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
 def batches_per_epoch(data, steps_per_epoch=None):
     """`steps_per_epoch`, checked, or the number of batches of the finite dataset `data`."""
     if steps_per_epoch is not None:
-        return _positive_int(steps_per_epoch, "steps")
+        return positive_int(steps_per_epoch, "steps")
     count = int(data.cardinality())
     if count == tf.data.INFINITE_CARDINALITY:
         raise ValueError("steps must be set for a dataset that repeats forever")
@@ -517,7 +511,7 @@ class Run:
         self.resume = bool(resume)
         self.overwrite = bool(overwrite)
         self.resume_keys = tuple(resume_keys)
-        self.backup_every = _positive_int(backup_every, "backup_every")
+        self.backup_every = positive_int(backup_every, "backup_every")
         self.initial_epoch = 0
         self._worker_dir = None
 
@@ -671,7 +665,7 @@ class Run:
             RuntimeError: training diverged (a metric became NaN or infinite); checkpoint.keras
                 keeps the last good model.
         """
-        _positive_int(epochs, "epochs")
+        positive_int(epochs, "epochs")
         make_data = data if callable(data) else lambda: data
         data = make_data()
         steps = batches_per_epoch(data, steps_per_epoch)

@@ -47,8 +47,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen import _checks as checks
 from tfgen import optimizers as tfgen_optimizers
 from tfgen import pretrained, solvers
+from tfgen._checks import positive_int
 
 __all__ = [
     "OPTIMIZERS",
@@ -367,12 +369,6 @@ def _gaussian_blur(images, sigma):
 # Argument checks.
 
 
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-    return int(value)
-
-
 def _weight(name, value, allow_zero=True):
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
     if not ok or value < 0 or (value == 0 and not allow_zero):
@@ -382,11 +378,7 @@ def _weight(name, value, allow_zero=True):
 
 
 def _seed(seed):
-    if seed is None:
-        return int(np.random.default_rng().integers(2**31 - 1))
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"seed must be None or an int, got {seed!r}")
-    return int(seed)
+    return checks.seed_or_random(seed)
 
 
 def _optimizer(optimizer, learning_rate, maximize):
@@ -548,7 +540,7 @@ def _solver_chunk(objective, image, most_steps, maximize, project):
 
 
 def _common_checks(steps, num_snapshots, seed):
-    return _positive_int("steps", steps), _positive_int("num_snapshots", num_snapshots), _seed(seed)
+    return positive_int(steps, "steps"), positive_int(num_snapshots, "num_snapshots"), _seed(seed)
 
 
 def transfer(

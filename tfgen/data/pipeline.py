@@ -8,6 +8,7 @@ import warnings
 import tensorflow as tf
 from absl import logging
 
+from tfgen import _checks as checks
 from tfgen.data import sources
 
 __all__ = ["FITS", "class_names", "load"]
@@ -292,8 +293,11 @@ def load(
     )
     _check_shuffle_buffer(shuffle_buffer)
     sources.check_max_pixels(max_pixels)
-    if not isinstance(with_labels, bool):
-        raise ValueError(f"with_labels must be a bool, got {with_labels!r}")
+    seed = checks.seed(seed)
+    for argument, value in dict(
+        shuffle=shuffle, drop_remainder=drop_remainder, with_labels=with_labels
+    ).items():
+        checks.boolean(value, argument)
     deterministic = seed is not None or not shuffle
     source = open_source(
         name,

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen import _checks as checks
 from tfgen import corruptions, distribute
 from tfgen.losses import kl_divergence, psnr, ssim
 from tfgen.models import _base, _images
@@ -223,9 +224,7 @@ class Autoencoder(_base.ImageModel):
         if not ok or not math.isfinite(kl_weight) or kl_weight < 0:
             raise ValueError(f"kl_weight must be a number >= 0, got {kl_weight!r}")
         self.kl_weight = float(kl_weight)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise ValueError(f"seed must be None or an int, got {seed!r}")
-        self.seed = int(np.random.default_rng().integers(2**31 - 1) if seed is None else seed)
+        self.seed = checks.seed_or_random(seed)
         self.image_size = int(np.prod(self.image_shape))
         # Step counters of the stateless seeds: saved with the model so that a restored run
         # draws what an uninterrupted one would; `eval_step` restarts with every `evaluate`.

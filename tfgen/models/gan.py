@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen import _checks as checks
 from tfgen import distribute, losses
 from tfgen.augment import diff_augment, parse_policy
 from tfgen.models import _base, _labels
@@ -86,7 +87,7 @@ class GAN(_base.ImageModel):
         _check_discriminator(discriminator, self.image_shape, conditional)
         self.generator = generator
         self.discriminator = discriminator
-        self.seed = int(np.random.default_rng().integers(2**31 - 1) if seed is None else seed)
+        self.seed = checks.seed_or_random(seed)
         self.ema_generator = None
         self.augment = ()
         # Counts training steps for the stateless noise seed; saved with the model so that a
@@ -148,7 +149,8 @@ class GAN(_base.ImageModel):
                 f"discriminator_steps must be an int >= 1 (and < {most}), "
                 f"got {discriminator_steps!r}"
             )
-        if generator_ema is not None and not 0 <= generator_ema < 1:
+        ema = None if generator_ema is None else checks.finite_float(generator_ema, "generator_ema")
+        if ema is not None and not 0 <= ema < 1:
             raise ValueError(
                 f"generator_ema must be None or a float in [0, 1), got {generator_ema}"
             )
@@ -161,10 +163,8 @@ class GAN(_base.ImageModel):
         self.discriminator_steps = discriminator_steps
         self.generator_ema = generator_ema
         self._compile_arguments = dict(
-            generator_optimizer=keras.optimizers.get(generator_optimizer or default_optimizer()),
-            discriminator_optimizer=keras.optimizers.get(
-                discriminator_optimizer or default_optimizer()
-            ),
+            generator_optimizer=_optimizer(generator_optimizer, "generator_optimizer"),
+            discriminator_optimizer=_optimizer(discriminator_optimizer, "discriminator_optimizer"),
             loss=loss,
             gradient_penalty=self.gradient_penalty,
             discriminator_steps=discriminator_steps,
@@ -434,6 +434,19 @@ class GAN(_base.ImageModel):
         g_losses = self.loss_functions.generator(fake_logits)
         self.g_loss_tracker.update_state(_mean(g_losses), sample_weight=tf.size(g_losses))
         return distribute.step_logs(self.metrics, self.distribute_strategy)
+
+
+def _optimizer(optimizer, argument):
+    """`optimizer` as a Keras optimizer (an instance, a name or a config), or the default."""
+    if optimizer is None:
+        return default_optimizer()
+    try:
+        return keras.optimizers.get(optimizer)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"{argument} must be None, a keras.optimizers.Optimizer or its name, got "
+            f"{optimizer!r} ({error})"
+        ) from None
 
 
 def _logits(outputs):

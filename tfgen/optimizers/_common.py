@@ -1,9 +1,12 @@
 """What the tfgen optimizers share: argument checks, gradient preparation, per-step values, docs."""
 
+import math
+
 import keras
 import tensorflow as tf
 from keras import ops
 
+from tfgen import _checks as checks
 from tfgen.optimizers import rules
 
 # TensorFlow's fused kernels (one pass over memory per variable) when the backend is
@@ -47,6 +50,8 @@ def fill_docstring(cls):
 def check_learning_rate(learning_rate):
     """Rejects a negative constant learning rate; schedules and callables pass through."""
     if isinstance(learning_rate, int | float) and not isinstance(learning_rate, bool):
+        if not math.isfinite(learning_rate):
+            raise ValueError(f"learning_rate must be finite, got {learning_rate}")
         if learning_rate < 0:
             raise ValueError(f"learning_rate must be >= 0, got {learning_rate}")
         # Keras accepts only floats for a constant rate; `1` is as clear as `1.0`.
@@ -62,7 +67,12 @@ def check_unit_interval(name, value):
 
 
 def check_positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not value > 0
+    ):
         raise ValueError(f"{name} must be a float > 0, got {value!r}")
     return float(value)
 
@@ -118,7 +128,7 @@ class StepOptimizer(keras.optimizers.Optimizer):
 
     def __init__(self, learning_rate, maximize, name, **kwargs):
         super().__init__(learning_rate=check_learning_rate(learning_rate), name=name, **kwargs)
-        self.maximize = bool(maximize)
+        self.maximize = checks.boolean(maximize, "maximize")
         self.per_step = PerStep()
 
     def apply(self, grads, trainable_variables=None):

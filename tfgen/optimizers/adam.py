@@ -3,6 +3,7 @@
 import keras
 import tensorflow as tf
 
+from tfgen import _checks as checks
 from tfgen.optimizers import _common, rules
 
 
@@ -66,7 +67,7 @@ class Adam(_common.StepOptimizer):
         self.beta_1 = _common.check_unit_interval("beta_1", beta_1)
         self.beta_2 = _common.check_unit_interval("beta_2", beta_2)
         self.epsilon = _common.check_positive("epsilon", epsilon)
-        self.amsgrad = bool(amsgrad)
+        self.amsgrad = checks.boolean(amsgrad, "amsgrad")
 
     def build(self, variables):
         if self.built:

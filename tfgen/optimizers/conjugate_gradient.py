@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from tfgen import _checks as checks
 from tfgen import _keras_compat
 from tfgen.optimizers import _common, rules
 
@@ -71,7 +72,7 @@ class ConjugateGradient(_keras_compat.WholeStepOptimizer):
             raise ValueError(f"restart_every must be None or an int >= 1, got {restart_every!r}")
         self.method = method
         self.restart_every = restart_every
-        self.maximize = bool(maximize)
+        self.maximize = checks.boolean(maximize, "maximize")
 
     def build(self, variables):
         if self.built:
