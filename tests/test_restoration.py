@@ -327,3 +327,18 @@ def test_restore_example_degrades_restores_and_draws(tmp_path):
         example.restore(task="inpaint", corrupt=False)
     with pytest.raises(ValueError, match="photo:NAME"):
         example.restore(image="photo:moon")
+
+
+def test_deep_image_prior_default_network_is_seeded_without_touching_global_seeds():
+    image = photo_crop()[:8, :8]
+
+    def after(call):
+        keras.utils.set_random_seed(5)
+        call()
+        return np.random.random(), float(tf.random.uniform(()))  # noqa: NPY002 (global state)
+
+    untouched = after(lambda: None)
+    runs = [deep_image_prior(image, steps=2, report_every=1, seed=seed) for seed in (3, 3, 4)]
+    assert after(lambda: deep_image_prior(image, steps=1, seed=3)) == untouched
+    np.testing.assert_array_equal(runs[0].image, runs[1].image)
+    assert not np.array_equal(runs[0].image, runs[2].image)

@@ -295,6 +295,26 @@ class DeepImagePriorResult:
     psnr: dict
 
 
+def _draw_weights(network, seed):
+    """Draws `network`'s random initial weights again from `seed`, leaving global seeds alone.
+
+    Each layer's initializer is re-created with its own seed (the layer's index folded into
+    `seed`); initializers without randomness (zeros, ones) keep the values they gave.
+    """
+    for index, layer in enumerate(network.layers):
+        for name in ("kernel", "bias", "gamma", "beta"):
+            variable = getattr(layer, name, None)
+            initializer = getattr(layer, f"{name}_initializer", None)
+            if variable is None or initializer is None:
+                continue
+            config = initializer.get_config()
+            if "seed" not in config:
+                continue
+            config["seed"] = seed * 1_000 + index
+            fresh = type(initializer).from_config(config)
+            variable.assign(fresh(tuple(variable.shape), variable.dtype))
+
+
 def deep_image_prior(
     image,
     corruption=None,
@@ -376,7 +396,6 @@ def deep_image_prior(
     if not ok or not 0.0 <= smoothing < 1.0:
         raise ValueError(f"smoothing must be a number in [0, 1), got {smoothing!r}")
     if network is None:
-        keras.utils.set_random_seed(int(seed))
         network = architectures.unet(
             shape,
             base_filters=DIP_FILTERS,
@@ -384,6 +403,7 @@ def deep_image_prior(
             residual=False,
             negative_slope=LEAKY_RELU_SLOPE,
         )
+        _draw_weights(network, int(seed))
     if not isinstance(network, keras.Model):
         raise ValueError(f"network must be a keras.Model, got {network!r}")
     optimizer = optimizers.Adam(DIP_LEARNING_RATE) if optimizer is None else optimizer
