@@ -145,7 +145,7 @@ def train(config=None, callbacks=(), distribute_strategy=None, **settings):
                 discriminator_steps=config.discriminator_steps,
                 generator_ema=config.ema or None,
                 augment=None if config.augment == "none" else config.augment,
-                jit_compile=runs.jit_setting(config.jit_compile),
+                jit_compile=runs.jit_setting(config.jit_compile, config.deterministic),
             )
         grid = tfgen.callbacks.SampleGrid(
             run.output_dir,

@@ -140,7 +140,7 @@ def train(config=None, callbacks=(), distribute_strategy=None, **settings):
             )
             model.compile(
                 optimizer=runs.make_optimizer(config.optimizer, config.lr),
-                jit_compile=runs.jit_setting(config.jit_compile),
+                jit_compile=runs.jit_setting(config.jit_compile, config.deterministic),
             )
         grids = dict(every_n_epochs=config.sample_every, seed=config.seed)
         grids.update(tensorboard_dir=run.path("logs"))

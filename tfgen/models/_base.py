@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfgen.models import _images
+from tfgen.models import _images, _jit
 
 # Marks the in-step assertion, so that `fit`/`evaluate` can turn it into a ValueError.
 _BAD_BATCH = "tfgen: bad batch"
@@ -71,6 +71,16 @@ class ImageModel(keras.Model):
     """
 
     _image_role = "model takes"
+    #: With `jit_compile="auto"`: the `tfgen.models._jit` measurement's outcome, a dict of
+    #: `jit_compile` and the median ms per step with and without XLA; None until decided.
+    jit_decision = None
+    _jit_auto = False
+
+    def compile(self, *args, jit_compile="auto", **kwargs):
+        """Keras' `compile`; `jit_compile="auto"` chooses XLA or not by timing (`_jit`)."""
+        self._jit_auto = isinstance(jit_compile, str) and jit_compile == "auto"
+        self.jit_decision = None
+        super().compile(*args, jit_compile=jit_compile, **kwargs)
 
     # -----------------------------------------------------------------------------------------
     # Inputs.
@@ -79,6 +89,14 @@ class ImageModel(keras.Model):
         _images.check_training_data(x, self.image_shape, self._image_role)
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself; no Keras warning
+        if self._jit_auto and self.jit_decision is None and _jit.measurable(self):
+            chooser = _jit.JitChooser(verbose=kwargs.get("verbose", "auto") != 0)
+            self.jit_compile = False  # measured first; the chooser switches to XLA after
+            self.train_function = None
+            if len(args) > 4:  # callbacks passed by position: (y, batch_size, epochs, verbose, ...)
+                args = (*args[:4], [*(args[4] or []), chooser], *args[5:])
+            else:
+                kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), chooser]
         return self._raising_bad_batches(super().fit, x, *args, **kwargs)
 
     def evaluate(self, x=None, *args, **kwargs):

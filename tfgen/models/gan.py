@@ -44,10 +44,11 @@ class GAN(_base.ImageModel):
     are drawn per example of the global batch from a stateless seed of the step, so training on
     N replicas gives the weights one device gives with the same global batch.
 
-    `jit_compile` follows Keras: "auto" turns XLA on for a single GPU and off on CPUs (where
-    XLA's convolutions are slower) and under a distribution strategy (Keras disables it there).
-    XLA draws other random numbers than TensorFlow's kernels for the same seed, so a run with
-    XLA follows another (equally valid) trajectory than one without.
+    `jit_compile="auto"` (the default) times the first training steps with and without XLA and
+    keeps the faster (`tfgen.models._jit`; the outcome is in `jit_decision`); under a
+    distribution strategy Keras' own "auto" applies (no XLA). XLA rounds differently from
+    TensorFlow's kernels, so a run with XLA follows another (equally valid) trajectory than one
+    without: pass `jit_compile=True` or `False` for a reproducible run.
 
     With `num_classes=K` the GAN is class-conditional (Mirza & Osindero 2014) and uses the
     labels: the generator takes `[z, labels]`, the discriminator `[images, labels]` (e.g.

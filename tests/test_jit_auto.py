@@ -1,0 +1,91 @@
+"""`jit_compile="auto"`: XLA or not, chosen by timing the first training steps."""
+
+import keras
+import numpy as np
+import pytest
+
+from tfgen import architectures, runs
+from tfgen.models import GAN, Autoencoder, _jit
+
+STEPS_TO_DECIDE = 2 * _jit.MEASURED_STEPS + 2
+
+
+def test_the_choice_is_a_function_of_the_timings():
+    assert _jit.choose([0.04, 0.05, 0.04], [0.03, 0.02, 0.09]) is True
+    assert _jit.choose([0.01, 0.02, 0.01], [0.03, 0.02, 0.02]) is False
+    assert _jit.choose([0.02, 0.02], [0.02, 0.02]) is False  # a tie keeps TF's kernels
+    # The median, so one slow step (a hiccup of the machine) does not decide.
+    assert _jit.choose([0.05, 0.05, 0.05], [0.01, 0.01, 9.0]) is True
+
+
+@pytest.mark.parametrize("bad", [[], [0.1, float("nan")], [-1.0]])
+def test_bad_timings_are_refused(bad):
+    with pytest.raises(ValueError, match="seconds_with"):
+        _jit.choose([0.1], bad)
+
+
+def tiny_gan(**compile_arguments):
+    keras.utils.set_random_seed(0)
+    gan = GAN(
+        architectures.dcgan_generator((8, 8, 1), latent_dim=4, base_filters=4),
+        architectures.dcgan_discriminator((8, 8, 1), base_filters=4),
+        seed=0,
+    )
+    gan.compile(**compile_arguments)
+    return gan
+
+
+def images(steps, batch=4):
+    return np.random.default_rng(0).uniform(-1, 1, (steps * batch, 8, 8, 1)).astype("float32")
+
+
+def test_auto_measures_both_variants_on_real_steps_and_keeps_its_choice(capsys):
+    gan = tiny_gan()
+    gan.fit(images(STEPS_TO_DECIDE + 3), batch_size=4, epochs=1, verbose=1)
+    decision = gan.jit_decision
+    assert set(decision) == {"jit_compile", "ms_per_step_without", "ms_per_step_with"}
+    assert gan.jit_compile is decision["jit_compile"]
+    expected = _jit.choose([decision["ms_per_step_without"]], [decision["ms_per_step_with"]])
+    assert decision["jit_compile"] is expected
+    assert "jit_compile='auto'" in capsys.readouterr().out
+    # Every measured step trained: none repeated, none lost.
+    assert int(gan.noise_step.numpy()) == STEPS_TO_DECIDE + 3
+    gan.fit(images(3), batch_size=4, epochs=1, verbose=0)
+    assert gan.jit_decision is decision and int(gan.noise_step.numpy()) == STEPS_TO_DECIDE + 6
+
+
+def test_a_fit_too_short_to_measure_stays_without_xla_and_undecided():
+    gan = tiny_gan()
+    gan.fit(images(STEPS_TO_DECIDE - 1), batch_size=4, epochs=1, verbose=0)
+    assert gan.jit_decision is None and gan.jit_compile is False
+
+
+@pytest.mark.parametrize("forced", [True, False])
+def test_a_forced_value_is_not_measured(forced):
+    gan = tiny_gan(jit_compile=forced)
+    gan.fit(images(STEPS_TO_DECIDE), batch_size=4, epochs=1, verbose=0)
+    assert gan.jit_decision is None and gan.jit_compile is forced
+
+
+def test_the_autoencoder_chooses_too():
+    keras.utils.set_random_seed(0)
+    model = Autoencoder(
+        architectures.conv_encoder((8, 8, 1), 4, base_filters=4),
+        architectures.conv_decoder(4, (8, 8, 1), base_filters=4),
+    )
+    model.compile()
+    model.fit(images(STEPS_TO_DECIDE), batch_size=4, epochs=1, verbose=0)
+    assert model.jit_decision is not None
+
+
+def test_no_measurement_under_a_strategy(two_replicas):
+    with two_replicas.scope():
+        gan = tiny_gan()
+    gan.fit(images(STEPS_TO_DECIDE, batch=8), batch_size=8, epochs=1, verbose=0)
+    assert gan.jit_decision is None and not gan.jit_compile
+
+
+def test_deterministic_runs_pin_auto_to_false():
+    assert runs.jit_setting("auto", deterministic=True) is False
+    assert runs.jit_setting("true", deterministic=True) is True
+    assert runs.jit_setting("auto") == "auto"
