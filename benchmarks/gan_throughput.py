@@ -1,7 +1,12 @@
-"""Training steps per second of tfgen's GAN against the keras-io reference, in one run.
+"""Training steps per second of tfgen's GAN against the keras-io reference and PyTorch.
 
-Both train the same DCGAN generator and discriminator on the bundled digits with the same
-batch size through `model.fit`; the reference is `benchmarks/reference_gan.py`.
+All train the same DCGAN generator and discriminator on the bundled digits with the same
+batch size: tfgen's `GAN` through `model.fit` with its default `jit_compile="auto"` (which
+times both variants at the start of its first fit and keeps the faster) and with XLA forced
+on and off; the keras-io reference (`benchmarks/reference_gan.py`) through `model.fit`; and
+PyTorch's DCGAN step on the same networks and weights (`benchmarks/torch_dcgan.py`, skipped
+with a note when torch is not installed), `torch.set_num_threads` set to the CPU count. Each
+is timed in interleaved repeats; the best repeat counts.
 
     python benchmarks/gan_throughput.py [--image_size 16] [--batch_size 64] [--steps 200]
 """
@@ -12,6 +17,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 from reference_gan import ReferenceGAN  # noqa: E402
@@ -37,10 +43,40 @@ def networks():
     return generator, discriminator
 
 
+class TorchPeer:
+    """PyTorch's step on copies of the Keras networks, timed like a Keras model's fit."""
+
+    def __init__(self, generator, discriminator, dataset):
+        import torch  # noqa: PLC0415  (optional dependency)
+        import torch_dcgan  # noqa: PLC0415
+
+        torch.set_num_threads(os.cpu_count())
+        torch.manual_seed(0)
+        self.torch = torch
+        z = np.random.default_rng(0).normal(size=(8, FLAGS.latent_dim)).astype("float32")
+        torch_generator = torch_dcgan.to_torch(generator)
+        torch_dcgan.check_same_outputs(generator, torch_generator, z)
+        torch_discriminator = torch_dcgan.to_torch(discriminator)
+        torch_dcgan.check_same_outputs(discriminator, torch_discriminator, generator(z))
+        self.gan = torch_dcgan.TorchDCGAN(torch_generator, torch_discriminator, FLAGS.latent_dim)
+        # Batches converted beforehand: the input pipeline is not what is compared.
+        self.batches = [
+            torch.from_numpy(np.asarray(batch).transpose(0, 3, 1, 2).copy())
+            for batch in dataset.take(50)
+        ]
+
+    def fit(self, dataset, epochs, steps_per_epoch, verbose):
+        del dataset, epochs, verbose
+        for step in range(steps_per_epoch):
+            losses = self.gan.train_step(self.batches[step % len(self.batches)])
+        float(losses[0])  # wait for the last step
+
+
 def best_rates(models, dataset):
     """Best steps/s of each model over interleaved repeats (fair when the machine is busy)."""
     for model in models.values():
-        model.fit(dataset, epochs=1, steps_per_epoch=10, verbose=0)  # trace and warm up
+        # Trace and warm up; long enough for jit_compile="auto" to time both variants.
+        model.fit(dataset, epochs=1, steps_per_epoch=20, verbose=0)
     best = dict.fromkeys(models, 0.0)
     for _ in range(FLAGS.repeats):
         for name, model in models.items():
@@ -59,11 +95,16 @@ def main(_):
     reference = ReferenceGAN(discriminator, generator, FLAGS.latent_dim)
     reference.compile()
     candidates["keras-io reference"] = reference
-    for jit in (False, True):
+    for jit in ("auto", False, True):
         generator, discriminator = networks()
         gan = GAN(generator, discriminator, seed=0)
         gan.compile(jit_compile=jit)
-        candidates[f"tfgen GAN (jit_compile={jit})"] = gan
+        label = "default, auto" if jit == "auto" else jit
+        candidates[f"tfgen GAN (jit_compile={label})"] = gan
+    try:
+        candidates["PyTorch, same networks"] = TorchPeer(*networks(), dataset)
+    except ImportError:
+        print("torch is not installed (pip install torch): no PyTorch row.")
 
     device = tf.config.list_logical_devices()[-1].device_type
     print(
@@ -71,9 +112,13 @@ def main(_):
         f"base_filters {FLAGS.base_filters}, {FLAGS.steps} steps, on {device}"
     )
     rates = best_rates(candidates, dataset)
+    auto = candidates["tfgen GAN (jit_compile=default, auto)"].jit_decision
+    print(f"jit_compile='auto' chose: {dict(auto) if auto else 'undecided'}")
     baseline = rates["keras-io reference"]
+    torch_rate = rates.get("PyTorch, same networks")
     for name, rate in rates.items():
-        print(f"{name:32s} {rate:8.1f} steps/s   {rate / baseline:5.2f}x the reference")
+        versus = f"   {rate / torch_rate:5.2f}x PyTorch" if torch_rate else ""
+        print(f"{name:38s} {rate:8.1f} steps/s   {rate / baseline:5.2f}x the reference{versus}")
 
 
 if __name__ == "__main__":

@@ -323,13 +323,21 @@ def dcgan_discriminator(
     num_classes = _num_classes(num_classes)
     images = keras.Input(shape=(side, side, channels), name="images")
     features = _downsampling_stack(images, side, base_filters, spectral_norm)
-    dense = layers.Dense(1, kernel_initializer=_init(), name="logit_dense")
+    return _discriminator_head(images, features, spectral_norm, num_classes, _init())
+
+
+def _discriminator_head(images, features, spectral_norm, num_classes, initializer):
+    """The logit ``w . phi(x) + b``, plus ``V[y] . phi(x)`` for a projection discriminator."""
+    dense = layers.Dense(1, kernel_initializer=initializer, name="logit_dense")
     x = _maybe_spectral(dense, spectral_norm)(features)
     inputs = images
     if num_classes is not None:
         labels = _labels_input()
         projection = layers.Embedding(
-            num_classes, features.shape[-1], embeddings_initializer=_init(), name="label_projection"
+            num_classes,
+            features.shape[-1],
+            embeddings_initializer=initializer,
+            name="label_projection",
         )
         embedded = _maybe_spectral(projection, spectral_norm)(labels)
         inner = layers.Dot(axes=1, name="projection")([embedded, features])
@@ -650,15 +658,5 @@ def resnet_discriminator(
     # Sum, not mean, over positions (SNGAN's code): the mean times the number of positions.
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     features = layers.Rescaling(_RESNET_LAST_SIDE**2, name="sum_pool")(x)
-    dense = layers.Dense(1, name="logit_dense")
-    x = _maybe_spectral(dense, spectral_norm)(features)
-    inputs = images
-    if num_classes is not None:
-        labels = _labels_input()
-        projection = layers.Embedding(num_classes, features.shape[-1], name="label_projection")
-        embedded = _maybe_spectral(projection, spectral_norm)(labels)
-        inner = layers.Dot(axes=1, name="projection")([embedded, features])
-        x = layers.Add(name="logit_and_projection")([x, inner])
-        inputs = [images, labels]
-    logits = layers.Activation("linear", dtype="float32", name="logit")(x)
-    return keras.Model(inputs, logits, name="discriminator")
+    # Glorot-uniform (Xavier) weights, as SNGAN's code initialises its layers.
+    return _discriminator_head(images, features, spectral_norm, num_classes, "glorot_uniform")
