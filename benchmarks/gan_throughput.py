@@ -59,11 +59,9 @@ class TorchPeer:
         torch_discriminator = torch_dcgan.to_torch(discriminator)
         torch_dcgan.check_same_outputs(discriminator, torch_discriminator, generator(z))
         self.gan = torch_dcgan.TorchDCGAN(torch_generator, torch_discriminator, FLAGS.latent_dim)
-        # Batches converted beforehand: the input pipeline is not what is compared.
-        self.batches = [
-            torch.from_numpy(np.asarray(batch).transpose(0, 3, 1, 2).copy())
-            for batch in dataset.take(50)
-        ]
+        # Batches converted beforehand (NHWC, as the Keras networks take them): the input
+        # pipeline is not what is compared.
+        self.batches = [torch.from_numpy(np.array(batch)) for batch in dataset.take(50)]
 
     def fit(self, dataset, epochs, steps_per_epoch, verbose):
         del dataset, epochs, verbose

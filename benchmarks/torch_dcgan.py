@@ -129,7 +129,7 @@ def check_same_outputs(keras_model, torch_model, inputs, atol=1e-4):
     expected = np.asarray(keras_model(inputs, training=False))
     torch_model.eval()
     with torch.no_grad():
-        got = torch_model(torch.from_numpy(np.asarray(inputs, np.float32))).numpy()
+        got = torch_model(torch.from_numpy(np.array(inputs, np.float32))).numpy()
     torch_model.train()
     np.testing.assert_allclose(got, expected, atol=atol)
 
