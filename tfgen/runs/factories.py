@@ -1,0 +1,125 @@
+"""Optimizers, strategies, jit settings and dtype policies from the names of settings."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import numbers
+import os
+
+import keras
+import tensorflow as tf
+
+from tfgen import optimizers
+
+#: Names `make_strategy` accepts.
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+#: Values of the jit_compile setting (`jit_setting`).
+JIT_CHOICES = ("auto", "true", "false")
+#: The optimizers of tfgen, by name; `make_optimizer` takes these and Keras' optimizer names.
+TFGEN_OPTIMIZERS = ("nesterov", "adam", "conjugate_gradient")
+#: Keras optimizer classes that cannot be built from a learning rate alone.
+_KERAS_OPTIMIZER_EXCLUDED = ("optimizer", "lossscaleoptimizer", "multioptimizer", "optimizermap")
+#: Radford et al. 2015 (DCGAN): Adam's beta_1 = 0.5 keeps GAN training stable.
+GAN_ADAM_BETA_1 = 0.5
+
+
+def optimizer_names():
+    """Every name `make_optimizer` takes: tfgen's, then Keras' built-ins in lower case."""
+    keras_names = {
+        name.lower()
+        for name in dir(keras.optimizers)
+        if isinstance(getattr(keras.optimizers, name), type)
+        and issubclass(getattr(keras.optimizers, name), keras.optimizers.Optimizer)
+    }
+    keras_names -= set(_KERAS_OPTIMIZER_EXCLUDED) | set(TFGEN_OPTIMIZERS)
+    return TFGEN_OPTIMIZERS + tuple(sorted(keras_names))
+
+
+def make_optimizer(name, learning_rate, gan=False, argument="optimizer"):
+    """An optimizer from its name and learning rate.
+
+    "adam" is tfgen's Adam, with beta_1 = 0.5 for GANs (Radford et al. 2015); "nesterov" and
+    "conjugate_gradient" are tfgen's; any other name is a Keras optimizer made with
+    `keras.optimizers.get` and this learning rate.
+
+    Raises:
+        ValueError: `name` names no optimizer (the message lists them, under `argument`), or
+            the learning rate is not a finite number > 0.
+    """
+    valid = optimizer_names()
+    if not isinstance(name, str) or name.lower() not in valid:
+        raise ValueError(
+            f"{argument} must be one of the tfgen optimizers {', '.join(TFGEN_OPTIMIZERS)} or a "
+            f"Keras optimizer name ({', '.join(valid[len(TFGEN_OPTIMIZERS) :])}), got {name!r}"
+        )
+    if (
+        not isinstance(learning_rate, numbers.Real)
+        or isinstance(learning_rate, bool)
+        or not math.isfinite(learning_rate)
+        or learning_rate <= 0
+    ):
+        raise ValueError(
+            f"learning rate of {argument} must be a finite number > 0, got {learning_rate!r}"
+        )
+    name = name.lower()
+    if name == "adam":
+        return optimizers.Adam(learning_rate, beta_1=GAN_ADAM_BETA_1 if gan else 0.9)
+    if name == "nesterov":
+        return optimizers.Nesterov(learning_rate)
+    if name == "conjugate_gradient":
+        return optimizers.ConjugateGradient(learning_rate)
+    return keras.optimizers.get({"class_name": name, "config": {"learning_rate": learning_rate}})
+
+
+def make_strategy(name):
+    """A `tf.distribute` strategy from its name, one of `STRATEGIES`.
+
+    "default": no distribution (one device). "mirrored": `MirroredStrategy` over all local GPUs
+    (the CPU when there is none). "multi_worker": `MultiWorkerMirroredStrategy`, configured by
+    the TF_CONFIG environment variable of each worker. "tpu": `TPUStrategy` on the TPU found
+    by `TPUClusterResolver` (a Cloud TPU VM or the TPU named by the TPU_NAME variable).
+    Create it before any other TensorFlow work: a multi-worker strategy must come first.
+    """
+    if name not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {name!r}")
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        if "TF_CONFIG" not in os.environ:
+            print("TF_CONFIG is not set: multi_worker runs as a single worker.", flush=True)
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+    except (ValueError, RuntimeError, tf.errors.OpError) as error:
+        raise ValueError(f"strategy='tpu' found no TPU to connect to: {error}") from error
+    return tf.distribute.TPUStrategy(resolver)
+
+
+def jit_setting(value, deterministic=False):
+    """The `jit_compile` argument of `compile` from "auto", "true" or "false" (or a bool).
+
+    "auto" chooses XLA or not by timing the first steps (`tfgen.models.ImageModel.compile`),
+    so a `deterministic` run pins it to False: its trajectory must not depend on timings.
+    """
+    text = str(value).lower()
+    if text not in JIT_CHOICES:
+        raise ValueError(f"jit_compile must be one of {', '.join(JIT_CHOICES)}, got {value!r}")
+    if text == "auto" and deterministic:
+        return False
+    return {"auto": "auto", "true": True, "false": False}[text]
+
+
+@contextlib.contextmanager
+def dtype_policy(mixed_precision):
+    """Sets Keras' global dtype policy (mixed_float16 or float32) inside the block."""
+    previous = keras.mixed_precision.dtype_policy().name
+    keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
