@@ -36,64 +36,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Read once, when TensorFlow
 from absl import app  # noqa: E402
 
 import tfgen  # noqa: E402
-from tfgen import architectures, corruptions, runs  # noqa: E402
-from tfgen.runs import setting  # noqa: E402
+from tfgen import runs  # noqa: E402
+from tfgen.runs import reconstruction  # noqa: E402
 
-TASKS = ("denoise", "inpaint", "compress", "variational", "super_resolution", "deblur", "jpeg")
-#: Tasks learnt by an image-to-image U-Net, without encoder or bottleneck.
-RESTORATION_TASKS = ("super_resolution", "deblur", "jpeg")
-RESUME_KEYS = (
-    *("task", "dataset", "image_size", "channels", "batch_size", "steps", "latent_dim"),
-    *("base_filters", "loss", "noise_stddev", "mask_fraction", "mask_patch", "kl_weight"),
-    *("optimizer", "mixed_precision", "factor", "blur_sigma", "jpeg_quality"),
-)
-
-
-@dataclasses.dataclass
-class Config(runs.TrainingSettings):
-    """The settings of a run: the flags of this script (`tfgen.runs.TrainingSettings` and these)."""
-
-    task: str = setting(
-        "denoise",
-        "denoise (remove Gaussian noise), inpaint (fill in masked patches), compress (a "
-        "bottleneck autoencoder) or variational (a VAE).",
-        choices=TASKS,
-    )
-    epochs: int = 20
-    latent_dim: int = setting(32, "Size of the code (the bottleneck).")
-    output_dir: str = "runs/reconstruction"
-    samples: int = 8
-    loss: str = setting("l1", "Reconstruction loss: l1, l2 or ssim (1 - SSIM).")
-    noise_stddev: float = setting(0.2, "denoise: noise standard deviation on [0, 1] images.")
-    mask_fraction: float = setting(0.25, "inpaint: probability that a pixel is masked.")
-    mask_patch: int = setting(4, "inpaint: side of the masked squares.")
-    kl_weight: float = setting(1.0, "variational: weight of the KL term (beta).")
-    factor: int = setting(2, "super_resolution: downsampling factor (bicubic, then back up).")
-    blur_sigma: float = setting(1.5, "deblur: standard deviation of the Gaussian blur, pixels.")
-    jpeg_quality: int = setting(15, "jpeg: JPEG quality in [1, 100].")
-    optimizer: str = setting(
-        "adam", "nesterov, adam, conjugate_gradient (tfgen) or any Keras optimizer name."
-    )
-    lr: float = setting(1e-3, "Learning rate.")
-    validation: bool = setting(True, "Evaluate on the dataset's test split every epoch.")
-
-
-def make_corruption(config):
-    """The corruption of `config.task` (None for compress and variational)."""
-    if config.task == "denoise":
-        # --noise_stddev is in units of [0, 1] images; the models see [-1, 1], twice as wide.
-        return corruptions.GaussianNoise(2.0 * config.noise_stddev)
-    if config.task == "inpaint":
-        return corruptions.RandomMask(fraction=config.mask_fraction, patch_size=config.mask_patch)
-    if config.task == "super_resolution":
-        return corruptions.Downsample(config.factor, method="bicubic")
-    if config.task == "deblur":
-        return corruptions.GaussianBlur(config.blur_sigma)
-    if config.task == "jpeg":
-        return corruptions.JPEG(config.jpeg_quality)
-    if config.task in TASKS:
-        return None
-    raise ValueError(f"task must be one of {', '.join(TASKS)}, got {config.task!r}")
+#: The settings, the flags of this script (`tfgen.runs.reconstruction.ReconstructionSettings`).
+Config = reconstruction.ReconstructionSettings
 
 
 def train(config=None, callbacks=(), distribute_strategy=None, **settings):
@@ -104,8 +51,7 @@ def train(config=None, callbacks=(), distribute_strategy=None, **settings):
     config = dataclasses.replace(config or Config(), **settings)
     strategy = distribute_strategy or runs.make_strategy(config.strategy)  # Before other TF work.
     runs.set_random_seed(config.seed, config.deterministic)  # Before the data: its shuffle.
-    run = runs.Run.from_settings(config, "autoencoder.keras", RESUME_KEYS)
-    corruption = make_corruption(config)
+    run = runs.Run.from_settings(config, "autoencoder.keras", reconstruction.RESUME_KEYS)
     variational = config.task == "variational"
     load = dict(
         image_size=config.image_size, channels=config.channels, batch_size=config.batch_size
@@ -119,29 +65,7 @@ def train(config=None, callbacks=(), distribute_strategy=None, **settings):
     with runs.dtype_policy(config.mixed_precision):
         image_shape = tuple(dataset.element_spec.shape[1:])
         with strategy.scope():
-            if config.task in RESTORATION_TASKS:  # image to image: no encoder, no bottleneck
-                encoder = None
-                decoder = architectures.unet(image_shape, base_filters=config.base_filters)
-            else:
-                encoder = architectures.conv_encoder(
-                    image_shape, config.latent_dim, variational, base_filters=config.base_filters
-                )
-                decoder = architectures.conv_decoder(
-                    config.latent_dim, image_shape, base_filters=config.base_filters
-                )
-            model = tfgen.models.Autoencoder(
-                encoder,
-                decoder,
-                corruption=corruption,
-                loss=config.loss,
-                variational=variational,
-                kl_weight=config.kl_weight,
-                seed=config.seed,
-            )
-            model.compile(
-                optimizer=runs.make_optimizer(config.optimizer, config.lr),
-                jit_compile=runs.jit_setting(config.jit_compile, config.deterministic),
-            )
+            model = reconstruction.build_autoencoder(config, image_shape)
         grids = dict(every_n_epochs=config.sample_every, seed=config.seed)
         grids.update(tensorboard_dir=run.path("logs"))
         if variational:

@@ -18,6 +18,7 @@ from tfgen.models.autoencoder import Autoencoder
 from tfgen.optimizers import Adam
 from tfgen.perceptual import PerceptualLoss
 from tfgen.reconstruct import DeepImagePriorResult, deep_image_prior
+from tfgen.runs import reconstruction
 
 FILTERS = 4
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
@@ -278,8 +279,8 @@ def test_reconstruction_example_corruptions_of_the_restoration_tasks():
     example = load_example("train_reconstruction")
     config = example.Config(factor=3, blur_sigma=0.8, jpeg_quality=12)
     made = {
-        task: example.make_corruption(dataclasses.replace(config, task=task)).get_config()
-        for task in example.RESTORATION_TASKS
+        task: reconstruction.make_corruption(dataclasses.replace(config, task=task)).get_config()
+        for task in reconstruction.RESTORATION_TASKS
     }
     assert made == {
         "super_resolution": {"factor": 3, "method": "bicubic"},
