@@ -25,7 +25,9 @@ into absl flags and `config_from_flags` back into the dataclass, so each is writ
 Modules, one job each: `settings` (settings and flags), `factories` (optimizers, strategies,
 jit and dtype settings from names), `environment` (quiet logs, seeds, determinism), `inputs`
 (held-out split, fixed images, batches per epoch), `history` (history.csv, TensorBoard) and
-`folder` (the output folder and `Run`). Everything public is importable from `tfgen.runs`.
+`folder` (the output folder and `Run`), all importable from `tfgen.runs`; and the two training
+runs of the examples, `tfgen.runs.gan` and `tfgen.runs.reconstruction` (settings, model, and
+the callbacks of each), imported by name.
 """
 
 from tfgen.runs.environment import quiet, set_random_seed
