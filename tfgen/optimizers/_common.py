@@ -1,6 +1,7 @@
 """What the tfgen optimizers share: argument checks, gradient preparation, per-step values, docs."""
 
 import math
+import warnings
 
 import keras
 import tensorflow as tf
@@ -95,6 +96,8 @@ def resource_handle(variable):
     Inside `tf.distribute`'s `extended.update` a distributed variable's `handle` is the copy on
     the device being updated, so the fused kernels work under every strategy.
     """
+    if isinstance(variable, tf.Tensor):  # already a handle
+        return variable
     if isinstance(variable, keras.Variable):
         variable = variable.value
     return variable.handle
@@ -112,9 +115,11 @@ class PerStep:
 
     def __init__(self):
         self._values = {}
+        self.inputs = None  # the step's (gradients, variables), as `apply` received them
 
     def clear(self):
         self._values.clear()
+        self.inputs = None
 
     def get(self, key, compute):
         key = (key, tf.compat.v1.get_default_graph() if USE_FUSED_KERNELS else None)
@@ -124,17 +129,38 @@ class PerStep:
 
 
 class StepOptimizer(keras.optimizers.Optimizer):
-    """A Keras optimizer whose per-variable `update_step` reads per-step values from `per_step`."""
+    """A Keras optimizer whose per-variable `update_step` reads per-step values from `per_step`
+    and whose slots may hold small variables in flat groups (`tfgen.optimizers._flat`)."""
 
     def __init__(self, learning_rate, maximize, name, **kwargs):
         super().__init__(learning_rate=check_learning_rate(learning_rate), name=name, **kwargs)
         self.maximize = checks.boolean(maximize, "maximize")
         self.per_step = PerStep()
+        self._slots = None
+
+    def build_slots(self, variables, names, grouped=True):
+        """Creates the slots `names` of `variables` (see `_flat.FlatSlots`) and remembers which
+        optimizer variables come before them, for saving."""
+        from tfgen.optimizers import _flat  # imports this module
+
+        self._variables_before_slots = len(self.variables)
+        self._slots = _flat.FlatSlots(self, variables, names, grouped)
+        self._variables_after_slots = len(self.variables)
+        return self._slots
 
     def apply(self, grads, trainable_variables=None):
+        grads = list(grads)
+        if trainable_variables is not None:
+            trainable_variables = list(trainable_variables)
         self.per_step.clear()
+        self.per_step.inputs = (grads, trainable_variables)
+        if self._slots is not None:
+            self._slots.begin_step()
         try:
-            return super().apply(grads, trainable_variables)
+            result = super().apply(grads, trainable_variables)
+            if self._slots is not None:
+                self._slots.finish_step()
+            return result
         finally:
             self.per_step.clear()
 
@@ -142,6 +168,47 @@ class StepOptimizer(keras.optimizers.Optimizer):
         config = super().get_config()
         config["maximize"] = self.maximize
         return config
+
+    # Saved as one slot variable per model variable, whichever layout holds them in memory.
+
+    def _saved_layout(self):
+        if self._slots is None or not self._slots.groups:
+            return None
+        variables = self.variables
+        before = variables[: self._variables_before_slots]
+        after = variables[self._variables_after_slots :]
+        return before, after
+
+    def save_own_variables(self, store):
+        layout = self._saved_layout()
+        if layout is None:
+            return super().save_own_variables(store)
+        before, after = layout
+        arrays = [v.numpy() for v in before] + self._slots.arrays() + [v.numpy() for v in after]
+        for i, array in enumerate(arrays):
+            store[str(i)] = array
+
+    def load_own_variables(self, store):
+        layout = self._saved_layout()
+        if layout is None:
+            return super().load_own_variables(store)
+        before, after = layout
+        count = len(before) + self._slots.array_count() + len(after)
+        if len(store.keys()) != count:
+            # As Keras' own optimizers do.
+            warnings.warn(
+                f"Skipping variable loading for optimizer '{self.name}', because it has "
+                f"{count} variables whereas the saved optimizer has {len(store.keys())} "
+                "variables. ",
+                stacklevel=2,
+            )
+            return
+        arrays = [store[str(i)] for i in range(count)]
+        for variable, array in zip(before, arrays, strict=False):
+            variable.assign(array)
+        self._slots.assign_arrays(arrays[len(before) : count - len(after)])
+        for variable, array in zip(after, arrays[count - len(after) :], strict=True):
+            variable.assign(array)
 
 
 def add_slots(optimizer, variables, *names):

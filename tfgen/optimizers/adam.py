@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from tfgen import _checks as checks
-from tfgen.optimizers import _common, rules
+from tfgen.optimizers import _common, _flat, rules
 
 
 @keras.saving.register_keras_serializable(package="tfgen")
@@ -73,15 +73,14 @@ class Adam(_common.StepOptimizer):
         if self.built:
             return
         super().build(variables)
-        # Slots are saved by position: keep this order fixed.
-        self.momentums, self.velocities = _common.add_slots(self, variables, "momentum", "velocity")
+        # Saved by position: keep this order. AMSGrad has no fused kernel, so no flat groups.
+        self.build_slots(variables, ("momentum", "velocity"), grouped=not self.amsgrad)
         if self.amsgrad:
             (self.velocity_hats,) = _common.add_slots(self, variables, "velocity_hat")
 
     def update_step(self, gradient, variable, learning_rate):
         gradient = _common.prepare_gradient(gradient, variable, self.maximize)
         index = self._get_variable_index(variable)
-        m, v = self.momentums[index], self.velocities[index]
         scalars = self.per_step.get(
             variable.dtype,
             lambda: rules.adam_scalars(
@@ -93,6 +92,14 @@ class Adam(_common.StepOptimizer):
                 variable.dtype,
             ),
         )
+        group, position = self._slots.group_of(index)
+        if group is not None:
+            if not self._slots.all_have_gradients(self, group):
+                self._update_in_group(group, position, gradient, variable, scalars)
+            elif ready := self._slots.collect(group, position, gradient, variable):
+                self._update_group(group, *ready, scalars)
+            return
+        m, v = self._slots.slot("momentum", index), self._slots.slot("velocity", index)
         if self.amsgrad or not _common.USE_FUSED_KERNELS:
             # No fused AMSGrad kernel compiles under XLA, so this variant runs the plain rule.
             v_max = self.velocity_hats[index] if self.amsgrad else None
@@ -103,6 +110,10 @@ class Adam(_common.StepOptimizer):
                 self.assign(v_max, v_max_new)
             self.assign_sub(variable, step)
             return
+        self._fused_update(variable, m, v, gradient, scalars)
+
+    @staticmethod
+    def _fused_update(variable, m, v, gradient, scalars):
         tf.raw_ops.ResourceApplyAdam(
             var=_common.resource_handle(variable),
             m=_common.resource_handle(m),
@@ -115,6 +126,26 @@ class Adam(_common.StepOptimizer):
             epsilon=scalars.epsilon,
             grad=gradient,
         )
+
+    def _update_group(self, group, gradients, variables, scalars):
+        gradient = _flat.flat_gradient(gradients)
+        slots = group.slots
+        _flat.add_flat_step(
+            group,
+            variables,
+            lambda scratch: self._fused_update(
+                scratch, slots["momentum"], slots["velocity"], gradient, scalars
+            ),
+        )
+
+    def _update_in_group(self, group, position, gradient, variable, scalars):
+        m, v = _flat.read_slice(group, "momentum", position), _flat.read_slice(
+            group, "velocity", position
+        )
+        step, m_new, v_new, _ = rules.adam(gradient, m, v, None, scalars)
+        _flat.write_slice(group, "momentum", position, m_new)
+        _flat.write_slice(group, "velocity", position, v_new)
+        self.assign_sub(variable, step)
 
     def get_config(self):
         config = super().get_config()

@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from tfgen.optimizers import _common, rules
+from tfgen.optimizers import _common, _flat, rules
 
 
 @keras.saving.register_keras_serializable(package="tfgen")
@@ -49,21 +49,45 @@ class Nesterov(_common.StepOptimizer):
         if self.built:
             return
         super().build(variables)
-        (self.velocities,) = _common.add_slots(self, variables, "velocity")
+        self.build_slots(variables, ("velocity",))
 
     def update_step(self, gradient, variable, learning_rate):
         gradient = _common.prepare_gradient(gradient, variable, self.maximize)
-        velocity = self.velocities[self._get_variable_index(variable)]
+        index = self._get_variable_index(variable)
         dtype = variable.dtype
-        learning_rate, momentum = self.per_step.get(
+        scalars = self.per_step.get(
             dtype,
             lambda: (rules.to_dtype(learning_rate, dtype), rules.to_dtype(self.momentum, dtype)),
         )
+        group, position = self._slots.group_of(index)
+        if group is not None:
+            if not self._slots.all_have_gradients(self, group):
+                velocity = _flat.read_slice(group, "velocity", position)
+                step, new_velocity = rules.nesterov(gradient, velocity, *scalars)
+                _flat.write_slice(group, "velocity", position, new_velocity)
+                self.assign_sub(variable, step)
+            elif ready := self._slots.collect(group, position, gradient, variable):
+                gradients, variables = ready
+                flat_gradient = _flat.flat_gradient(gradients)
+                _flat.add_flat_step(
+                    group,
+                    variables,
+                    lambda scratch: self._fused_update(
+                        scratch, group.slots["velocity"], flat_gradient, scalars
+                    ),
+                )
+            return
+        velocity = self._slots.slot("velocity", index)
         if not _common.USE_FUSED_KERNELS:
-            step, new_velocity = rules.nesterov(gradient, velocity, learning_rate, momentum)
+            step, new_velocity = rules.nesterov(gradient, velocity, *scalars)
             self.assign(velocity, new_velocity)
             self.assign_sub(variable, step)
             return
+        self._fused_update(variable, velocity, gradient, scalars)
+
+    @staticmethod
+    def _fused_update(variable, velocity, gradient, scalars):
+        learning_rate, momentum = scalars
         tf.raw_ops.ResourceApplyMomentum(
             var=_common.resource_handle(variable),
             accum=_common.resource_handle(velocity),
