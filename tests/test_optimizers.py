@@ -113,7 +113,7 @@ def test_step_scalars_are_computed_once_per_step_not_per_variable(name):
 
 
 # Small variables (one flat group), one of them a vector, and one above the group size limit.
-MANY_SHAPES = [(3, 4), (4,), (4, 1), (1,), (2, 3, 3, 2), (_flat.FLAT_MAX_SIZE + 1,)]
+MANY_SHAPES = [(3, 4), (4,), (4, 1), (1,), (2, 3, 3, 2), (max(_flat.FLAT_MAX_SIZE.values()),)]
 
 
 def run_many(optimizer, grouped, monkeypatch, steps=4, compiled=False, drop=None):
@@ -127,7 +127,7 @@ def run_many(optimizer, grouped, monkeypatch, steps=4, compiled=False, drop=None
     ]
     with monkeypatch.context() as patch:
         if not grouped:
-            patch.setattr(_flat, "FLAT_MAX_SIZE", 0)
+            patch.setattr(_flat, "FLAT_MAX_SIZE", dict.fromkeys(_flat.FLAT_MAX_SIZE, 0))
         optimizer.build(variables)
 
         def step(grads):
@@ -150,8 +150,10 @@ def run_many(optimizer, grouped, monkeypatch, steps=4, compiled=False, drop=None
         {},
         {"maximize": True},
         {"weight_decay": 0.1},
+        {"clipnorm": 0.5},
         {"global_clipnorm": 0.3},
         {"gradient_accumulation_steps": 2},
+        {"loss_scale_factor": 8.0},
         {"use_ema": True, "ema_momentum": 0.5},
         {"learning_rate": keras.optimizers.schedules.ExponentialDecay(0.1, 1, 0.5)},
     ],

@@ -138,13 +138,13 @@ class StepOptimizer(keras.optimizers.Optimizer):
         self.per_step = PerStep()
         self._slots = None
 
-    def build_slots(self, variables, names, grouped=True):
+    def build_slots(self, variables, names, kernel=None):
         """Creates the slots `names` of `variables` (see `_flat.FlatSlots`) and remembers which
         optimizer variables come before them, for saving."""
         from tfgen.optimizers import _flat  # imports this module
 
         self._variables_before_slots = len(self.variables)
-        self._slots = _flat.FlatSlots(self, variables, names, grouped)
+        self._slots = _flat.FlatSlots(self, variables, names, kernel)
         self._variables_after_slots = len(self.variables)
         return self._slots
 

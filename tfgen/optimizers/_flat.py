@@ -19,6 +19,11 @@ bit-identical to the per-variable update (tests/test_optimizers.py checks it). W
 unchanged too: `save_own_variables` writes one array per model variable and slot, in the order
 and shapes of one slot variable per model variable, so files load across both layouts.
 
+The price is memory traffic: the group's gradients are copied into one vector and its steps
+out of the scratch buffer (one more buffer the size of the group, not saved), two passes over
+memory that one kernel per variable does not make; on large variables they cost more than the
+dispatch they save, so those keep one kernel each.
+
 Keras calls `update_step` once per variable (and, under `tf.distribute`, once per device); the
 group's gradients are collected there and the group is updated when its last variable with a
 gradient arrives. A step in which some variable of a group has no gradient updates that group's
@@ -33,10 +38,12 @@ import tensorflow as tf
 
 from tfgen.optimizers import _common
 
-#: Variables with fewer elements than this are updated in flat groups. Measured on a 2-core
-#: CPU (benchmarks/optimizer_step.py --threshold): a group is 3x cheaper than one kernel per
-#: variable at 64 elements, 2x at 10k, even at 37k, and 12 % dearer at 65k.
-FLAT_MAX_SIZE = 32768
+#: Variables with fewer elements than this are updated in flat groups, per fused kernel.
+#: Measured on a 2-core CPU (`benchmarks/optimizer_step.py --threshold`, CPU time of a step,
+#: grouped against one kernel per variable): Adam 2.5x cheaper grouped at 64 elements, 4.3x at
+#: 1k, 1.9x at 10k, 1.3x at 16k, 0.9x at 37k; Nesterov's lighter kernel 2.0x at 64, 1.5x at
+#: 1k, 0.86x at 10k.
+FLAT_MAX_SIZE = {"ResourceApplyAdam": 32768, "ResourceApplyMomentum": 4096}
 #: A group of one saves nothing.
 MIN_GROUP_SIZE = 2
 
@@ -61,11 +68,14 @@ class Group:
 class FlatSlots:
     """An optimizer's slots: one variable per large variable, flat buffers for small ones.
 
+    `kernel` names the fused kernel the optimizer runs (a key of `FLAT_MAX_SIZE`); `None`
+    keeps one slot variable per model variable.
+
     `slot(name, index)` is the slot variable of a variable that is updated alone;
     `group_of(index)` the `(Group, position)` of one updated in a group.
     """
 
-    def __init__(self, optimizer, variables, names, grouped=True):
+    def __init__(self, optimizer, variables, names, kernel=None):
         self.names = tuple(names)
         self.count = len(variables)
         self._per_variable = {name: [None] * self.count for name in self.names}
@@ -76,7 +86,7 @@ class FlatSlots:
             if getattr(variable, "overwrite_with_gradient", False):
                 continue  # Keras overwrites it with its gradient: no slots, as `add_slots`
             size = math.prod(variable.shape)
-            if grouped and _common.USE_FUSED_KERNELS and size < FLAT_MAX_SIZE:
+            if kernel and _common.USE_FUSED_KERNELS and size < FLAT_MAX_SIZE[kernel]:
                 small.setdefault(variable.dtype, []).append(index)
         for dtype, indices in small.items():
             if len(indices) >= MIN_GROUP_SIZE:

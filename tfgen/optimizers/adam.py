@@ -30,9 +30,12 @@ class Adam(_common.StepOptimizer):
     `w = w - learning_rate * weight_decay * w` before the step.
 
     The rule is `tfgen.optimizers.rules.adam`, which `tfgen.solvers.minimize` runs too. With the
-    TensorFlow backend each variable's update is one fused kernel (`ResourceApplyAdam`, the same
-    operations in the same order), and the step's scalars are computed once for all variables;
-    AMSGrad runs the plain rule, since its fused kernel does not compile under XLA.
+    TensorFlow backend it runs as TensorFlow's fused kernel (`ResourceApplyAdam`, the same
+    operations in the same order): once per large variable, and once per step over all small
+    variables of a dtype, whose slots are one flat buffer (`tfgen.optimizers._flat`; the same
+    numbers to the last bit, saved as one slot per variable). The step's scalars are computed
+    once for all variables. AMSGrad runs the plain rule per variable, since its fused kernel
+    does not compile under XLA.
 
     References:
         Kingma & Ba (2015), "Adam: A Method for Stochastic Optimization", ICLR.
@@ -74,7 +77,8 @@ class Adam(_common.StepOptimizer):
             return
         super().build(variables)
         # Saved by position: keep this order. AMSGrad has no fused kernel, so no flat groups.
-        self.build_slots(variables, ("momentum", "velocity"), grouped=not self.amsgrad)
+        kernel = None if self.amsgrad else "ResourceApplyAdam"
+        self.build_slots(variables, ("momentum", "velocity"), kernel)
         if self.amsgrad:
             (self.velocity_hats,) = _common.add_slots(self, variables, "velocity_hat")
 
@@ -139,8 +143,9 @@ class Adam(_common.StepOptimizer):
         )
 
     def _update_in_group(self, group, position, gradient, variable, scalars):
-        m, v = _flat.read_slice(group, "momentum", position), _flat.read_slice(
-            group, "velocity", position
+        m, v = (
+            _flat.read_slice(group, "momentum", position),
+            _flat.read_slice(group, "velocity", position),
         )
         step, m_new, v_new, _ = rules.adam(gradient, m, v, None, scalars)
         _flat.write_slice(group, "momentum", position, m_new)

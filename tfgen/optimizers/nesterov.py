@@ -25,8 +25,11 @@ class Nesterov(_common.StepOptimizer):
     PyTorch, so a new rate acts on the whole step at once instead of on new gradients only.
 
     The rule is `tfgen.optimizers.rules.nesterov`, which `tfgen.solvers.minimize` runs too. With
-    the TensorFlow backend each variable's update is one fused kernel (`ResourceApplyMomentum`,
-    the same operations in the same order), and the step's scalars are cast once per step.
+    the TensorFlow backend it runs as TensorFlow's fused kernel (`ResourceApplyMomentum`, the
+    same operations in the same order): once per large variable, and once per step over all
+    small variables of a dtype, whose velocities are one flat buffer (`tfgen.optimizers._flat`;
+    the same numbers to the last bit, saved as one slot per variable). The step's scalars are
+    cast once per step.
 
     References:
         Sutskever, Martens, Dahl & Hinton (2013), "On the importance of initialization and
@@ -49,7 +52,7 @@ class Nesterov(_common.StepOptimizer):
         if self.built:
             return
         super().build(variables)
-        self.build_slots(variables, ("velocity",))
+        self.build_slots(variables, ("velocity",), "ResourceApplyMomentum")
 
     def update_step(self, gradient, variable, learning_rate):
         gradient = _common.prepare_gradient(gradient, variable, self.maximize)
