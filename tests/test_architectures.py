@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from tfgen import architectures
+from tfgen import architectures, runs
 
 LATENT = 8
 FILTERS = 4
@@ -127,21 +127,13 @@ def test_keras_save_load_round_trip(tmp_path, build):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
-@pytest.fixture
-def mixed_precision():
-    keras.mixed_precision.set_dtype_policy("mixed_float16")
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_dtype_policy("float32")
-
-
-def test_float32_outputs_under_mixed_precision(mixed_precision):
+def test_float32_outputs_under_mixed_precision():
     shape = (8, 8, 3)
-    gen = architectures.dcgan_generator(shape, latent_dim=LATENT, base_filters=FILTERS)
-    disc = architectures.dcgan_discriminator(shape, base_filters=FILTERS, spectral_norm=True)
-    enc = architectures.conv_encoder(shape, LATENT, variational=True, base_filters=FILTERS)
-    dec = architectures.conv_decoder(LATENT, shape, base_filters=FILTERS)
+    with runs.dtype_policy(mixed_precision=True):
+        gen = architectures.dcgan_generator(shape, latent_dim=LATENT, base_filters=FILTERS)
+        disc = architectures.dcgan_discriminator(shape, base_filters=FILTERS, spectral_norm=True)
+        enc = architectures.conv_encoder(shape, LATENT, variational=True, base_filters=FILTERS)
+        dec = architectures.conv_decoder(LATENT, shape, base_filters=FILTERS)
     # The compute really is float16 inside ...
     assert gen.get_layer("up1_conv").compute_dtype == "float16"
     # ... but every output is float32.
@@ -150,10 +142,6 @@ def test_float32_outputs_under_mixed_precision(mixed_precision):
     assert disc(images, training=True).dtype == "float32"
     assert all(out.dtype == "float32" for out in enc(images))
     assert dec(_latent(2)).dtype == "float32"
-
-
-def test_policy_reset_after_mixed_precision_test():
-    assert keras.mixed_precision.dtype_policy().name == "float32"
 
 
 @pytest.mark.parametrize("channels", [1, 3])

@@ -7,7 +7,7 @@ import scipy.linalg
 import tensorflow as tf
 from gan_setup import BATCH, LATENT_DIM, SIDE, digit_images, make_gan
 
-from tfgen import architectures, losses
+from tfgen import architectures, losses, runs
 from tfgen.models import GAN
 from tfgen.optimizers import Adam, Nesterov
 
@@ -192,13 +192,10 @@ def test_backup_and_restore_resumes_mid_run(digits, tmp_path):
 
 
 def test_mixed_precision_keeps_outputs_and_losses_float32(digits):
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    try:
+    with runs.dtype_policy(mixed_precision=True):
         gan = make_gan()
         gan.compile()
         history = gan.fit(batches(digits[: 2 * BATCH]), epochs=1, verbose=0)
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
     assert isinstance(gan.generator_optimizer, keras.optimizers.LossScaleOptimizer)
     assert isinstance(gan.discriminator_optimizer, keras.optimizers.LossScaleOptimizer)
     # The networks compute in float16; their outputs, the losses and the metrics are float32.
