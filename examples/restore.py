@@ -29,7 +29,7 @@ from absl import app  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import tfgen  # noqa: E402
-from tfgen import corruptions, plot, runs  # noqa: E402
+from tfgen import corruptions, losses, plot, runs  # noqa: E402
 from tfgen.data.builders import PHOTO_NAMES, photo_arrays  # noqa: E402
 from tfgen.runs import setting  # noqa: E402
 
@@ -116,7 +116,7 @@ def restore(config=None, **settings):
     plot.image_grid(np.stack(rows), config.output, columns=len(rows), title=config.task)
     summary = ""
     if clean is not None:
-        before, after = (10 * np.log10(1 / np.mean((x - clean) ** 2)) for x in (degraded, restored))
+        before, after = losses.psnr(2 * clean[None] - 1, 2 * np.stack(rows[:2]) - 1).numpy()
         summary = f"; PSNR {before:.2f} dB degraded -> {after:.2f} dB restored"
     print(
         f"Restored {config.image} ({config.task}, {config.steps} steps){summary}. "

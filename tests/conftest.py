@@ -3,6 +3,10 @@
 The split must happen before TensorFlow initialises its devices, so it lives here, at import time
 of the test session. Two logical CPUs let `tf.distribute.MirroredStrategy` run two replicas on a
 machine without GPUs.
+
+Every test must leave the process-wide Keras and TensorFlow settings as it found them, so that no
+result depends on the tests that ran before it: `process_settings_unchanged` fails a test that
+does not (and restores them for the next).
 """
 
 import os
@@ -17,7 +21,39 @@ tf.config.set_logical_device_configuration(
     _cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
 )
 
+import keras  # noqa: E402
 import pytest  # noqa: E402
+from absl import logging as absl_logging  # noqa: E402
+
+
+def _process_settings():
+    return {
+        "dtype policy": keras.mixed_precision.dtype_policy().name,
+        "floatx": keras.config.floatx(),
+        "image data format": keras.config.image_data_format(),
+        "grappler options": tf.config.optimizer.get_experimental_options(),
+        "eager functions": tf.config.functions_run_eagerly(),
+        "TensorFlow logger level": tf.get_logger().level,
+        "absl verbosity": absl_logging.get_verbosity(),
+    }
+
+
+@pytest.fixture(autouse=True)
+def process_settings_unchanged():
+    before = _process_settings()
+    yield
+    after = _process_settings()
+    keras.mixed_precision.set_dtype_policy(before["dtype policy"])
+    keras.config.set_floatx(before["floatx"])
+    keras.config.set_image_data_format(before["image data format"])
+    tf.config.optimizer.set_experimental_options(
+        {**dict.fromkeys(after["grappler options"], None), **before["grappler options"]}
+    )
+    tf.config.run_functions_eagerly(before["eager functions"])
+    tf.get_logger().setLevel(before["TensorFlow logger level"])
+    absl_logging.set_verbosity(before["absl verbosity"])
+    changed = [name for name in before if before[name] != after[name]]
+    assert not changed, f"the test changed the process-wide {', '.join(changed)}"
 
 
 @pytest.fixture(scope="session")

@@ -188,7 +188,15 @@ def test_fit_takes_arrays_with_labels(digits):
     images, labels = digits
     history = gan.fit(images, labels, batch_size=BATCH, epochs=1, verbose=0)
     assert np.isfinite(history.history["d_loss"][0])
-    assert gan.evaluate(images, labels, batch_size=BATCH, verbose=0, return_dict=True)["g_loss"]
+    logs = gan.evaluate(images, labels, batch_size=BATCH, verbose=0, return_dict=True)
+    # d_real is the mean logit of the real images with their own labels, computed directly.
+    real_logits = gan.discriminator([images, labels], training=False).numpy().ravel()
+    np.testing.assert_allclose(logs["d_real"], real_logits.mean(), rtol=1e-4, atol=1e-6)
+    # Non-saturating losses (Goodfellow et al. 2014) from the mean logits they are made of:
+    # g_loss = mean softplus(-f) >= softplus(-mean f) (Jensen), and d_loss likewise.
+    assert logs["g_loss"] >= np.logaddexp(0.0, -logs["d_fake"]) - 1e-5
+    want = np.logaddexp(0.0, -logs["d_real"]) + np.logaddexp(0.0, logs["d_fake"])
+    assert logs["d_loss"] >= want - 1e-5
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,22 @@ def script_environment():
     return env
 
 
+# The one line TensorFlow may log in a quiet run, on CPUs where it uses oneDNN (its default on
+# x86 with AVX-512 VNNI or newer): grappler's remapper fuses Conv2D + BiasAdd + LeakyRelu although
+# the gradient's LeakyReluGrad reads that BiasAdd, so the pass gives up on that graph and says so.
+# Harmless, and not worth silencing: turning the remapper off makes a GAN step about 1.2x slower
+# (benchmarks/cpu_remapper.py), and filtering stderr could hide a real error.
+REMAPPER_LINE = re.compile(
+    r"E\d{4} [\d:.]+ +\d+ meta_optimizer\.cc:\d+\] remapper failed: INVALID_ARGUMENT: "
+    r"Mutation::Apply error: fanout '[^']*/LeakyReluGrad' exist for missing node '[^']*/BiasAdd'\."
+)
+
+
+def log_lines(stderr):
+    """The lines of a script's stderr other than TensorFlow's known remapper line."""
+    return [line for line in stderr.splitlines() if not REMAPPER_LINE.fullmatch(line)]
+
+
 def png_shape(path):
     return mpimg.imread(path).shape[:2]
 
@@ -382,7 +398,7 @@ def test_train_gan_command_line(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Training finished" in done.stdout and str(tmp_path) in done.stdout
     # Quiet: Keras' progress and the summary only, no log lines of TensorFlow or absl.
-    assert done.stderr == ""
+    assert log_lines(done.stderr) == []
     assert not re.search(r"^([IWE]\d{4} |INFO|WARNING)", done.stdout, re.M), done.stdout[:2000]
     assert png_shape(tmp_path / "samples" / "epoch_001.png") == GRID_OF_4
     again = subprocess.run(

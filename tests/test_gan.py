@@ -7,7 +7,7 @@ import scipy.linalg
 import tensorflow as tf
 from gan_setup import BATCH, LATENT_DIM, SIDE, digit_images, make_gan
 
-from tfgen import architectures, losses
+from tfgen import architectures, losses, runs
 from tfgen.models import GAN
 from tfgen.optimizers import Adam, Nesterov
 
@@ -192,13 +192,10 @@ def test_backup_and_restore_resumes_mid_run(digits, tmp_path):
 
 
 def test_mixed_precision_keeps_outputs_and_losses_float32(digits):
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    try:
+    with runs.dtype_policy(mixed_precision=True):
         gan = make_gan()
         gan.compile()
         history = gan.fit(batches(digits[: 2 * BATCH]), epochs=1, verbose=0)
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
     assert isinstance(gan.generator_optimizer, keras.optimizers.LossScaleOptimizer)
     assert isinstance(gan.discriminator_optimizer, keras.optimizers.LossScaleOptimizer)
     # The networks compute in float16; their outputs, the losses and the metrics are float32.
@@ -313,3 +310,28 @@ def test_non_finite_batch_is_refused_naming_it_before_any_update(digits):
     assert int(gan.generator_optimizer.iterations.numpy()) == 2
     assert any(np.any(a != b) for a, b in zip(before, weights_of(gan)))
     assert all(np.all(np.isfinite(w)) for w in weights_of(gan))
+
+
+def test_fit_and_evaluate_read_a_dataset_once_per_pass(digits):
+    """The input check reads the dataset's element_spec and draws no batch, so the cache and
+    shuffle buffer of `tfgen.data.load` fill once, for the training itself."""
+    passes = []
+
+    def images():
+        passes.append(len(passes))
+        yield from digits[: 2 * BATCH]
+
+    spec = tf.TensorSpec((SIDE, SIDE, 1), tf.float32)
+    dataset = tf.data.Dataset.from_generator(images, output_signature=spec).batch(BATCH)
+    gan = make_gan()
+    gan.compile()
+    gan.fit(dataset, epochs=2, verbose=0)
+    assert len(passes) == 2
+    gan.evaluate(dataset, verbose=0)
+    assert len(passes) == 3
+    wrong = tf.data.Dataset.from_generator(
+        images, output_signature=tf.TensorSpec((SIDE, SIDE, 3), tf.float32)
+    ).batch(BATCH)
+    with pytest.raises(ValueError, match=r"shape \(8, 8, 3\) but the generator makes"):
+        gan.fit(wrong, epochs=1, verbose=0)
+    assert len(passes) == 3  # refused from its element_spec alone

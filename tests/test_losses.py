@@ -2,12 +2,11 @@
 
 import math
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfgen import architectures, losses
+from tfgen import architectures, losses, runs
 
 # float64 numpy references, written naively: fine for the moderate logits of the fixture.
 
@@ -373,11 +372,8 @@ def test_penalties_under_mixed_precision():
     """float16 compute inside D: float32 penalties close to the float32 model's, with gradients."""
     shape = (8, 8, 1)
     reference = architectures.dcgan_discriminator(shape, base_filters=4)
-    keras.mixed_precision.set_dtype_policy("mixed_float16")
-    try:
+    with runs.dtype_policy(mixed_precision=True):
         mixed = architectures.dcgan_discriminator(shape, base_filters=4)
-    finally:
-        keras.mixed_precision.set_dtype_policy("float32")
     mixed.set_weights(reference.get_weights())
     rng = np.random.default_rng(4)
     real = tf.constant(rng.uniform(-1, 1, (2, *shape)), tf.float32)

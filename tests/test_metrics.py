@@ -296,6 +296,22 @@ def test_digits_extractor_orders_real_degraded_and_noise(digits):
     assert float(metric.result()) < scores[1]
 
 
+def test_digits_extractor_takes_batches_of_any_size_shape_and_an_empty_one(digits):
+    """Calls of many batch sizes, image sizes and channel counts, empty batches among them, give
+    the features of a fresh extractor called once per batch (TensorFlow's CPU convolution
+    returns an empty batch unchanged, and a relaxed trace forgets the image shape)."""
+    extractor = tm.digits_features()
+    rgb = np.repeat(digits[:5], 3, axis=-1)
+    big = tf.image.resize(digits[:9], (12, 12), antialias=True).numpy()
+    for images in (digits[:64], digits[:8], digits[:0], big, rgb, digits[:0], digits[:3]):
+        features = extractor(images).numpy()
+        assert features.shape == (len(images), 64)
+        if len(images):
+            np.testing.assert_allclose(
+                features, tm.digits_features()(images).numpy(), rtol=1e-5, atol=1e-5
+            )
+
+
 def test_digits_classifier_gives_probabilities(digits):
     probabilities = tm.digits_classifier()(digits[1500:]).numpy()
     np.testing.assert_allclose(probabilities.sum(1), 1.0, rtol=1e-5)

@@ -27,7 +27,6 @@ def test_grey_grid_has_the_computed_size_and_the_images_pixels(tmp_path):
     # 5 images in 3 columns -> 2 rows of 16 x 16 tiles with 2-pixel padding around and between:
     # height 2 * 16 + 3 * 2 = 38, width 3 * 16 + 4 * 2 = 56.
     assert png.shape[:2] == (38, 56)
-    assert plot.PADDING == 2
     for i in range(5):
         row, column = divmod(i, 3)
         tile = _tile(png, row, column, 16, 16, 2)
@@ -49,7 +48,6 @@ def test_rgb_grid_with_title_and_default_layout(tmp_path):
     png = mpimg.imread(path)
     # Defaults: ceil(sqrt(7)) = 3 columns, 3 rows; scale ceil(64 / 10) = 7 -> 70-pixel tiles;
     # height 28 (title band) + 3 * 70 + 4 * 2 = 246, width 3 * 70 + 4 * 2 = 218.
-    assert plot.TITLE_HEIGHT == 28 and plot.MIN_TILE_SIDE == 64
     assert png.shape[:2] == (246, 218)
     assert plot.grid_size(7, 10, 10, title="epoch 3") == (246, 218)
     tile = _tile(png, 2, 0, 70, 70, 7, top_band=28)

@@ -143,12 +143,24 @@ def test_first_images_spans_batches():
         runs.first_images(data, 0)
 
 
-def test_quiet_silences_tensorflow_and_absl():
+@pytest.fixture
+def restored_logging(monkeypatch):
+    """Puts back the process-wide settings `runs.quiet` changes, for the tests after this one."""
+    from absl import logging as absl_logging
+
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
+    level, verbosity = tf.get_logger().level, absl_logging.get_verbosity()
+    yield
+    tf.get_logger().setLevel(level)
+    absl_logging.set_verbosity(verbosity)
+
+
+def test_quiet_silences_tensorflow_and_absl(restored_logging):
+    from absl import logging as absl_logging
+
     runs.quiet()
     assert tf.get_logger().level == logging.ERROR
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] in ("2", "3")
-    from absl import logging as absl_logging
-
     assert absl_logging.get_verbosity() == absl_logging.ERROR
 
 

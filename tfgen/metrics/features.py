@@ -126,10 +126,10 @@ class FeatureExtractor:
         self.name = name or getattr(network, "name", None) or type(network).__name__
         self.feature_dim = feature_dim
         self.batch_size = batch_size
-        # A Keras model runs eager batches through one traced graph (called eagerly batch after
+        # A Keras model runs eager batches through a traced graph (called eagerly batch after
         # batch it is several times slower); other callables may not be traceable.
-        traceable = isinstance(network, keras.Model)
-        self._traced = tf.function(self._features, reduce_retracing=True) if traceable else None
+        self._traceable = isinstance(network, keras.Model)
+        self._traced = {}
 
     def preprocess(self, images):
         """Channels, size and value range as the network expects them (a float32 tensor)."""
@@ -150,12 +150,30 @@ class FeatureExtractor:
         if not tf.executing_eagerly():
             return self._features(images)
         n = int(images.shape[0])
-        features = self._traced or self._features
+        features = self._traced_for(images.shape[1:])
+        if n == 0:
+            # TensorFlow's CPU convolution returns an empty batch unchanged (its input's shape,
+            # not its output's), so the network sees one blank image and its features are cut.
+            return features(tf.zeros([1, *images.shape[1:]]))[:0]
         chunks = [
             features(images[start : start + self.batch_size])
-            for start in range(0, max(n, 1), self.batch_size)  # an empty batch gives (0, d)
+            for start in range(0, n, self.batch_size)
         ]
         return tf.concat(chunks, axis=0)
+
+    def _traced_for(self, image_shape):
+        """`_features` traced once per image shape with a free batch size.
+
+        One graph per (height, width, channels) rather than one retracing function: a relaxed
+        trace would forget the sizes and channels `preprocess` decides on.
+        """
+        if not self._traceable:
+            return self._features
+        key = tuple(int(d) for d in image_shape)
+        if key not in self._traced:
+            signature = [tf.TensorSpec([None, *key], tf.float32)]
+            self._traced[key] = tf.function(self._features, input_signature=signature)
+        return self._traced[key]
 
     def _features(self, images):
         outputs = self.network(self.preprocess(images))
