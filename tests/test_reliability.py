@@ -15,10 +15,12 @@ import time
 import keras
 import numpy as np
 import pytest
+from gan_setup import BATCH, digit_batches, make_gan
 from test_examples import EXAMPLES, REPO, script_environment
 from test_multi_worker import run_workers
 
-import tfgen  # noqa: F401  (registers the tfgen classes for loading)
+import tfgen  # (also registers the tfgen classes for loading)
+from tfgen.optimizers import Adam, Nesterov
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TINY = dict(image_size=8, batch_size=8, latent_dim=4, base_filters=4, samples=4, seed=7)
@@ -69,6 +71,62 @@ def backed_up_step(output_dir):
         return None
 
 
+def _gan_with_every_kind_of_state():
+    """A GAN whose state has every part a resume must restore: two optimizers (one on a
+    learning-rate schedule, one with a learning-rate variable), their slots and counters, the
+    moving-average generator and the noise step."""
+    gan = make_gan(filters=4)
+    schedule = keras.optimizers.schedules.ExponentialDecay(1e-3, decay_steps=2, decay_rate=0.5)
+    gan.compile(
+        generator_optimizer=Adam(schedule),
+        discriminator_optimizer=Nesterov(0.01),
+        discriminator_steps=2,
+        generator_ema=0.9,
+        jit_compile=False,
+    )
+    return gan
+
+
+def test_a_gan_backup_restores_every_part_of_the_training_state(tmp_path):
+    data = digit_batches(count=5 * BATCH)  # Five steps: three, a backup, then two more.
+    uninterrupted = _gan_with_every_kind_of_state()
+    uninterrupted.fit(data.take(3), epochs=1, verbose=0)
+    backup = tfgen.callbacks.StepBackup(tmp_path)
+    backup.set_model(uninterrupted)
+    assert backup.save()
+    saved = {v.path: np.array(v) for v in tfgen.callbacks.training_variables(uninterrupted)}
+    uninterrupted.fit(data.skip(3), epochs=1, verbose=0)
+
+    # Every part is in the backup, with the values after three steps.
+    names = list(saved)
+    assert saved["noise_step"] == 3
+    counters = sorted(int(saved[n]) for n in names if n.endswith("/iteration"))
+    assert counters == [3, 6]  # Generator: one update a step; discriminator: two.
+    assert any(n.endswith("/learning_rate") for n in names)  # The Nesterov's variable.
+    for prefix in ("adam", "nesterov"):
+        slots = [n for n in names if n.startswith(prefix) and not n.endswith(("iteration", "rate"))]
+        assert slots and any(np.any(saved[n] != 0) for n in slots)
+    ema = uninterrupted.ema_generator.weights
+    assert len(ema) and all(w.path in saved for w in ema)
+
+    # A fresh GAN with every variable overwritten, restored, takes the same last two steps
+    # bit for bit.
+    resumed = _gan_with_every_kind_of_state()
+    for variable in tfgen.callbacks.training_variables(resumed):
+        variable.assign(np.ones(variable.shape, variable.dtype))
+    assert tfgen.callbacks.StepBackup.restore(tmp_path, resumed) == 0
+    assert int(resumed.noise_step) == 3
+    assert int(resumed.generator_optimizer.iterations) == 3
+    # The schedule's position: the learning rate the next update uses.
+    assert float(resumed.generator_optimizer.learning_rate) == pytest.approx(1e-3 * 0.5**1.5)
+    resumed.fit(data.skip(3), epochs=1, verbose=0)
+    for want, got in zip(
+        tfgen.callbacks.training_variables(uninterrupted),
+        tfgen.callbacks.training_variables(resumed),
+    ):
+        np.testing.assert_array_equal(np.array(got), np.array(want), err_msg=want.path)
+
+
 @pytest.mark.slow
 def test_gan_runs_are_reproducible_and_resume_exactly_after_sigkill(tmp_path):
     first, second = (start("train_gan.py", GAN_RUN, tmp_path / name) for name in "ab")
@@ -102,6 +160,7 @@ def test_gan_runs_are_reproducible_and_resume_exactly_after_sigkill(tmp_path):
     print(f"SIGKILLs: {len(killed_at)}, last backed-up steps at the kills: {killed_at}")
     assert len(killed_at) >= 2, f"only {len(killed_at)} kills landed before the run finished"
     assert not os.path.exists(killed / "backup")
+    assert not [name for name in os.listdir(killed) if name.startswith(".")]  # No staging files.
     with open(killed / "history.csv") as file:
         epochs = [line.split(",")[0] for line in file.readlines()[1:]]
     assert sorted(set(epochs)) == ["0", "1", "2"]
