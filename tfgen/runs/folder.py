@@ -136,6 +136,9 @@ class Run:
     def prepare(self):
         """Applies the folder rules, clears the folder for `overwrite`, writes config.json.
 
+        Temporary files that a killed run's atomic writes left behind (`save_atomically`, the
+        export) are removed.
+
         Only the chief worker does this; the others leave the folder alone.
 
         Raises:
@@ -167,8 +170,20 @@ class Run:
         elif self.resume and present:
             self._check_resumable()
         os.makedirs(self.output_dir, exist_ok=True)
+        for name in self._staging_leftovers():
+            path = self.path(name)
+            shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
         with open(self.path("config.json"), "w") as file:
             json.dump(self.settings, file, indent=2)
+
+    def _staging_leftovers(self):
+        """Temporary files of atomic writes that a killed run left half-written: the hidden
+        `.checkpoint.keras.*`, `.<final model>.*` and `.saved_model.*` beside their targets."""
+        if not os.path.isdir(self.output_dir):
+            return []
+        targets = ("checkpoint.keras", self.final_model, "saved_model")
+        prefixes = tuple(f".{name}." for name in targets)
+        return sorted(name for name in os.listdir(self.output_dir) if name.startswith(prefixes))
 
     def _check_resumable(self):
         saved = {}
