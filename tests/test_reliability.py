@@ -180,32 +180,37 @@ def test_reconstruction_runs_are_reproducible(tmp_path):
 @pytest.mark.slow
 def test_two_workers_write_one_set_of_outputs(tmp_path):
     output_dir = tmp_path / "run"
-    settings = json.dumps(dict(TINY, steps=2, epochs=2, output_dir=str(output_dir), verbose=0))
     script = os.path.join(HERE, "multi_worker_run.py")
-    environments = {}
-    for index in range(2):
-        (tmp_path / f"tmp{index}").mkdir()
-        environments[index] = dict(script_environment(), TMPDIR=str(tmp_path / f"tmp{index}"))
-    run_workers(
-        [[script, settings, str(tmp_path / f"w{index}.npz")] for index in range(2)], environments
-    )
-    # One set of outputs, written by the chief; the other worker removed its temporary copies.
-    assert sorted(os.listdir(output_dir)) == [
-        "checkpoint.keras",
-        "config.json",
-        "gan.keras",
-        "history.csv",
-        "logs",
-        "losses.png",
-        "samples",
-        "saved_model",
-    ]
-    assert sorted(os.listdir(output_dir / "samples")) == ["epoch_001.png", "epoch_002.png"]
-    with open(output_dir / "history.csv") as file:
-        assert len(file.readlines()) == 3
-    assert os.listdir(tmp_path / "tmp1") == []
-    chief, other = (np.load(tmp_path / f"w{i}.npz") for i in range(2))
-    assert len(chief.files) == len(other.files) > 0
-    for name in chief.files:
-        np.testing.assert_array_equal(chief[name], other[name])
-    assert_identical(weights(output_dir / "gan.keras"), [chief[n] for n in chief.files])
+    # A fresh run, then the same run again with --overwrite: only the chief deletes the folder.
+    for overwrite in (False, True):
+        settings = dict(TINY, steps=2, epochs=2, output_dir=str(output_dir), verbose=0)
+        settings = json.dumps(dict(settings, overwrite=overwrite))
+        environments = {}
+        for index in range(2):
+            (tmp_path / f"tmp{index}").mkdir(exist_ok=True)
+            environments[index] = dict(script_environment(), TMPDIR=str(tmp_path / f"tmp{index}"))
+        run_workers(
+            [[script, settings, str(tmp_path / f"w{index}.npz")] for index in range(2)],
+            environments,
+        )
+        # One set of outputs, written by the chief; the other worker removed its temporary
+        # copies.
+        assert sorted(os.listdir(output_dir)) == [
+            "checkpoint.keras",
+            "config.json",
+            "gan.keras",
+            "history.csv",
+            "logs",
+            "losses.png",
+            "samples",
+            "saved_model",
+        ]
+        assert sorted(os.listdir(output_dir / "samples")) == ["epoch_001.png", "epoch_002.png"]
+        with open(output_dir / "history.csv") as file:
+            assert len(file.readlines()) == 3
+        assert os.listdir(tmp_path / "tmp1") == []
+        chief, other = (np.load(tmp_path / f"w{i}.npz") for i in range(2))
+        assert len(chief.files) == len(other.files) > 0
+        for name in chief.files:
+            np.testing.assert_array_equal(chief[name], other[name])
+        assert_identical(weights(output_dir / "gan.keras"), [chief[n] for n in chief.files])
