@@ -31,6 +31,11 @@ GAN_RUN = dict(TINY, steps=5, epochs=3, backup_every=2, deterministic=True)
 KILLS = 3
 
 
+def inside_an_epoch(step):
+    """Whether a backup of GAN_RUN at `step` lies inside an epoch (not at an epoch end)."""
+    return step is not None and step % GAN_RUN["steps"] != 0
+
+
 def flags(settings):
     return [f"--{key}={value}" for key, value in settings.items()]
 
@@ -63,12 +68,14 @@ def assert_identical(got, want):
 
 
 def backed_up_step(output_dir):
-    path = os.path.join(output_dir, "backup", "state.npz")
-    try:
-        with np.load(path) as state:
-            return json.loads(str(state["metadata"]))["step"]
-    except (OSError, ValueError, KeyError, EOFError):
-        return None
+    """The step of the backup a resumed run starts from (state.npz, else previous.npz)."""
+    for name in ("state.npz", "previous.npz"):
+        try:
+            with np.load(os.path.join(output_dir, "backup", name)) as state:
+                return json.loads(str(state["metadata"]))["step"]
+        except (OSError, ValueError, KeyError, EOFError):
+            continue
+    return None
 
 
 def _gan_with_every_kind_of_state():
@@ -135,12 +142,14 @@ def test_gan_runs_are_reproducible_and_resume_exactly_after_sigkill(tmp_path):
     reference = weights(tmp_path / "a" / "gan.keras")
     assert_identical(weights(tmp_path / "b" / "gan.keras"), reference)
 
-    # The same run killed with SIGKILL at random moments, each time resumed with --resume.
+    # The same run killed with SIGKILL at random moments, each time resumed with --resume,
+    # KILLS times and until a resume started inside an epoch (each kill follows a new backup,
+    # so the run finishes after at most as many kills as it writes backups).
     rng = random.Random(13)
     killed = tmp_path / "killed"
     killed_at = []
-    for kill in range(KILLS):
-        process = start("train_gan.py", GAN_RUN, killed, *(["--resume"] if kill else []))
+    while len(killed_at) < KILLS or not any(map(inside_an_epoch, killed_at)):
+        process = start("train_gan.py", GAN_RUN, killed, *(["--resume"] if killed_at else []))
         # Wait for training to go on (a backup beyond the last one), then a random moment.
         deadline = time.monotonic() + 300
         before = backed_up_step(killed) or 0
@@ -159,6 +168,7 @@ def test_gan_runs_are_reproducible_and_resume_exactly_after_sigkill(tmp_path):
     assert_identical(weights(killed / "gan.keras"), reference)
     print(f"SIGKILLs: {len(killed_at)}, last backed-up steps at the kills: {killed_at}")
     assert len(killed_at) >= 2, f"only {len(killed_at)} kills landed before the run finished"
+    assert any(map(inside_an_epoch, killed_at)), "no resume started inside an epoch"
     assert not os.path.exists(killed / "backup")
     assert not [name for name in os.listdir(killed) if name.startswith(".")]  # No staging files.
     with open(killed / "history.csv") as file:
