@@ -328,7 +328,7 @@ def load_generator(path):
 
     Raises:
         ValueError: `path` is neither an existing `.keras` file nor a SavedModel directory, or
-            the `.keras` file is truncated or corrupt.
+            the file or the SavedModel is truncated or corrupt.
     """
     path = os.fspath(path) if isinstance(path, str | os.PathLike) else path
     saved_model = isinstance(path, str) and os.path.isfile(os.path.join(path, "saved_model.pb"))
@@ -343,7 +343,13 @@ def load_generator(path):
             "or pass --model"
         )
     if saved_model:
-        signature = tf.saved_model.load(path).signatures["serving_default"]
+        try:  # TensorFlow checks the graph's structure and each variable's CRC-32C.
+            signature = tf.saved_model.load(path).signatures["serving_default"]
+        except (OSError, tf.errors.OpError) as error:
+            raise ValueError(
+                f"model {path!r} is a truncated or corrupt SavedModel "
+                f"({type(error).__name__}: {error}): export it again"
+            ) from None
         spec = signature.structured_input_signature[1]["z"]
         codes = keras.Input(shape=tuple(spec.shape[1:]), name="z")
         served = keras.layers.TFSMLayer(path, call_endpoint="serving_default")(codes)
