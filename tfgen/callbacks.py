@@ -538,6 +538,11 @@ class StepBackup(keras.callbacks.Callback):
         variables = training_variables(self.model)
         names = [getattr(v, "path", None) or v.name for v in variables]
         arrays = [np.asarray(keras.ops.convert_to_numpy(v)) for v in variables]
+        # Read on every worker: under a multi-worker strategy reading a metric's variables
+        # sums them across the workers, a collective that all of them must join.
+        metrics = metric_variables(self.model)
+        metric_names = [getattr(v, "path", None) or v.name for v in metrics]
+        metric_arrays = [np.asarray(keras.ops.convert_to_numpy(v)) for v in metrics]
         for name, array in zip(names, arrays):
             if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
                 warnings.warn(
@@ -550,9 +555,6 @@ class StepBackup(keras.callbacks.Callback):
         self._saved_step = self.step
         if not is_chief():
             return False
-        metrics = metric_variables(self.model)
-        metric_names = [getattr(v, "path", None) or v.name for v in metrics]
-        metric_arrays = [np.asarray(keras.ops.convert_to_numpy(v)) for v in metrics]
         digest = _digest(names + metric_names, arrays + metric_arrays)
         metadata = dict(step=self.step, names=names, metric_names=metric_names, sha256=digest)
         os.makedirs(self.backup_dir, exist_ok=True)
