@@ -203,6 +203,42 @@ def test_load_generator_reads_the_export_and_the_keras_file(models, exported, tm
         export.load_generator(str(tmp_path))
 
 
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_a_damaged_keras_file_is_refused_not_loaded(models, tmp_path, damage):
+    gan, _ = models
+    path = tmp_path / "gan.keras"
+    gan.save(path)
+    data = bytearray(path.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    else:  # One flipped bit in the weights, the archive's last member.
+        data[len(data) * 3 // 4] ^= 0x10
+    path.write_bytes(bytes(data))
+    match = "is truncated or corrupt" if damage == "truncate" else "does not match its CRC-32"
+    with pytest.raises(ValueError, match=f"{match}.*checkpoint.keras"):
+        export.load_generator(str(path))
+
+
+@pytest.mark.parametrize("damage", ["truncate the graph", "flip a variable bit"])
+def test_a_damaged_export_is_refused_not_loaded(models, tmp_path, damage):
+    gan, _ = models
+    path = export.export_generator(gan, tmp_path / "served")
+    if damage == "truncate the graph":
+        target = os.path.join(path, "saved_model.pb")
+    else:
+        variables = os.path.join(path, "variables")
+        target = os.path.join(variables, next(n for n in os.listdir(variables) if ".data-" in n))
+    data = bytearray(open(target, "rb").read())
+    if damage == "truncate the graph":
+        data = data[: len(data) // 2]
+    else:
+        data[len(data) // 2] ^= 0x10
+    with open(target, "wb") as file:
+        file.write(bytes(data))
+    with pytest.raises(ValueError, match="is a truncated or corrupt SavedModel"):
+        export.load_generator(path)
+
+
 def test_decoder_export_serves_without_tfgen(models, exported):
     _, vae = models
     served = exported["served"]["vae"]

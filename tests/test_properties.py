@@ -58,6 +58,9 @@ hostile_files = st.one_of(
     st.just((".png", b"")),
     st.just((".png", b"not an image at all")),
     st.just((".png", _huge_png_header())),
+    # Mislabeled: complete images under another format's extension (decoded by their content).
+    st.just((".png", _jpeg(3))),
+    st.just((".jpg", _png(4))),
 )
 
 
@@ -144,6 +147,16 @@ negative_ints = st.integers(max_value=0)
 nonpositive_numbers = st.one_of(negative_ints, st.floats(max_value=0.0, allow_nan=False))
 bools = st.booleans()
 non_int_numbers = st.floats(allow_nan=False).filter(lambda v: not float(v).is_integer())
+
+
+def _quality_range(value):
+    """Whether `value` is a valid JPEG quality range: a pair low <= high of ints in [1, 100]."""
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(type(v) is int and 1 <= v <= 100 for v in value)
+        and value[0] <= value[1]
+    )
 
 
 def _tiny_gan():
@@ -291,7 +304,12 @@ CASES = {
     "JPEG.quality": (
         corruptions.JPEG,
         "quality",
-        st.one_of(nonsense, bools, st.integers(max_value=0), st.integers(101)),
+        st.one_of(
+            nonsense.filter(lambda v: not _quality_range(v)),
+            bools,
+            st.integers(max_value=0),
+            st.integers(101),
+        ),
     ),
     "load.batch_size": (
         lambda v: tfgen.data.load("digits", batch_size=v),

@@ -43,6 +43,7 @@ __all__ = [
     "StepBackup",
     "TerminateOnNaN",
     "is_chief",
+    "metric_variables",
     "training_variables",
 ]
 
@@ -446,6 +447,18 @@ def training_variables(model):
     return variables
 
 
+def metric_variables(model):
+    """The variables of the metrics `fit` logs (`model.metrics`): the running sums and counts
+    of the epoch so far, which Keras resets at each epoch's start."""
+    variables, seen = [], set()
+    for metric in getattr(model, "metrics", None) or []:
+        for variable in metric.variables:
+            if id(variable) not in seen:
+                seen.add(id(variable))
+                variables.append(variable)
+    return variables
+
+
 def _digest(names, arrays):
     digest = hashlib.sha256()
     for name, array in zip(names, arrays):
@@ -456,18 +469,21 @@ def _digest(names, arrays):
 
 
 def _read_state(path):
-    """(metadata, arrays) of a backup file; ValueError saying why when it is not intact."""
+    """(metadata, arrays, metric arrays) of a backup file; ValueError saying why when it is not
+    intact. A backup written before metrics were backed up has no metric arrays."""
     try:
         with np.load(path, allow_pickle=False) as file:
             metadata = json.loads(str(file["metadata"]))
             arrays = [file[f"v{i}"] for i in range(len(metadata["names"]))]
+            metric_names = metadata.get("metric_names", [])
+            metrics = [file[f"m{i}"] for i in range(len(metric_names))]
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise ValueError(
             f"{path} is truncated or corrupt ({type(error).__name__}: {error})"
         ) from error
-    if _digest(metadata["names"], arrays) != metadata["sha256"]:
+    if _digest(metadata["names"] + metric_names, arrays + metrics) != metadata["sha256"]:
         raise ValueError(f"{path} is corrupt: its contents do not match their SHA-256 checksum")
-    return metadata, arrays
+    return metadata, arrays, metrics
 
 
 class StepBackup(keras.callbacks.Callback):
@@ -477,14 +493,16 @@ class StepBackup(keras.callbacks.Callback):
     never runs ahead of the history (a kill between the two makes the resumed run train the
     epoch's last steps again and write its row then).
 
-    The state is every variable of `training_variables(model)` and the number of training
-    steps done; `restore` puts it back, so training continued from it takes the same steps as
-    an uninterrupted run (given the same data stream from that step on: `tfgen.runs.Run.fit`
-    skips the batches already consumed). Each backup is written to a temporary file, flushed
-    to disk and renamed to `state.npz`; the backup before it is kept as `previous.npz`. A file
-    that is truncated or whose SHA-256 checksum does not match is never loaded: `restore`
-    warns and falls back to the previous backup. A state holding NaN or infinite values is not
-    backed up. Only the chief worker writes (`is_chief`).
+    The state is every variable of `training_variables(model)`, the number of training steps
+    done and the metrics of the epoch so far (`metric_variables`); `restore` puts it back, so
+    training continued from it takes the same steps as an uninterrupted run (given the same
+    data stream from that step on: `tfgen.runs.Run.fit` skips the batches already consumed),
+    and an epoch resumed inside logs the metrics of all its steps (`Run.fit` puts the restored
+    metrics back after Keras resets them at the epoch's start). Each backup is written to a
+    temporary file, flushed to disk and renamed to `state.npz`; the backup before it is kept
+    as `previous.npz`. A file that is truncated or whose SHA-256 checksum does not match is
+    never loaded: `restore` warns and falls back to the previous backup. A state holding NaN
+    or infinite values is not backed up. Only the chief worker writes (`is_chief`).
 
     Args:
         backup_dir: Directory of the backup files.
@@ -520,6 +538,11 @@ class StepBackup(keras.callbacks.Callback):
         variables = training_variables(self.model)
         names = [getattr(v, "path", None) or v.name for v in variables]
         arrays = [np.asarray(keras.ops.convert_to_numpy(v)) for v in variables]
+        # Read on every worker: under a multi-worker strategy reading a metric's variables
+        # sums them across the workers, a collective that all of them must join.
+        metrics = metric_variables(self.model)
+        metric_names = [getattr(v, "path", None) or v.name for v in metrics]
+        metric_arrays = [np.asarray(keras.ops.convert_to_numpy(v)) for v in metrics]
         for name, array in zip(names, arrays):
             if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
                 warnings.warn(
@@ -532,7 +555,8 @@ class StepBackup(keras.callbacks.Callback):
         self._saved_step = self.step
         if not is_chief():
             return False
-        metadata = dict(step=self.step, names=names, sha256=_digest(names, arrays))
+        digest = _digest(names + metric_names, arrays + metric_arrays)
+        metadata = dict(step=self.step, names=names, metric_names=metric_names, sha256=digest)
         os.makedirs(self.backup_dir, exist_ok=True)
         latest, previous = (os.path.join(self.backup_dir, name) for name in BACKUP_FILES)
         descriptor, staging = tempfile.mkstemp(prefix=".state.", suffix=".npz", dir=self.backup_dir)
@@ -542,6 +566,7 @@ class StepBackup(keras.callbacks.Callback):
                     file,
                     metadata=np.asarray(json.dumps(metadata)),
                     **{f"v{i}": array for i, array in enumerate(arrays)},
+                    **{f"m{i}": array for i, array in enumerate(metric_arrays)},
                 )
                 file.flush()
                 os.fsync(file.fileno())
@@ -557,6 +582,8 @@ class StepBackup(keras.callbacks.Callback):
     def restore(backup_dir, model):
         """Loads the latest intact backup into `model`; returns its step count (None: none).
 
+        The metrics' state is restored too when the backup holds that of the same metrics.
+
         Raises:
             ValueError: backup files exist but none is intact, or they hold another model's
                 variables (other names or shapes).
@@ -568,7 +595,7 @@ class StepBackup(keras.callbacks.Callback):
         problems = []
         for path in paths:
             try:
-                metadata, arrays = _read_state(path)
+                metadata, arrays, metric_arrays = _read_state(path)
             except ValueError as error:
                 problems.append(str(error))
                 warnings.warn(f"{error}; trying the backup before it.", RuntimeWarning, 2)
@@ -584,6 +611,10 @@ class StepBackup(keras.callbacks.Callback):
                 )
             for variable, array in zip(variables, arrays):
                 variable.assign(array)
+            metrics = metric_variables(model)
+            if [tuple(v.shape) for v in metrics] == [a.shape for a in metric_arrays]:
+                for variable, array in zip(metrics, metric_arrays):
+                    variable.assign(array)
             return int(metadata["step"])
         raise ValueError(
             f"No intact backup to resume from in {backup_dir}: {'; '.join(problems)}. Pass "

@@ -37,6 +37,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import zipfile
+import zlib
 
 import keras
 import tensorflow as tf
@@ -321,8 +323,12 @@ def load_generator(path):
     `tfgen.export`: its `serving_default` signature (codes -> images in [0, 1]) wrapped as a
     Keras model with outputs in [-1, 1]; gradients flow through it, so it can be inverted.
 
+    A `.keras` file is a zip archive with a CRC-32 checksum per member: it is checked whole
+    before loading, so a truncated or damaged file is refused, never loaded in part.
+
     Raises:
-        ValueError: `path` is neither an existing `.keras` file nor a SavedModel directory.
+        ValueError: `path` is neither an existing `.keras` file nor a SavedModel directory, or
+            the file or the SavedModel is truncated or corrupt.
     """
     path = os.fspath(path) if isinstance(path, str | os.PathLike) else path
     saved_model = isinstance(path, str) and os.path.isfile(os.path.join(path, "saved_model.pb"))
@@ -337,11 +343,39 @@ def load_generator(path):
             "or pass --model"
         )
     if saved_model:
-        signature = tf.saved_model.load(path).signatures["serving_default"]
+        try:  # TensorFlow checks the graph's structure and each variable's CRC-32C.
+            signature = tf.saved_model.load(path).signatures["serving_default"]
+        except (OSError, tf.errors.OpError) as error:
+            raise ValueError(
+                f"model {path!r} is a truncated or corrupt SavedModel "
+                f"({type(error).__name__}: {error}): export it again"
+            ) from None
         spec = signature.structured_input_signature[1]["z"]
         codes = keras.Input(shape=tuple(spec.shape[1:]), name="z")
         served = keras.layers.TFSMLayer(path, call_endpoint="serving_default")(codes)
         return keras.Model(codes, served["images"] * 2.0 - 1.0, name="exported_generator")
+    _check_keras_file(path)
     # Compiled, because a GAN's moving-average generator is made by its compile settings.
     model = keras.saving.load_model(path, safe_mode=True)
     return sampling_network(model)
+
+
+def _check_keras_file(path):
+    """ValueError unless `path` is a complete zip archive whose members match their CRC-32."""
+    advice = (
+        "save it again, or use the last good one (a training run's checkpoint.keras, written "
+        "atomically at each epoch end)"
+    )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
+        raise ValueError(
+            f"model {path!r} is truncated or corrupt, not a complete .keras file "
+            f"({type(error).__name__}: {error}): {advice}"
+        ) from None
+    if damaged is not None:
+        raise ValueError(
+            f"model {path!r} is corrupt: its member {damaged} does not match its CRC-32 "
+            f"checksum: {advice}"
+        )

@@ -9,6 +9,7 @@ import shutil
 import tempfile
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfgen import callbacks as tfgen_callbacks
@@ -47,6 +48,25 @@ class RunResult:
     saved_model_dir: str
     logs_dir: str
     initial_epoch: int
+
+
+class _ContinueMetrics(keras.callbacks.Callback):
+    """Gives the metrics their values of now back at the next epoch's start.
+
+    Keras resets the metrics when an epoch begins; an epoch resumed inside continues the sums
+    and counts of the steps the interrupted run took (restored from its backup), so its
+    history row averages all of the epoch's steps, as an uninterrupted run's does.
+    """
+
+    def __init__(self, model):
+        super().__init__()
+        variables = tfgen_callbacks.metric_variables(model)
+        self._values = [np.asarray(keras.ops.convert_to_numpy(v)) for v in variables]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        with self.model.distribute_strategy.scope():
+            for variable, value in zip(tfgen_callbacks.metric_variables(self.model), self._values):
+                variable.assign(value)
 
 
 def _settings_dict(settings):
@@ -136,6 +156,9 @@ class Run:
     def prepare(self):
         """Applies the folder rules, clears the folder for `overwrite`, writes config.json.
 
+        Temporary files that a killed run's atomic writes left behind (`save_atomically`, the
+        export) are removed.
+
         Only the chief worker does this; the others leave the folder alone.
 
         Raises:
@@ -167,8 +190,20 @@ class Run:
         elif self.resume and present:
             self._check_resumable()
         os.makedirs(self.output_dir, exist_ok=True)
+        for name in self._staging_leftovers():
+            path = self.path(name)
+            shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
         with open(self.path("config.json"), "w") as file:
             json.dump(self.settings, file, indent=2)
+
+    def _staging_leftovers(self):
+        """Temporary files of atomic writes that a killed run left half-written: the hidden
+        `.checkpoint.keras.*`, `.<final model>.*` and `.saved_model.*` beside their targets."""
+        if not os.path.isdir(self.output_dir):
+            return []
+        targets = ("checkpoint.keras", self.final_model, "saved_model")
+        prefixes = tuple(f".{name}." for name in targets)
+        return sorted(name for name in os.listdir(self.output_dir) if name.startswith(prefixes))
 
     def _check_resumable(self):
         saved = {}
@@ -268,6 +303,8 @@ class Run:
             terminate = tfgen_callbacks.TerminateOnNaN()
             run_callbacks = [*self.callbacks(terminate, backup, evaluation), *callbacks]
             epoch, history = self.initial_epoch, {}
+            # The interrupted epoch's metrics so far, put back once Keras has reset them.
+            continued = [_ContinueMetrics(model)] if offset else []
             while epoch < epochs and terminate.stopped is None:
                 # The rest of an interrupted epoch alone, then the whole epochs.
                 last = epoch + 1 if offset else epochs
@@ -277,7 +314,7 @@ class Run:
                     epochs=last,
                     steps_per_epoch=steps - offset,
                     validation_data=validation_data,
-                    callbacks=run_callbacks,
+                    callbacks=[*continued, *run_callbacks],
                     shuffle=False,  # Datasets are shuffled by their pipeline.
                     verbose=verbose,
                 )
@@ -285,7 +322,7 @@ class Run:
                     history.setdefault(key, []).extend(values)
                 if last < epochs:
                     data = make_data()
-                epoch, offset = last, 0
+                epoch, offset, continued = last, 0, []
             return self.finish(model, history, terminate, export, title)
         finally:
             if self._worker_dir is not None:
