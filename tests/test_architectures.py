@@ -183,7 +183,14 @@ def test_default_constants():
     assert disc.get_layer("down1_lrelu").negative_slope == pytest.approx(0.2)
     gen = architectures.dcgan_generator((8, 8, 1))
     assert gen.input_shape == (None, 128)
-    assert gen.get_layer("up1_conv").filters == 64
+    # Width 32 and kernel 3, chosen by benchmarks/gan_ablation.py.
+    assert architectures.DCGAN_BASE_FILTERS == 32 and architectures.DCGAN_KERNEL_SIZE == 3
+    assert gen.get_layer("up1_conv").filters == 32
+    assert gen.get_layer("up1_conv").kernel_size == (3, 3)
+    assert architectures.dcgan_discriminator((8, 8, 1)).get_layer("down1_conv").kernel_size == (
+        3,
+        3,
+    )
 
 
 BAD_SHAPES = [

@@ -313,3 +313,15 @@ def test_non_finite_batch_is_refused_naming_it_before_any_update(digits):
     assert int(gan.generator_optimizer.iterations.numpy()) == 2
     assert any(np.any(a != b) for a, b in zip(before, weights_of(gan)))
     assert all(np.all(np.isfinite(w)) for w in weights_of(gan))
+
+
+def test_compile_defaults_are_the_ablation_choices():
+    # benchmarks/gan_ablation.py chose Adam's betas (0, 0.9) over DCGAN's (0.5, 0.999).
+    gan = make_gan()
+    gan.compile()
+    for optimizer in (gan.generator_optimizer, gan.discriminator_optimizer):
+        assert isinstance(optimizer, Adam)
+        assert float(optimizer.learning_rate) == pytest.approx(2e-4)
+        assert (optimizer.beta_1, optimizer.beta_2) == (0.0, 0.9)
+    assert gan.generator_ema is None and gan.ema_generator is None
+    assert gan.loss_functions == losses.get("non_saturating")
