@@ -1,22 +1,29 @@
-"""Sample quality of tfgen's GAN against the keras-io reference in the same wall-clock budget.
+"""Sample quality of tfgen's defaults against the keras-io example at equal wall clock.
 
-Both train the same DCGAN networks on the bundled 8x8 digits. Quality is measured with
+Three GANs train on the bundled digits (8x8 by default, `--image_size 16`): tfgen's
+`GAN(dcgan_generator(shape), dcgan_discriminator(shape))` with `compile()`'s defaults, the
+keras-io example "DCGAN overriding train_step" with its own networks and Adam(1e-4)
+(`reference_gan.keras_io_networks`), and the example's training step on tfgen's default
+networks. Equal wall clock on a shared machine: all three are timed side by side first
+(`gan_budget.py`: best of interleaved rounds, in CPU time per core, the wall clock of a machine
+to itself) and the budget becomes a fixed step count for each, so the scores do not depend on
+the load during training. Quality is measured with
 `tfgen.metrics` in the features of the shipped digits classifier (`digits_features`): Fréchet
 distance (FID), kernel distance (KID) and precision/recall of generated samples against the
 held-out digits; real training digits and uniform noise give the scale.
 
-    python benchmarks/gan_quality.py [--seconds 30] [--runs 2] [--image_size 8]
+    PYTHONPATH=. python benchmarks/gan_quality.py [--seconds 30] [--runs 2] [--image_size 8]
 """
 
 import os
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
-from reference_gan import ReferenceGAN  # noqa: E402
+from gan_budget import budget_steps, step_seconds  # noqa: E402
+from reference_gan import KERAS_IO_LEARNING_RATE, ReferenceGAN, keras_io_networks  # noqa: E402
 
 import tfgen.data  # noqa: E402
 import tfgen.metrics  # noqa: E402
@@ -25,29 +32,17 @@ from tfgen.models import GAN  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_float("seconds", 30.0, "Training budget of each GAN, in seconds of wall clock.")
+flags.DEFINE_float("round_seconds", 3.0, "Length of a timing round per GAN (3 rounds).")
 flags.DEFINE_integer("image_size", 8, "Side of the digits the GANs make.")
 flags.DEFINE_integer("batch_size", 64, "Batch size of both GANs.")
-flags.DEFINE_integer("latent_dim", 32, "Latent code size.")
-flags.DEFINE_integer("base_filters", 32, "Width of both networks.")
+flags.DEFINE_integer(
+    "latent_dim", None, "Latent size of tfgen's networks (default: the builder's)."
+)
+flags.DEFINE_integer("base_filters", None, "Width of tfgen's networks (default: the builders').")
 flags.DEFINE_integer("samples", 1000, "Generated samples scored per model.")
 flags.DEFINE_integer("seed", 0, "Seed of the noise images.")
+flags.DEFINE_list("models", [], "Train only these of the GANs (names); default all.")
 flags.DEFINE_integer("runs", 2, "Training runs (seeds) of each GAN; the distance varies a lot.")
-
-
-class WallClockBudget(keras.callbacks.Callback):
-    """Stops training once `seconds` have passed since training began."""
-
-    def __init__(self, seconds):
-        super().__init__()
-        self.seconds = seconds
-
-    def on_train_begin(self, logs=None):
-        self.start, self.steps = time.perf_counter(), 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps += 1
-        if time.perf_counter() - self.start > self.seconds:
-            self.model.stop_training = True
 
 
 def digits(split):
@@ -57,13 +52,45 @@ def digits(split):
     return np.concatenate([b.numpy() for b in batches])
 
 
-def networks(seed):
+def tfgen_networks(seed):
     keras.utils.set_random_seed(seed)
     shape = (FLAGS.image_size, FLAGS.image_size, 1)
+    width = {} if FLAGS.base_filters is None else {"base_filters": FLAGS.base_filters}
+    latent = {} if FLAGS.latent_dim is None else {"latent_dim": FLAGS.latent_dim}
     return (
-        architectures.dcgan_generator(shape, FLAGS.latent_dim, FLAGS.base_filters),
-        architectures.dcgan_discriminator(shape, FLAGS.base_filters),
+        architectures.dcgan_generator(shape, **latent, **width),
+        architectures.dcgan_discriminator(shape, **width),
     )
+
+
+def tfgen_defaults(seed):
+    gan = GAN(*tfgen_networks(seed), seed=seed)
+    gan.compile()
+    return gan
+
+
+def keras_io_example(seed):
+    keras.utils.set_random_seed(seed)
+    generator, discriminator = keras_io_networks((FLAGS.image_size, FLAGS.image_size, 1))
+    gan = ReferenceGAN(discriminator, generator, generator.input_shape[-1])
+    gan.compile(
+        keras.optimizers.Adam(KERAS_IO_LEARNING_RATE), keras.optimizers.Adam(KERAS_IO_LEARNING_RATE)
+    )
+    return gan
+
+
+def keras_io_training(seed):
+    generator, discriminator = tfgen_networks(seed)
+    gan = ReferenceGAN(discriminator, generator, generator.input_shape[-1])
+    gan.compile()
+    return gan
+
+
+MODELS = {
+    "keras-io networks and training": keras_io_example,
+    "keras-io training, tfgen networks": keras_io_training,
+    "tfgen defaults": tfgen_defaults,
+}
 
 
 KEYS = ("fid", "kid", "precision", "recall")
@@ -90,29 +117,37 @@ def main(_):
     print(f"real training digits: {line(score(train_images))}")
     print(f"uniform noise:        {line(score(noise))}")
 
-    results = {"keras-io reference": [], "tfgen GAN defaults": []}
-    for run in range(FLAGS.runs):
-        dataset = tfgen.data.load(
-            "digits", image_size=FLAGS.image_size, batch_size=FLAGS.batch_size, seed=run
+    def data(seed):
+        return tfgen.data.load(
+            "digits",
+            image_size=FLAGS.image_size,
+            batch_size=FLAGS.batch_size,
+            repeat=True,
+            seed=seed,
         )
-        generator, discriminator = networks(run)
-        reference = ReferenceGAN(discriminator, generator, FLAGS.latent_dim)
-        reference.compile()
-        generator, discriminator = networks(run)
-        gan = GAN(generator, discriminator, seed=run)
-        gan.compile()
-        for name, model in (("keras-io reference", reference), ("tfgen GAN defaults", gan)):
-            budget = WallClockBudget(FLAGS.seconds)
-            model.fit(dataset, epochs=100_000, verbose=0, callbacks=[budget])
-            scores = score(model.generate(FLAGS.samples, seed=run) * 2 - 1)
+
+    models = {
+        name: build for name, build in MODELS.items() if not FLAGS.models or name in FLAGS.models
+    }
+    builders = {name: (lambda build=build: build(1000)) for name, build in models.items()}
+    seconds = step_seconds(builders, data(1000), warmup=15, round_seconds=FLAGS.round_seconds)
+    steps = budget_steps(seconds, FLAGS.seconds)
+    for name in models:
+        print(f"{name:34s} {1e3 * seconds[name]:7.1f} ms/step -> {steps[name]} steps", flush=True)
+    results = {name: [] for name in models}
+    for run in range(FLAGS.runs):
+        for name, build in models.items():
+            model = build(run)
+            model.fit(data(run), epochs=1, steps_per_epoch=steps[name], verbose=0)
+            scores = score(np.asarray(model.generate(FLAGS.samples, seed=run)) * 2 - 1)
             results[name].append(scores)
-            print(f"run {run}: {name:20s} {budget.steps:6d} steps   {line(scores)}")
+            print(f"run {run}: {name:34s} {steps[name]:6d} steps   {line(scores)}", flush=True)
     for name, runs in results.items():
         summary = "  ".join(
             f"{key} {np.mean([r[key] for r in runs]):.4g} +- {np.std([r[key] for r in runs]):.2g}"
             for key in KEYS
         )
-        print(f"{name:20s} {summary}")
+        print(f"{name:34s} {summary}")
 
 
 if __name__ == "__main__":

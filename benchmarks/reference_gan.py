@@ -1,13 +1,66 @@
 """The reference GAN: written as the keras-io example "DCGAN overriding train_step" writes it.
 
 Binary cross-entropy on the discriminator's logits with noisy labels (real 0, fake 1, plus
-0.05 uniform noise), Keras' Adam(2e-4, beta_1=0.5) for both networks, codes from a Keras
-`SeedGenerator`. The benchmarks give it the same generator and discriminator as tfgen's GAN.
+0.05 uniform noise), Keras' Adam(2e-4, beta_1=0.5) for both networks unless others are given
+(the example itself uses Adam(1e-4), see `KERAS_IO_LEARNING_RATE`), codes from a Keras
+`SeedGenerator`. The throughput benchmark gives it tfgen's generator and discriminator;
+`keras_io_networks` builds the example's own.
 """
 
 import keras
 import tensorflow as tf
-from keras import ops
+from keras import layers, ops
+
+#: The example's Adam learning rate, for both networks (Keras' default betas).
+KERAS_IO_LEARNING_RATE = 1e-4
+
+
+def keras_io_networks(image_shape, latent_dim=128):
+    """The example's generator and discriminator (written for 64x64 faces), for any side >= 8.
+
+    Generator: ``Dense -> (side/8, side/8, 128) -> [Conv2DTranspose(k, 4, stride 2) ->
+    LeakyReLU(0.2)] for k in (128, 256, 512) -> Conv2D(channels, 5, sigmoid)``; discriminator:
+    ``[Conv2D(k, 4, stride 2) -> LeakyReLU(0.2)] for k in (64, 128, 128) -> Flatten ->
+    Dropout(0.2) -> Dense(1)``. The example starts its generator at 8x8 for 64x64 images; here
+    it starts at side/8 (1x1 for 8x8 digits). Two changes let it train on tfgen's [-1, 1]
+    images: the sigmoid output is rescaled to [-1, 1] (an affine map of the discriminator's
+    input, which its first convolution absorbs), and the discriminator's final sigmoid is left
+    to the loss (`from_logits=True`, the same function, computed stably).
+    """
+    side, _, channels = image_shape
+    start = side // 8
+    generator = keras.Sequential(
+        [
+            keras.Input(shape=(latent_dim,)),
+            layers.Dense(start * start * 128),
+            layers.Reshape((start, start, 128)),
+            layers.Conv2DTranspose(128, kernel_size=4, strides=2, padding="same"),
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.Conv2DTranspose(256, kernel_size=4, strides=2, padding="same"),
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.Conv2DTranspose(512, kernel_size=4, strides=2, padding="same"),
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.Conv2D(channels, kernel_size=5, padding="same", activation="sigmoid"),
+            layers.Rescaling(2.0, offset=-1.0),
+        ],
+        name="generator",
+    )
+    discriminator = keras.Sequential(
+        [
+            keras.Input(shape=(side, side, channels)),
+            layers.Conv2D(64, kernel_size=4, strides=2, padding="same"),
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.Conv2D(128, kernel_size=4, strides=2, padding="same"),
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.Conv2D(128, kernel_size=4, strides=2, padding="same"),
+            layers.LeakyReLU(negative_slope=0.2),
+            layers.Flatten(),
+            layers.Dropout(0.2),
+            layers.Dense(1),
+        ],
+        name="discriminator",
+    )
+    return generator, discriminator
 
 
 class ReferenceGAN(keras.Model):

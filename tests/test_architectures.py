@@ -171,9 +171,13 @@ def test_defaults_are_those_of_radford_et_al():
     assert relus and all(layer.negative_slope == pytest.approx(0.2) for layer in relus)
     gen = architectures.dcgan_generator((8, 8, 1))
     assert gen.input_shape == (None, 128)
-    assert gen.get_layer("up1_conv").filters == 64
-    kernel = gen.get_layer("up1_conv").kernel.numpy()  # 4 x 4 x 64 x 128: 131,072 draws
-    assert abs(kernel.mean()) < 1e-3 and kernel.std() == pytest.approx(0.02, rel=0.02)
+    # Width 32 and kernel 3, chosen by benchmarks/gan_ablation.py.
+    assert gen.get_layer("up1_conv").filters == 32
+    assert gen.get_layer("up1_conv").kernel_size == (3, 3)
+    disc_kernel = architectures.dcgan_discriminator((8, 8, 1)).get_layer("down1_conv").kernel_size
+    assert disc_kernel == (3, 3)
+    kernel = gen.get_layer("up1_conv").kernel.numpy()  # 3 x 3 x 32 x 64: 18,432 draws
+    assert abs(kernel.mean()) < 1e-3 and kernel.std() == pytest.approx(0.02, rel=0.03)
 
 
 BAD_SHAPES = [
@@ -231,3 +235,141 @@ def test_bad_flags():
         architectures.dcgan_discriminator((8, 8, 1), spectral_norm="yes")
     with pytest.raises(ValueError, match="variational must be a bool, got 1"):
         architectures.conv_encoder((8, 8, 1), 4, variational=1)
+
+
+SIDES = [8, 16, 32, 64, 128, 256]
+
+
+@pytest.mark.parametrize("side", SIDES)
+@pytest.mark.parametrize("upsampling", architectures.UPSAMPLING)
+def test_generator_upsampling_options_at_every_side(side, upsampling):
+    shape = (side, side, 3)
+    gen = architectures.dcgan_generator(
+        shape, latent_dim=LATENT, base_filters=1, upsampling=upsampling
+    )
+    n_steps = int(np.log2(side // architectures.START_SIZE))
+    assert gen(_latent(1)).shape == (1, *shape)
+    resizes = [layer for layer in gen.layers if isinstance(layer, keras.layers.UpSampling2D)]
+    if upsampling == "transpose":
+        assert not resizes
+        assert _n_layers(gen, keras.layers.Conv2DTranspose) == n_steps
+    else:
+        assert _n_layers(gen, keras.layers.Conv2DTranspose) == 0
+        assert [layer.interpolation for layer in resizes] == [upsampling] * n_steps
+        # Each resize doubles the side and is followed by a stride-1 convolution.
+        for block in range(1, n_steps + 1):
+            conv = gen.get_layer(f"up{block}_conv")
+            assert isinstance(conv, keras.layers.Conv2D) and conv.strides == (1, 1)
+            assert conv.output.shape[1] == architectures.START_SIZE * 2**block
+
+
+@pytest.mark.parametrize("side", SIDES)
+@pytest.mark.parametrize("extra_convs", [0, 1, 2])
+def test_discriminator_depth_and_kernel_at_every_side(side, extra_convs):
+    shape = (side, side, 1)
+    disc = architectures.dcgan_discriminator(
+        shape, base_filters=1, kernel_size=3, extra_convs=extra_convs
+    )
+    assert disc(_images(2, shape)).shape == (2, 1)
+    n_steps = int(np.log2(side // architectures.START_SIZE))
+    convs = [layer for layer in disc.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert len(convs) == n_steps * (1 + extra_convs)
+    strided = [conv for conv in convs if conv.strides == (2, 2)]
+    assert len(strided) == n_steps
+    assert all(conv.kernel_size == (3, 3) for conv in convs)
+    # The stride-1 convolutions keep the resolution of their block's input.
+    assert disc.get_layer("flatten").output.shape[1:] == (16 * convs[-1].filters,)
+    if extra_convs:
+        assert disc.get_layer("down1_extra1_conv").output.shape[1] == side
+
+
+def test_generator_without_batch_norm_and_with_kernel_3():
+    gen = architectures.dcgan_generator(
+        (16, 16, 1), latent_dim=LATENT, base_filters=FILTERS, batch_norm=False, kernel_size=3
+    )
+    assert _n_layers(gen, keras.layers.BatchNormalization) == 0
+    # Without batch norm every layer keeps its bias.
+    assert gen.get_layer("project").use_bias and gen.get_layer("up2_conv").use_bias
+    # 4x4 with 4 * FILTERS, then 8x8 with 2 * FILTERS; transposed kernels are (k, k, out, in).
+    assert gen.get_layer("up1_conv").kernel.shape == (3, 3, 2 * FILTERS, 4 * FILTERS)
+
+
+@pytest.mark.parametrize("upsampling", ["transpose", "nearest"])
+def test_generator_parameter_count_by_hand(upsampling):
+    latent, filters, kernel = 5, 3, 3
+    gen = architectures.dcgan_generator(
+        (8, 8, 1), latent, filters, upsampling=upsampling, kernel_size=kernel
+    )
+    start = 2 * filters  # one block: 4x4 with 2 * base_filters, then 8x8 with base_filters
+    expected = (
+        latent * 16 * start  # projection, no bias before batch norm
+        + 4 * start  # its batch norm: gamma, beta, moving mean and variance
+        + kernel * kernel * start * filters  # the block's convolution, no bias
+        + 4 * filters  # its batch norm
+        + 3 * 3 * filters * 1
+        + 1  # to_image, with bias
+    )
+    assert gen.count_params() == expected
+
+
+def test_bilinear_resize_matches_numpy():
+    gen = architectures.dcgan_generator(
+        (8, 8, 1), latent_dim=LATENT, base_filters=FILTERS, upsampling="bilinear"
+    )
+    resize = gen.get_layer("up1_resize")
+    x = np.random.default_rng(0).normal(size=(1, 4, 4, 1)).astype(np.float32)
+    got = np.asarray(resize(x))[0, :, :, 0]
+    # Half-pixel centres: output pixel i samples input position (i + 0.5) / 2 - 0.5, clamped.
+    pos = np.clip((np.arange(8) + 0.5) / 2 - 0.5, 0, 3)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, 3)
+    w = pos - lo
+    rows = x[0, lo, :, 0] * (1 - w)[:, None] + x[0, hi, :, 0] * w[:, None]
+    want = rows[:, lo] * (1 - w)[None, :] + rows[:, hi] * w[None, :]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (
+            lambda: architectures.dcgan_generator((8, 8, 1), upsampling="bicubic"),
+            "upsampling must be one of",
+        ),
+        (
+            lambda: architectures.dcgan_generator((8, 8, 1), batch_norm=1),
+            "batch_norm must be a bool",
+        ),
+        (
+            lambda: architectures.dcgan_generator((8, 8, 1), kernel_size=0),
+            "kernel_size must be a positive int",
+        ),
+        (
+            lambda: architectures.dcgan_generator((8, 8, 1), kernel_size=99),
+            "kernel_size must be at most 15",
+        ),
+        (
+            lambda: architectures.dcgan_discriminator((8, 8, 1), kernel_size=2.5),
+            "kernel_size must be a positive int",
+        ),
+        (
+            lambda: architectures.dcgan_discriminator((8, 8, 1), extra_convs=-1),
+            r"extra_convs must be an int in \[0, 8\]",
+        ),
+        (
+            lambda: architectures.dcgan_discriminator((8, 8, 1), extra_convs=True),
+            r"extra_convs must be an int in \[0, 8\]",
+        ),
+        (
+            lambda: architectures.dcgan_discriminator((8, 8, 1), extra_convs=9),
+            r"extra_convs must be an int in \[0, 8\]",
+        ),
+        (
+            lambda: architectures.dcgan_generator((8, 8, 1), num_classes=3, batch_norm=False),
+            "batch_norm=False is not available with num_classes",
+        ),
+    ],
+)
+def test_bad_builder_options(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()

@@ -335,3 +335,15 @@ def test_fit_and_evaluate_read_a_dataset_once_per_pass(digits):
     with pytest.raises(ValueError, match=r"shape \(8, 8, 3\) but the generator makes"):
         gan.fit(wrong, epochs=1, verbose=0)
     assert len(passes) == 3  # refused from its element_spec alone
+
+
+def test_compile_defaults_are_the_ablation_choices():
+    # benchmarks/gan_ablation.py chose Adam's betas (0, 0.9) over DCGAN's (0.5, 0.999).
+    gan = make_gan()
+    gan.compile()
+    for optimizer in (gan.generator_optimizer, gan.discriminator_optimizer):
+        assert isinstance(optimizer, Adam)
+        assert float(optimizer.learning_rate) == pytest.approx(2e-4)
+        assert (optimizer.beta_1, optimizer.beta_2) == (0.0, 0.9)
+    assert gan.generator_ema is None and gan.ema_generator is None
+    assert gan.loss_functions == losses.get("non_saturating")

@@ -118,8 +118,10 @@ def test_history_keeps_the_last_row_of_each_epoch(tmp_path):
 
 def test_optimizers_from_names():
     adam = runs.make_optimizer("adam", 2e-4, gan=True)
-    assert isinstance(adam, optimizers.Adam) and adam.beta_1 == runs.GAN_ADAM_BETA_1 == 0.5
+    assert isinstance(adam, optimizers.Adam) and adam.beta_1 == runs.GAN_ADAM_BETA_1 == 0.0
+    assert adam.beta_2 == runs.GAN_ADAM_BETA_2 == 0.9
     assert runs.make_optimizer("adam", 1e-3).beta_1 == 0.9
+    assert runs.make_optimizer("adam", 1e-3).beta_2 == 0.999
     assert isinstance(runs.make_optimizer("nesterov", 0.1), optimizers.Nesterov)
     assert isinstance(runs.make_optimizer("conjugate_gradient", 0.1), optimizers.ConjugateGradient)
     rmsprop = runs.make_optimizer("RMSprop", 0.003)

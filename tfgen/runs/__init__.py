@@ -33,6 +33,7 @@ the callbacks of each), imported by name.
 from tfgen.runs.environment import quiet, set_random_seed
 from tfgen.runs.factories import (
     GAN_ADAM_BETA_1,
+    GAN_ADAM_BETA_2,
     JIT_CHOICES,
     STRATEGIES,
     TFGEN_OPTIMIZERS,
@@ -58,6 +59,7 @@ __all__ = [
     "ARTEFACTS",
     "DEFAULT_BACKUP_EVERY",
     "GAN_ADAM_BETA_1",
+    "GAN_ADAM_BETA_2",
     "JIT_CHOICES",
     "TFGEN_OPTIMIZERS",
     "tensorboard_callbacks",

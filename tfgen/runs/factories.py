@@ -20,8 +20,11 @@ JIT_CHOICES = ("auto", "true", "false")
 TFGEN_OPTIMIZERS = ("nesterov", "adam", "conjugate_gradient")
 #: Keras optimizer classes that cannot be built from a learning rate alone.
 _KERAS_OPTIMIZER_EXCLUDED = ("optimizer", "lossscaleoptimizer", "multioptimizer", "optimizermap")
-#: Radford et al. 2015 (DCGAN): Adam's beta_1 = 0.5 keeps GAN training stable.
-GAN_ADAM_BETA_1 = 0.5
+#: Adam's betas for GANs: (0, 0.9) as in WGAN-GP and SNGAN (Gulrajani et al. 2017; Miyato et
+#: al. 2018), `GAN.compile`'s default (tfgen.models.gan.DEFAULT_BETA_1/2), chosen over DCGAN's
+#: (0.5, 0.999) by benchmarks/gan_ablation.py.
+GAN_ADAM_BETA_1 = 0.0
+GAN_ADAM_BETA_2 = 0.9
 
 
 def optimizer_names():
@@ -39,7 +42,8 @@ def optimizer_names():
 def make_optimizer(name, learning_rate, gan=False, argument="optimizer"):
     """An optimizer from its name and learning rate.
 
-    "adam" is tfgen's Adam, with beta_1 = 0.5 for GANs (Radford et al. 2015); "nesterov" and
+    "adam" is tfgen's Adam, with betas (GAN_ADAM_BETA_1, GAN_ADAM_BETA_2) = (0, 0.9) for GANs
+    (as `GAN.compile`'s default) and Keras' (0.9, 0.999) otherwise; "nesterov" and
     "conjugate_gradient" are tfgen's; any other name is a Keras optimizer made with
     `keras.optimizers.get` and this learning rate.
 
@@ -64,7 +68,9 @@ def make_optimizer(name, learning_rate, gan=False, argument="optimizer"):
         )
     name = name.lower()
     if name == "adam":
-        return optimizers.Adam(learning_rate, beta_1=GAN_ADAM_BETA_1 if gan else 0.9)
+        if gan:
+            return optimizers.Adam(learning_rate, beta_1=GAN_ADAM_BETA_1, beta_2=GAN_ADAM_BETA_2)
+        return optimizers.Adam(learning_rate)
     if name == "nesterov":
         return optimizers.Nesterov(learning_rate)
     if name == "conjugate_gradient":

@@ -1,0 +1,62 @@
+"""Equal wall clock on a shared machine: a seconds budget turned into a fixed step count per model.
+
+Training each model "for 30 s" makes its result depend on what else runs on the machine. So
+the models are first timed side by side: each is built and compiled once and runs `warmup`
+steps (tracing, XLA compilation, `jit_compile="auto"`'s choice), then `rounds` interleaved
+rounds of timed training steps, each round about `round_seconds` of the model's own time; a
+model's step time is its best round. The budget divided by that time is its step count; the
+runs that are scored then train for exactly that many steps, so they do not depend on the
+load while they run, only on the relative step costs measured here.
+
+The clock is the process's CPU time (all threads) divided by `threads`, the CPU seconds a
+step would take of a machine with `threads` cores to itself. On a machine shared with other
+work, wall-clock timings of even the best round varied 2x between models of identical cost
+(the same network with two EMA decays); CPU time barely moves with the load. It assumes the
+models use the cores equally well, which holds for these small convolutional networks
+within the noise; `wall=True` times wall clock instead, for a quiet machine.
+"""
+
+import os
+import time
+
+
+def step_seconds(
+    builders, dataset, rounds=3, warmup=20, round_seconds=2.0, threads=None, wall=False
+):
+    """Best-of-`rounds` seconds per training step of each model, timed in interleaved rounds.
+
+    Args:
+        builders: dict name -> function returning a compiled model trained with `fit`.
+        dataset: a repeating `tf.data.Dataset` of training batches.
+        rounds: timed rounds; the best is kept.
+        warmup: untimed steps first.
+        round_seconds: length of a round, in the model's own step time (>= 5 steps).
+        threads: cores the CPU time is divided by; defaults to the machine's.
+        wall: time wall clock instead of CPU time.
+
+    Returns:
+        dict name -> seconds per step.
+    """
+    threads = threads or os.cpu_count() or 1
+    clock = time.perf_counter if wall else (lambda: time.process_time() / threads)
+
+    def timed(model, steps):
+        start = clock()
+        model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
+        return (clock() - start) / steps
+
+    models = {name: build() for name, build in builders.items()}
+    length = {}
+    for name, model in models.items():
+        model.fit(dataset, epochs=1, steps_per_epoch=warmup, verbose=0)
+        length[name] = max(5, round(round_seconds / timed(model, 5)))
+    best = {name: float("inf") for name in models}
+    for _ in range(rounds):
+        for name, model in models.items():
+            best[name] = min(best[name], timed(model, length[name]))
+    return best
+
+
+def budget_steps(seconds_per_step, seconds):
+    """The step count of each model in a budget of `seconds` (at least 1)."""
+    return {name: max(1, round(seconds / each)) for name, each in seconds_per_step.items()}
