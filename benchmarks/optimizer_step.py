@@ -17,12 +17,14 @@ and the script checks that all implementations reach the same weights. Prints mi
 step, nanoseconds per parameter, the speed-up over Keras and the cost per parameter relative to
 tfgen's own on the `large` shape, from the wall clock and from the process's CPU time.
 
-`--threshold` instead times grouped against per-variable updates for variables of one size at
-a time (2.5M parameters or 1,000 variables each), which chose the limits in
-`tfgen.optimizers._flat.FLAT_MAX_SIZE`.
+`--floor` times the least any optimizer must do, adding each gradient to its variable (one write
+per variable), beside tfgen's Adam, per shape. `--threshold` times grouped against per-variable
+updates for variables of one size at a time (2.5M parameters or 1,000 variables each), which
+chose the limits in `tfgen.optimizers._flat.FLAT_MAX_SIZE`.
 
     python benchmarks/optimizer_step.py [--steps 20] [--repeats 5] [--modes loop,call]
     python benchmarks/optimizer_step.py --threshold
+    python benchmarks/optimizer_step.py --floor
 """
 
 import os
@@ -61,6 +63,7 @@ flags.DEFINE_integer("repeats", 5, "Interleaved timed rounds; the best is report
 flags.DEFINE_float("learning_rate", 1e-3, "Learning rate of every optimizer.")
 flags.DEFINE_list("modes", ["loop", "call"], "How steps run: 'loop' and/or 'call'.")
 flags.DEFINE_bool("threshold", False, "Time grouped against per-variable updates by size.")
+flags.DEFINE_bool("floor", False, "Time adding each gradient to its variable, no optimizer.")
 
 
 def make_problem(shapes, seed=0):
@@ -132,6 +135,36 @@ def time_interleaved(timed, steps, repeats):
             one.time(steps)
 
 
+class AddGradient:
+    """Not an optimizer: `w = w + g`, the one write per variable every optimizer makes."""
+
+    def build(self, variables):
+        pass
+
+    def apply_gradients(self, pairs):
+        for gradient, variable in pairs:
+            variable.assign_add(gradient)
+
+
+def floor():
+    """Per parameter, the cost of one write per variable against tfgen's Adam, per shape."""
+    print(f"call mode, {FLAGS.steps} steps per round, best of {FLAGS.repeats}; CPU time per step")
+    print(f"{'shape':12s} {'vars':>4s} | {'w += g':>14s} | {'tfgen adam':>14s}")
+    for shape in FLAGS.shapes:
+        initial, gradients = make_problem(SHAPES[shape])
+        pair = [
+            Timed(AddGradient(), initial, gradients, "call"),
+            Timed(Adam(FLAGS.learning_rate), initial, gradients, "call"),
+        ]
+        time_interleaved(pair, FLAGS.steps, FLAGS.repeats)
+        total = sum(w.size for w in initial)
+        write, adam = (t.best_cpu for t in pair)
+        print(
+            f"{shape:12s} {len(initial):4d} | {write * 1e3:5.2f} ms "
+            f"{write / total * 1e9:4.2f} ns | {adam * 1e3:5.2f} ms {adam / total * 1e9:4.2f} ns"
+        )
+
+
 def threshold():
     """Grouped against per-variable updates, in variables of one size: 2.5M parameters, or 1,000
     variables where that would take more."""
@@ -161,6 +194,8 @@ def threshold():
 def main(_):
     if FLAGS.threshold:
         return threshold()
+    if FLAGS.floor:
+        return floor()
     device = tf.config.list_logical_devices()[-1].device_type
     print(f"{FLAGS.steps} steps per round, best of {FLAGS.repeats} interleaved rounds, on {device}")
     problems = {name: make_problem(SHAPES[name]) for name in FLAGS.shapes}
