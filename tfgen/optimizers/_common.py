@@ -148,6 +148,22 @@ class StepOptimizer(keras.optimizers.Optimizer):
         self._variables_after_slots = len(self.variables)
         return self._slots
 
+    def _update_through_group(self, index, gradient, variable, scalars):
+        """Hands `variable` to its flat group, if it has one, and returns whether it did.
+
+        The group runs `_update_group(group, gradients, variables, scalars)` once all its
+        gradients are in; in a step where one of its variables has no gradient, each of the
+        others runs `_update_in_group(group, position, gradient, variable, scalars)`.
+        """
+        group, position = self._slots.group_of(index)
+        if group is None:
+            return False
+        if not self._slots.all_have_gradients(self, group):
+            self._update_in_group(group, position, gradient, variable, scalars)
+        elif ready := self._slots.collect(group, position, gradient, variable):
+            self._update_group(group, *ready, scalars)
+        return True
+
     def apply(self, grads, trainable_variables=None):
         grads = list(grads)
         if trainable_variables is not None:

@@ -96,12 +96,7 @@ class Adam(_common.StepOptimizer):
                 variable.dtype,
             ),
         )
-        group, position = self._slots.group_of(index)
-        if group is not None:
-            if not self._slots.all_have_gradients(self, group):
-                self._update_in_group(group, position, gradient, variable, scalars)
-            elif ready := self._slots.collect(group, position, gradient, variable):
-                self._update_group(group, *ready, scalars)
+        if self._update_through_group(index, gradient, variable, scalars):
             return
         m, v = self._slots.slot("momentum", index), self._slots.slot("velocity", index)
         if self.amsgrad or not _common.USE_FUSED_KERNELS:

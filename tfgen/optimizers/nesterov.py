@@ -62,23 +62,7 @@ class Nesterov(_common.StepOptimizer):
             dtype,
             lambda: (rules.to_dtype(learning_rate, dtype), rules.to_dtype(self.momentum, dtype)),
         )
-        group, position = self._slots.group_of(index)
-        if group is not None:
-            if not self._slots.all_have_gradients(self, group):
-                velocity = _flat.read_slice(group, "velocity", position)
-                step, new_velocity = rules.nesterov(gradient, velocity, *scalars)
-                _flat.write_slice(group, "velocity", position, new_velocity)
-                self.assign_sub(variable, step)
-            elif ready := self._slots.collect(group, position, gradient, variable):
-                gradients, variables = ready
-                flat_gradient = _flat.flat_gradient(gradients)
-                _flat.add_flat_step(
-                    group,
-                    variables,
-                    lambda scratch: self._fused_update(
-                        scratch, group.slots["velocity"], flat_gradient, scalars
-                    ),
-                )
+        if self._update_through_group(index, gradient, variable, scalars):
             return
         velocity = self._slots.slot("velocity", index)
         if not _common.USE_FUSED_KERNELS:
@@ -87,6 +71,20 @@ class Nesterov(_common.StepOptimizer):
             self.assign_sub(variable, step)
             return
         self._fused_update(variable, velocity, gradient, scalars)
+
+    def _update_group(self, group, gradients, variables, scalars):
+        gradient = _flat.flat_gradient(gradients)
+        _flat.add_flat_step(
+            group,
+            variables,
+            lambda scratch: self._fused_update(scratch, group.slots["velocity"], gradient, scalars),
+        )
+
+    def _update_in_group(self, group, position, gradient, variable, scalars):
+        velocity = _flat.read_slice(group, "velocity", position)
+        step, new_velocity = rules.nesterov(gradient, velocity, *scalars)
+        _flat.write_slice(group, "velocity", position, new_velocity)
+        self.assign_sub(variable, step)
 
     @staticmethod
     def _fused_update(variable, velocity, gradient, scalars):
