@@ -16,9 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
-
-import tfgen  # noqa: E402
-from tfgen import metrics  # noqa: E402
+from digits_scores import digits, scores  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", "runs/gan/gan.keras", "The trained GAN (.keras).")
@@ -26,32 +24,9 @@ flags.DEFINE_integer("samples", 1000, "Generated images, and real training digit
 flags.DEFINE_integer("image_size", 16, "Side of the digits the GAN makes.")
 
 
-def digits(split):
-    data = tfgen.data.load(
-        "digits",
-        split=split,
-        image_size=FLAGS.image_size,
-        batch_size=500,
-        shuffle=False,
-        drop_remainder=False,
-    )
-    return np.concatenate([np.asarray(batch) for batch in data])
-
-
-def scores(real, other):
-    results = {}
-    for metric in metrics.default_metrics():
-        metric.update_state(real, other)
-        result = metric.result()
-        if not isinstance(result, dict):  # FID and KID give one number, keyed by their name
-            result = {metric.name: result}
-        results.update({key: float(value) for key, value in result.items()})
-    return results
-
-
 def main(argv):
     del argv
-    held_out, training = digits("test"), digits("train")
+    held_out, training = (digits(split, FLAGS.image_size) for split in ("test", "train"))
     gan = keras.saving.load_model(FLAGS.model)
     generated = np.asarray(gan.generate(FLAGS.samples, seed=0)) * 2 - 1  # [0, 1] -> [-1, 1]
     rng = np.random.default_rng(0)

@@ -26,6 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
+from digits_scores import digits, scores  # noqa: E402
 from gan_budget import budget_steps, step_seconds  # noqa: E402
 
 import tfgen.data  # noqa: E402
@@ -109,18 +110,6 @@ def build(config, seed):
     return gan
 
 
-def digits(split):
-    batches = tfgen.data.load(
-        "digits",
-        split=split,
-        image_size=FLAGS.image_size,
-        batch_size=500,
-        shuffle=False,
-        drop_remainder=False,
-    )
-    return np.concatenate([np.asarray(b) for b in batches])
-
-
 def training_data(seed):
     return tfgen.data.load(
         "digits",
@@ -147,16 +136,12 @@ def table_row(name, steps, runs):
 
 
 def main(_):
-    test_images = digits("test")
+    test_images = digits("test", FLAGS.image_size)
     extractor = tfgen.metrics.digits_features()
 
     def score(gan, seed):
         images = np.asarray(gan.generate(FLAGS.samples, seed=seed)) * 2 - 1
-        scores = {}
-        for metric in tfgen.metrics.default_metrics(extractor):
-            metric.update_state(test_images, images)
-            scores.update(tfgen.metrics.evaluation.results(metric))
-        return scores
+        return scores(test_images, images, extractor)
 
     variants = [("baseline", "baseline", {})]
     variants += [v for v in VARIANTS if not FLAGS.only or v[1] in FLAGS.only]

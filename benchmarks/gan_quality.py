@@ -22,6 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
+from digits_scores import digits  # noqa: E402
 from gan_budget import budget_steps, step_seconds  # noqa: E402
 from reference_gan import KERAS_IO_LEARNING_RATE, ReferenceGAN, keras_io_networks  # noqa: E402
 
@@ -43,13 +44,6 @@ flags.DEFINE_integer("samples", 1000, "Generated samples scored per model.")
 flags.DEFINE_integer("seed", 0, "Seed of the noise images.")
 flags.DEFINE_list("models", [], "Train only these of the GANs (names); default all.")
 flags.DEFINE_integer("runs", 2, "Training runs (seeds) of each GAN; the distance varies a lot.")
-
-
-def digits(split):
-    batches = tfgen.data.load(
-        "digits", split=split, image_size=FLAGS.image_size, batch_size=1, shuffle=False
-    )
-    return np.concatenate([b.numpy() for b in batches])
 
 
 def tfgen_networks(seed):
@@ -97,17 +91,11 @@ KEYS = ("fid", "kid", "precision", "recall")
 
 
 def main(_):
-    train_images, test_images = digits("train"), digits("test")
+    train_images, test_images = (digits(split, FLAGS.image_size) for split in ("train", "test"))
     extractor = tfgen.metrics.digits_features()
 
     def score(images_in_minus_one_one):
-        metrics = tfgen.metrics.default_metrics(extractor)
-        for metric in metrics:
-            metric.update_state(test_images, images_in_minus_one_one)
-        scores = {}
-        for metric in metrics:
-            scores.update(tfgen.metrics.evaluation.results(metric))
-        return scores
+        return scores(test_images, images_in_minus_one_one, extractor)
 
     def line(scores):
         return "  ".join(f"{key} {scores[key]:.4g}" for key in KEYS)
