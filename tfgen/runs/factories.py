@@ -11,6 +11,7 @@ import keras
 import tensorflow as tf
 
 from tfgen import optimizers
+from tfgen.models import gan as gan_model
 
 #: Names `make_strategy` accepts.
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
@@ -20,11 +21,10 @@ JIT_CHOICES = ("auto", "true", "false")
 TFGEN_OPTIMIZERS = ("nesterov", "adam", "conjugate_gradient")
 #: Keras optimizer classes that cannot be built from a learning rate alone.
 _KERAS_OPTIMIZER_EXCLUDED = ("optimizer", "lossscaleoptimizer", "multioptimizer", "optimizermap")
-#: Adam's betas for GANs: (0, 0.9) as in WGAN-GP and SNGAN (Gulrajani et al. 2017; Miyato et
-#: al. 2018), `GAN.compile`'s default (tfgen.models.gan.DEFAULT_BETA_1/2), chosen over DCGAN's
-#: (0.5, 0.999) by benchmarks/gan_ablation.py.
-GAN_ADAM_BETA_1 = 0.0
-GAN_ADAM_BETA_2 = 0.9
+#: Adam's betas for GANs: those of `GAN.compile`'s default optimizer (0, 0.9), chosen by
+#: benchmarks/gan_ablation.py; defined once, in `tfgen.models.gan`.
+GAN_ADAM_BETA_1 = gan_model.DEFAULT_BETA_1
+GAN_ADAM_BETA_2 = gan_model.DEFAULT_BETA_2
 
 
 def optimizer_names():
