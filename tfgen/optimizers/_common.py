@@ -220,10 +220,11 @@ class StepOptimizer(keras.optimizers.Optimizer):
             )
             return
         arrays = [store[str(i)] for i in range(count)]
-        for variable, array in zip(before, arrays, strict=False):
+        slots_end = count - len(after)
+        for variable, array in zip(before, arrays[: len(before)], strict=True):
             variable.assign(array)
-        self._slots.assign_arrays(arrays[len(before) : count - len(after)])
-        for variable, array in zip(after, arrays[count - len(after) :], strict=True):
+        self._slots.assign_arrays(arrays[len(before) : slots_end])
+        for variable, array in zip(after, arrays[slots_end:], strict=True):
             variable.assign(array)
 
 
