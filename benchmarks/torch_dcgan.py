@@ -44,16 +44,70 @@ class _Flatten(nn.Module):
         return x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)
 
 
+class _Pad(nn.Module):
+    """TensorFlow's 'same' padding when it is asymmetric: `before` and `after` rows and columns."""
+
+    def __init__(self, before, after):
+        super().__init__()
+        self.pads = (before, after, before, after)
+
+    def forward(self, x):
+        return nn.functional.pad(x, self.pads)
+
+
+class _Crop(nn.Module):
+    """The transpose of `_Pad`: drops `before` and `after` rows and columns."""
+
+    def __init__(self, before, after):
+        super().__init__()
+        self.before, self.after = before, after
+
+    def forward(self, x):
+        height, width = x.shape[2:]
+        return x[:, :, self.before : height - self.after, self.before : width - self.after]
+
+
 def _same_padding(kernel_size, strides):
-    """TensorFlow's 'same' padding as symmetric torch padding (the DCGAN builders' cases)."""
+    """TensorFlow's 'same' padding of the DCGAN builders' convolutions: (before, after) rows."""
     (k, _), (s, _) = kernel_size, strides
-    total = k - s if k > s else k - 1
-    if total % 2:
-        raise ValueError(f"asymmetric 'same' padding (kernel {k}, stride {s}) is not ported")
-    return total // 2
+    total = max(k - s, 0) if s > 1 else k - 1
+    return total // 2, total - total // 2
 
 
-def _convert(layer, nchw):
+def _conv_modules(name, weights, config, exact):
+    """A Keras (transposed) convolution with 'same' padding as torch modules.
+
+    Symmetric padding maps to torch's `padding` (and `output_padding` for the transpose). An
+    odd total (kernel 3 or 5 at stride 2) has its extra row and column after in TensorFlow:
+    `exact` reproduces that with an explicit pad (or crop) around an unpadded convolution;
+    otherwise the convolution is written as a torch user would, `padding=after` (and
+    `output_padding=1`), the same shapes and arithmetic with the window shifted by one pixel.
+    """
+    if config["padding"] != "same":
+        raise ValueError(f"padding {config['padding']!r} is not ported")
+    before, after = _same_padding(config["kernel_size"], config["strides"])
+    transpose = name == "Conv2DTranspose"
+    kernel = weights[0].permute(3, 2, 0, 1).contiguous()  # (kh, kw, a, b) -> (b, a, kh, kw)
+    kind = nn.ConvTranspose2d if transpose else nn.Conv2d
+    # Conv2d weights are (out, in, kh, kw); ConvTranspose2d weights (in, out, kh, kw).
+    channels = kernel.shape[:2] if transpose else kernel.shape[1::-1]
+    options = dict(stride=config["strides"], bias=config["use_bias"])
+    if before == after:
+        options["padding"] = before
+    elif not exact:
+        options["padding"] = after
+        if transpose:
+            options["output_padding"] = after - before
+    module = kind(*channels, config["kernel_size"], **options)
+    module.weight.data = kernel
+    if config["use_bias"]:
+        module.bias.data = weights[1]
+    if exact and before != after:
+        return [module, _Crop(before, after)] if transpose else [_Pad(before, after), module]
+    return [module]
+
+
+def _convert(layer, nchw, exact):
     """The torch modules of one Keras layer; `nchw` says whether activations are images."""
     name = type(layer).__name__
     config = layer.get_config()
@@ -71,24 +125,7 @@ def _convert(layer, nchw):
     if name == "Flatten":
         return [_Flatten()]
     if name in ("Conv2D", "Conv2DTranspose"):
-        kernel = weights[0].permute(3, 2, 0, 1).contiguous()  # (kh, kw, a, b) -> (b, a, kh, kw)
-        padding = _same_padding(config["kernel_size"], config["strides"])
-        if config["padding"] != "same":
-            raise ValueError(f"padding {config['padding']!r} is not ported")
-        kind = nn.Conv2d if name == "Conv2D" else nn.ConvTranspose2d
-        # Conv2d weights are (out, in, kh, kw); ConvTranspose2d weights (in, out, kh, kw).
-        channels = kernel.shape[:2] if name == "Conv2DTranspose" else kernel.shape[1::-1]
-        module = kind(
-            *channels,
-            config["kernel_size"],
-            stride=config["strides"],
-            padding=padding,
-            bias=config["use_bias"],
-        )
-        module.weight.data = kernel
-        if config["use_bias"]:
-            module.bias.data = weights[1]
-        return [module]
+        return _conv_modules(name, weights, config, exact)
     if name == "BatchNormalization":
         module = nn.BatchNorm2d(
             layer.moving_mean.shape[0], eps=config["epsilon"], momentum=1 - config["momentum"]
@@ -110,11 +147,15 @@ def _convert(layer, nchw):
     raise ValueError(f"layer {layer.name} ({name}) is not ported to torch")
 
 
-def to_torch(model):
-    """A `torch.nn.Sequential` computing what the Keras DCGAN network `model` computes."""
+def to_torch(model, exact=True):
+    """A `torch.nn.Sequential` with the layers and weights of the Keras DCGAN network `model`.
+
+    With `exact` it computes what `model` computes; otherwise odd 'same' padding is torch's
+    symmetric kind (see `_conv_modules`), same shapes and cost, as a torch user writes it.
+    """
     modules, nchw = [], False
     for layer in model.layers:
-        converted = _convert(layer, nchw)
+        converted = _convert(layer, nchw, exact)
         for module in converted:
             if isinstance(module, _NHWCToNCHW | _Reshape):
                 nchw = True
