@@ -309,6 +309,14 @@ def test_ready_for_fit(data_dir):
     assert np.isfinite(history.history["loss"][0])
 
 
+def test_pipelines_run_without_the_autotuner(data_dir):
+    # tf.data's autotuner slowed the training steps it fed on a 2-core CPU (see
+    # pipeline.AUTOTUNE_ENABLED); the AUTOTUNE settings then take fixed defaults.
+    ds = tdata.load("digits", data_dir=data_dir, batch_size=8, seed=0)
+    assert ds.options().autotune.enabled is False
+    assert next(iter(ds)).shape == (8, 8, 8, 1)
+
+
 # --- distribution -----------------------------------------------------------------------------
 
 

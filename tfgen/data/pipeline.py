@@ -15,6 +15,14 @@ __all__ = ["FITS", "class_names", "load"]
 
 AUTOTUNE = tf.data.AUTOTUNE
 
+#: Whether tf.data's autotuner runs in tfgen's pipelines. Off: on a 2-core CPU it slowed the
+#: training step it feeds in about half of the `fit` calls, to a steady 25.5 ms instead of
+#: 16-17 ms (XLA or not; benchmarks/gan_throughput.py's DCGAN, 10 fits of 100 steps each way,
+#: median 57 against 40-47 steps/s), with CPU left idle. Without it, each AUTOTUNE parallelism
+#: is the core count and each AUTOTUNE prefetch a fixed buffer; the pipelines then delivered
+#: as many images per second as with it (benchmarks/input_pipeline.py).
+AUTOTUNE_ENABLED = False
+
 # How an image is brought to `image_size`.
 FITS = ("resize", "crop_resize", "center_crop")
 
@@ -453,7 +461,7 @@ def batch_images(ds, batch_size, value_range, repeat, drop_remainder, determinis
 
 
 def _options(source, input_context, deterministic) -> tf.data.Options:
-    """Determinism and the auto-shard policy that fits `source` (see `load`'s Returns)."""
+    """Determinism, the auto-shard policy fitting `source` (see `load`'s Returns), no autotuner."""
     options = tf.data.Options()
     policy = tf.data.experimental.AutoShardPolicy
     if input_context is not None:
@@ -463,4 +471,5 @@ def _options(source, input_context, deterministic) -> tf.data.Options:
     else:
         options.experimental_distribute.auto_shard_policy = policy.DATA
     options.deterministic = deterministic
+    options.autotune.enabled = AUTOTUNE_ENABLED
     return options
