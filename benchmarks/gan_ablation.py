@@ -2,8 +2,9 @@
 
 From a baseline (the builders' and `GAN.compile`'s defaults of the time), each variant changes
 one choice: upsampling (transposed convolution or resize-then-convolve), batch norm in the
-generator, kernel size, width (`base_filters`), latent size, discriminator depth
-(`extra_convs`), learning rates, Adam's betas, generator EMA and loss. Every variant gets the
+generator, the generator's activation (ReLU or LeakyReLU), kernel size, width
+(`base_filters`), latent size, discriminator depth (`extra_convs`), learning rates, Adam's
+betas, generator EMA and loss. Every variant gets the
 same training budget, turned into a fixed step count per variant by timing all of them side
 by side first (`gan_budget.py`: best of interleaved rounds, in CPU time per core, the wall
 clock of a machine to itself), so the result does not depend on the machine's load during
@@ -50,6 +51,7 @@ flags.DEFINE_string("output", "", "Write the per-run scores to this JSON file.")
 BASELINE = dict(
     upsampling="transpose",
     batch_norm=True,
+    negative_slope=0.0,
     kernel_size=4,
     base_filters=64,
     latent_dim=128,
@@ -66,6 +68,7 @@ VARIANTS = [
     ("upsampling", "nearest resize + conv", dict(upsampling="nearest")),
     ("upsampling", "bilinear resize + conv", dict(upsampling="bilinear")),
     ("batch norm", "no generator batch norm", dict(batch_norm=False)),
+    ("activation", "generator LeakyReLU 0.2", dict(negative_slope=0.2)),
     ("kernel", "kernel 3", dict(kernel_size=3)),
     ("kernel", "kernel 5", dict(kernel_size=5)),
     ("width", "base_filters 32", dict(base_filters=32)),
@@ -91,6 +94,7 @@ def build(config, seed):
         upsampling=config["upsampling"],
         batch_norm=config["batch_norm"],
         kernel_size=config["kernel_size"],
+        negative_slope=config["negative_slope"],
     )
     discriminator = architectures.dcgan_discriminator(
         shape,

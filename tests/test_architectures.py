@@ -1,5 +1,7 @@
 """Tests for tfgen.architectures: shapes, ranges, dtypes, serialisation and input checks."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -292,6 +294,26 @@ def test_generator_without_batch_norm_and_with_kernel_3():
     assert gen.get_layer("project").use_bias and gen.get_layer("up2_conv").use_bias
     # 4x4 with 4 * FILTERS, then 8x8 with 2 * FILTERS; transposed kernels are (k, k, out, in).
     assert gen.get_layer("up1_conv").kernel.shape == (3, 3, 2 * FILTERS, 4 * FILTERS)
+
+
+def test_generator_activation_is_relu_or_leaky_relu():
+    relu = architectures.dcgan_generator((16, 16, 1), latent_dim=LATENT, base_filters=FILTERS)
+    leaky = architectures.dcgan_generator(
+        (16, 16, 1), latent_dim=LATENT, base_filters=FILTERS, negative_slope=0.2
+    )
+    names = ["project_relu", "up1_relu", "up2_relu"]
+    assert all(type(relu.get_layer(name)) is keras.layers.ReLU for name in names)
+    assert all(leaky.get_layer(name).negative_slope == pytest.approx(0.2) for name in names)
+    # Same weights, so the same pre-activations: LeakyReLU(x) = x for x >= 0, 0.2 x below.
+    leaky.set_weights(relu.get_weights())
+    probe = keras.Model(leaky.input, leaky.get_layer("project_bn").output)
+    before = np.asarray(probe(_latent(4), training=False))
+    after = np.asarray(keras.Model(leaky.input, leaky.get_layer("project_relu").output)(_latent(4)))
+    np.testing.assert_allclose(after, np.where(before >= 0, before, 0.2 * before), rtol=1e-6)
+    for bad in (-0.1, 1.0, True, "0.2"):
+        message = re.escape(f"negative_slope must be a number in [0, 1), got {bad!r}")
+        with pytest.raises(ValueError, match=message):
+            architectures.dcgan_generator((8, 8, 1), negative_slope=bad)
 
 
 @pytest.mark.parametrize("upsampling", ["transpose", "nearest"])

@@ -196,6 +196,7 @@ def _upsampling_stack(
     num_classes=None,
     upsampling: str = "transpose",
     kernel_size: int = KERNEL_SIZE,
+    negative_slope: float = 0.0,
 ):
     """Dense projection to START_SIZE^2 features, then factor-2 upsampling blocks up to ``side``.
 
@@ -216,7 +217,7 @@ def _upsampling_stack(
     x = layers.Reshape((START_SIZE, START_SIZE, start_filters), name="reshape")(x)
     if batch_norm:
         x = _normalize(x, "project_bn", labels, num_classes)
-    x = layers.ReLU(name="project_relu")(x)
+    x = _relu(x, negative_slope, "project_relu")
     for block in range(1, n_blocks + 1):
         filters = _filters(base_filters, n_blocks - block)
         common = dict(
@@ -232,8 +233,22 @@ def _upsampling_stack(
             x = layers.Conv2D(filters, kernel_size, **common)(x)
         if batch_norm:
             x = _normalize(x, f"up{block}_bn", labels, num_classes)
-        x = layers.ReLU(name=f"up{block}_relu")(x)
+        x = _relu(x, negative_slope, f"up{block}_relu")
     return x
+
+
+def _relu(x, negative_slope: float, name: str):
+    """ReLU, or a LeakyReLU when ``negative_slope`` > 0."""
+    if negative_slope == 0:
+        return layers.ReLU(name=name)(x)
+    return layers.LeakyReLU(negative_slope=negative_slope, name=name)(x)
+
+
+def _check_negative_slope(value) -> float:
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not ok or not 0.0 <= value < 1.0:
+        raise ValueError(f"negative_slope must be a number in [0, 1), got {value!r}")
+    return float(value)
 
 
 def _to_image(x, channels: int):
@@ -274,6 +289,7 @@ def dcgan_generator(
     upsampling: str = "transpose",
     batch_norm: bool = True,
     kernel_size: int = DCGAN_KERNEL_SIZE,
+    negative_slope: float = 0.0,
 ) -> keras.Model:
     """DCGAN generator (Radford et al. 2015, "Unsupervised Representation Learning with Deep
     Convolutional Generative Adversarial Networks").
@@ -302,6 +318,9 @@ def dcgan_generator(
             conditional generator requires it). Defaults to True.
         kernel_size: Kernel side of the upsampling convolutions, positive int. Defaults to
             DCGAN_KERNEL_SIZE (3, chosen by benchmarks/gan_ablation.py).
+        negative_slope: Slope below zero of the generator's activations, in [0, 1): 0 for
+            Radford et al.'s ReLU, > 0 for a LeakyReLU. Defaults to 0 (ReLU, which
+            benchmarks/gan_ablation.py measured against LeakyReLU(0.2); see BENCHMARKS.md).
 
     Returns:
         ``keras.Model`` named "generator": (batch, latent_dim) [and int32 labels (batch,)] ->
@@ -314,12 +333,13 @@ def dcgan_generator(
     upsampling = _check_upsampling(upsampling)
     batch_norm = boolean(batch_norm, "batch_norm")
     kernel_size = _check_kernel_size(kernel_size)
+    negative_slope = _check_negative_slope(negative_slope)
     if num_classes is not None and not batch_norm:
         raise ValueError(
             "batch_norm=False is not available with num_classes: the labels act through the "
             "conditional batch normalisations"
         )
-    stack = dict(upsampling=upsampling, kernel_size=kernel_size)
+    stack = dict(upsampling=upsampling, kernel_size=kernel_size, negative_slope=negative_slope)
     z = keras.Input(shape=(latent_dim,), name="latent")
     if num_classes is None:
         x = _upsampling_stack(z, side, base_filters, batch_norm, **stack)
@@ -575,14 +595,12 @@ def unet(
         )
     if not isinstance(residual, bool):
         raise ValueError(f"residual must be a bool, got {residual!r}")
-    ok = isinstance(negative_slope, numbers.Real) and not isinstance(negative_slope, bool)
-    if not ok or not 0.0 <= negative_slope < 1.0:
-        raise ValueError(f"negative_slope must be a number in [0, 1), got {negative_slope!r}")
+    negative_slope = _check_negative_slope(negative_slope)
 
     def block(x, filters, name):
         for i in (1, 2):
             x = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv{i}")(x)
-            x = layers.LeakyReLU(negative_slope=float(negative_slope), name=f"{name}_relu{i}")(x)
+            x = layers.LeakyReLU(negative_slope=negative_slope, name=f"{name}_relu{i}")(x)
         return x
 
     images = keras.Input(shape=(height, width, channels), name="images")
