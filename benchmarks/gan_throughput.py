@@ -8,11 +8,16 @@ PyTorch's DCGAN step on the same networks and weights (`benchmarks/torch_dcgan.p
 with a note when torch is not installed), `torch.set_num_threads` set to the CPU count. With an
 odd kernel (the builders' default 3), TensorFlow's 'same' padding at stride 2 is asymmetric:
 PyTorch is timed both as an exact port (explicit pad and crop, checked against Keras' outputs)
-and with torch's own symmetric padding (same shapes and cost); the faster is the peer. Each
-is timed in interleaved repeats; the best repeat counts.
+and with torch's own symmetric padding (same shapes and cost); the faster is the peer.
+
+Every model trains on the same 50 batches held in memory (PyTorch's as tensors, the Keras
+models' as a `tf.data.Dataset` of them with the options `tfgen.data.load` sets), so the input
+pipeline is not what is compared; one more row runs tfgen's default through `tfgen.data.load`,
+which reads and resizes the digits as it trains. Each is timed in interleaved repeats: the
+best repeat counts, the median is printed beside it (a shared machine slows some repeats).
 
     python benchmarks/gan_throughput.py [--image_size 16] [--batch_size 64] [--steps 200]
-        [--kernel_size 3]
+        [--repeats 5] [--kernel_size 3]
 """
 
 import os
@@ -36,7 +41,7 @@ flags.DEFINE_integer("batch_size", 64, "Batch size of both models.")
 flags.DEFINE_integer("latent_dim", 64, "Latent code size.")
 flags.DEFINE_integer("base_filters", 32, "Width of both networks.")
 flags.DEFINE_integer("steps", 200, "Timed training steps per model.")
-flags.DEFINE_integer("repeats", 3, "Timed repetitions; the best is reported.")
+flags.DEFINE_integer("repeats", 5, "Timed repetitions; the best is reported, the median beside.")
 flags.DEFINE_integer(
     "kernel_size", architectures.DCGAN_KERNEL_SIZE, "Kernel side of both networks (the default's)."
 )
@@ -57,7 +62,7 @@ def networks():
 class TorchPeer:
     """PyTorch's step on copies of the Keras networks, timed like a Keras model's fit."""
 
-    def __init__(self, generator, discriminator, dataset, exact):
+    def __init__(self, generator, discriminator, batches, exact):
         import torch  # noqa: PLC0415  (optional dependency)
         import torch_dcgan  # noqa: PLC0415
 
@@ -73,9 +78,8 @@ class TorchPeer:
             torch_generator = torch_dcgan.to_torch(generator, exact=False)
             torch_discriminator = torch_dcgan.to_torch(discriminator, exact=False)
         self.gan = torch_dcgan.TorchDCGAN(torch_generator, torch_discriminator, FLAGS.latent_dim)
-        # Batches converted beforehand (NHWC, as the Keras networks take them): the input
-        # pipeline is not what is compared.
-        self.batches = [torch.from_numpy(np.array(batch)) for batch in dataset.take(50)]
+        # NHWC, as the Keras networks take them.
+        self.batches = [torch.from_numpy(batch) for batch in batches]
 
     def fit(self, dataset, epochs, steps_per_epoch, verbose):
         del dataset, epochs, verbose
@@ -84,39 +88,48 @@ class TorchPeer:
         float(losses[0])  # wait for the last step
 
 
-def best_rates(models, dataset):
-    """Best steps/s of each model over interleaved repeats (fair when the machine is busy)."""
-    for model in models.values():
+def rates_of(models):
+    """Steps/s of each `(model, dataset)` in every one of the interleaved repeats."""
+    for model, dataset in models.values():
         # Trace and warm up; long enough for jit_compile="auto" to time both variants.
-        model.fit(dataset, epochs=1, steps_per_epoch=20, verbose=0)
-    best = dict.fromkeys(models, 0.0)
+        model.fit(dataset, epochs=1, steps_per_epoch=30, verbose=0)
+    rates = {name: [] for name in models}
     for _ in range(FLAGS.repeats):
-        for name, model in models.items():
+        for name, (model, dataset) in models.items():
             start = time.perf_counter()
             model.fit(dataset, epochs=1, steps_per_epoch=FLAGS.steps, verbose=0)
-            best[name] = max(best[name], FLAGS.steps / (time.perf_counter() - start))
-    return best
+            rates[name].append(FLAGS.steps / (time.perf_counter() - start))
+    return rates
 
 
 def main(_):
-    dataset = tfgen.data.load(
+    pipeline = tfgen.data.load(
         "digits", image_size=FLAGS.image_size, batch_size=FLAGS.batch_size, repeat=True, seed=0
     )
+    batches = [np.array(batch) for batch in pipeline.take(50)]
+    # With the options tfgen.data.load sets (tf.data's autotuner off, see tfgen.data.pipeline).
+    in_memory = tf.data.Dataset.from_tensor_slices(np.stack(batches)).repeat()
+    in_memory = in_memory.with_options(pipeline.options())
     candidates = {}
     generator, discriminator = networks()
     reference = ReferenceGAN(discriminator, generator, FLAGS.latent_dim)
     reference.compile()
-    candidates["keras-io reference"] = reference
+    candidates["keras-io reference"] = (reference, in_memory)
     for jit in ("auto", False, True):
         generator, discriminator = networks()
         gan = GAN(generator, discriminator, seed=0)
         gan.compile(jit_compile=jit)
         label = "default, auto" if jit == "auto" else jit
-        candidates[f"tfgen GAN (jit_compile={label})"] = gan
+        candidates[f"tfgen GAN (jit_compile={label})"] = (gan, in_memory)
+    gan = GAN(*networks(), seed=0)
+    gan.compile()
+    candidates["tfgen GAN (default), data pipeline"] = (gan, pipeline)
     try:
-        candidates["PyTorch, same networks"] = TorchPeer(*networks(), dataset, exact=True)
+        peer = TorchPeer(*networks(), batches, exact=True)
+        candidates["PyTorch, same networks"] = (peer, None)
         if FLAGS.kernel_size % 2:  # odd kernels at stride 2: TensorFlow pads asymmetrically
-            candidates["PyTorch, torch's padding"] = TorchPeer(*networks(), dataset, exact=False)
+            peer = TorchPeer(*networks(), batches, exact=False)
+            candidates["PyTorch, torch's padding"] = (peer, None)
     except ImportError:
         print("torch is not installed (pip install torch): no PyTorch row.")
 
@@ -126,15 +139,23 @@ def main(_):
         f"base_filters {FLAGS.base_filters}, kernel {FLAGS.kernel_size}, {FLAGS.steps} steps, "
         f"on {device}"
     )
-    rates = best_rates(candidates, dataset)
-    auto = candidates["tfgen GAN (jit_compile=default, auto)"].jit_decision
-    print(f"jit_compile='auto' chose: {dict(auto) if auto else 'undecided'}")
-    baseline = rates["keras-io reference"]
+    rates = rates_of(candidates)
+    for name, (model, _) in candidates.items():
+        if "default" in name:
+            decision = model.jit_decision
+            print(f"{name}: jit_compile='auto' chose {dict(decision) if decision else 'nothing'}")
+    best = {name: max(values) for name, values in rates.items()}
+    median = {name: float(np.median(values)) for name, values in rates.items()}
+    baseline = best["keras-io reference"]
     # The faster PyTorch form is the peer.
-    torch_rate = max((rate for name, rate in rates.items() if "PyTorch" in name), default=None)
-    for name, rate in rates.items():
+    torch_rate = max((rate for name, rate in best.items() if "PyTorch" in name), default=None)
+    print(f"steps/s: best (median) of {FLAGS.repeats} repeats; ratios of the best")
+    for name, rate in best.items():
         versus = f"   {rate / torch_rate:5.2f}x PyTorch's best" if torch_rate else ""
-        print(f"{name:38s} {rate:8.1f} steps/s   {rate / baseline:5.2f}x the reference{versus}")
+        print(
+            f"{name:38s} {rate:6.1f} ({median[name]:5.1f})   "
+            f"{rate / baseline:5.2f}x the reference{versus}"
+        )
 
 
 if __name__ == "__main__":
