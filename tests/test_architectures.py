@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+import tfgen.layers
 from tfgen import architectures, runs
 
 LATENT = 8
@@ -85,8 +86,8 @@ def test_spectral_norm_wraps_every_weight_layer():
         layer for layer in disc.layers if isinstance(layer, keras.layers.SpectralNormalization)
     ]
     assert [type(layer.layer) for layer in wrapped] == [
-        keras.layers.Conv2D,
-        keras.layers.Conv2D,
+        tfgen.layers.Conv2D,
+        tfgen.layers.Conv2D,
         keras.layers.Dense,
     ]
     assert _n_layers(disc, keras.layers.Conv2D) == 0  # none left unwrapped

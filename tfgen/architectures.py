@@ -26,6 +26,7 @@ import tensorflow as tf
 from keras import layers
 
 from tfgen._checks import boolean, positive_int
+from tfgen.layers import BatchNormalization, Conv2D
 
 __all__ = [
     "ALLOWED_CHANNELS",
@@ -155,8 +156,9 @@ def _batch_norm(name, affine=True):
     # Under tf.distribute the batch statistics span all replicas (cross-replica batch norm, as
     # in BigGAN), so N replicas normalise exactly as one device with the same global batch.
     # Without a strategy the plain layer is used: Keras' synchronized path computes the
-    # variance as E[x^2] - E[x]^2 over an extra tensor of ones, slower and less exact.
-    return layers.BatchNormalization(
+    # variance as E[x^2] - E[x]^2 over an extra tensor of ones, slower and less exact; tfgen's
+    # subclass trains with TensorFlow's fused kernel where it can (tfgen.layers).
+    return BatchNormalization(
         momentum=BATCH_NORM_MOMENTUM,
         center=affine,
         scale=affine,
@@ -230,7 +232,7 @@ def _upsampling_stack(
             x = layers.Conv2DTranspose(filters, kernel_size, strides=STRIDE, **common)(x)
         else:
             x = layers.UpSampling2D(STRIDE, interpolation=upsampling, name=f"up{block}_resize")(x)
-            x = layers.Conv2D(filters, kernel_size, **common)(x)
+            x = Conv2D(filters, kernel_size, **common)(x)
         if batch_norm:
             x = _normalize(x, f"up{block}_bn", labels, num_classes)
         x = _relu(x, negative_slope, f"up{block}_relu")
@@ -253,7 +255,7 @@ def _check_negative_slope(value) -> float:
 
 def _to_image(x, channels: int):
     """Stride-1 conv to ``channels`` and a float32 tanh: images in [-1, 1] under any policy."""
-    x = layers.Conv2D(
+    x = Conv2D(
         channels,
         OUTPUT_KERNEL_SIZE,
         padding="same",
@@ -294,9 +296,10 @@ def dcgan_generator(
     """DCGAN generator (Radford et al. 2015, "Unsupervised Representation Learning with Deep
     Convolutional Generative Adversarial Networks").
 
-    ``z (latent_dim,) -> Dense -> (4, 4, C0) -> [Conv2DTranspose(3, stride 2) -> BN -> ReLU]
-    x n -> Conv2D(channels, 3) -> tanh``, with ``n = log2(side / 4)`` and filters halving per
-    block down to ``base_filters`` (from at most ``MAX_FILTER_MULTIPLIER * base_filters``).
+    ``z (latent_dim,) -> Dense -> (4, 4, C0) -> BN -> ReLU -> [Conv2DTranspose(3, stride 2) ->
+    BN -> ReLU] x n -> Conv2D(channels, 3) -> tanh``, with
+    ``n = log2(side / 4)`` and filters halving per block down to ``base_filters`` (from at
+    most ``MAX_FILTER_MULTIPLIER * base_filters``).
     With ``upsampling="nearest"`` or ``"bilinear"`` each transposed convolution is replaced by
     a resize to twice the side and a stride-1 ``Conv2D(kernel_size)`` (Odena et al. 2016).
 
@@ -319,8 +322,7 @@ def dcgan_generator(
         kernel_size: Kernel side of the upsampling convolutions, positive int. Defaults to
             DCGAN_KERNEL_SIZE (3, chosen by benchmarks/gan_ablation.py).
         negative_slope: Slope below zero of the generator's activations, in [0, 1): 0 for
-            Radford et al.'s ReLU, > 0 for a LeakyReLU. Defaults to 0 (ReLU, which
-            benchmarks/gan_ablation.py measured against LeakyReLU(0.2); see BENCHMARKS.md).
+            Radford et al.'s ReLU, > 0 for a LeakyReLU. Defaults to 0 (ReLU).
 
     Returns:
         ``keras.Model`` named "generator": (batch, latent_dim) [and int32 labels (batch,)] ->
@@ -380,12 +382,12 @@ def _downsampling_stack(
         filters = _filters(base_filters, block)
         for extra in range(1, extra_convs + 1):
             name = f"down{block + 1}_extra{extra}"
-            conv = layers.Conv2D(
+            conv = Conv2D(
                 filters, 3, padding="same", kernel_initializer=_init(), name=f"{name}_conv"
             )
             x = _maybe_spectral(conv, spectral_norm)(x)
             x = layers.LeakyReLU(negative_slope=LEAKY_RELU_SLOPE, name=f"{name}_lrelu")(x)
-        conv = layers.Conv2D(
+        conv = Conv2D(
             filters,
             kernel_size,
             strides=STRIDE,
@@ -599,7 +601,7 @@ def unet(
 
     def block(x, filters, name):
         for i in (1, 2):
-            x = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv{i}")(x)
+            x = Conv2D(filters, 3, padding="same", name=f"{name}_conv{i}")(x)
             x = layers.LeakyReLU(negative_slope=negative_slope, name=f"{name}_relu{i}")(x)
         return x
 
@@ -627,7 +629,7 @@ def unet(
         x = block(x, base_filters * 2**level, f"up{level}")
     if not residual:
         return keras.Model(images, _to_image(x, channels), name="unet")
-    correction = layers.Conv2D(
+    correction = Conv2D(
         channels, OUTPUT_KERNEL_SIZE, padding="same", kernel_initializer="zeros", name="correction"
     )(x)
     # The sum in float32 under a mixed policy: a small correction to a float16 image rounds away.
@@ -660,7 +662,7 @@ def _check_resnet_shape(image_shape):
 
 
 def _conv(filters, kernel, name, spectral_norm=False):
-    conv = layers.Conv2D(filters, kernel, padding="same", name=name)
+    conv = Conv2D(filters, kernel, padding="same", name=name)
     return _maybe_spectral(conv, spectral_norm)
 
 
