@@ -21,7 +21,7 @@ import time
 
 
 def step_seconds(
-    builders, dataset, rounds=3, warmup=20, round_seconds=2.0, threads=None, wall=False
+    builders, dataset, rounds=3, warmup=30, round_seconds=2.0, threads=None, wall=False
 ):
     """Best-of-`rounds` seconds per training step of each model, timed in interleaved rounds.
 
@@ -29,7 +29,7 @@ def step_seconds(
         builders: dict name -> function returning a compiled model trained with `fit`.
         dataset: a repeating `tf.data.Dataset` of training batches.
         rounds: timed rounds; the best is kept.
-        warmup: untimed steps first.
+        warmup: untimed steps first; enough for `jit_compile="auto"` to decide.
         round_seconds: length of a round, in the model's own step time (>= 5 steps).
         threads: cores the CPU time is divided by; defaults to the machine's.
         wall: time wall clock instead of CPU time.

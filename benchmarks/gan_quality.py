@@ -129,7 +129,7 @@ def main(_):
             "--reference_epochs times the keras-io networks: keep them in --models"
         )
     builders = {name: (lambda build=build: build(1000)) for name, build in models.items()}
-    seconds = step_seconds(builders, data(1000), warmup=15, round_seconds=FLAGS.round_seconds)
+    seconds = step_seconds(builders, data(1000), round_seconds=FLAGS.round_seconds)
     budget = FLAGS.seconds
     if FLAGS.reference_epochs:
         epoch_steps = -(-len(train_images) // FLAGS.batch_size)

@@ -72,7 +72,8 @@ class ImageModel(keras.Model):
 
     _image_role = "model takes"
     #: With `jit_compile="auto"`: the `tfgen.models._jit` measurement's outcome, a dict of
-    #: `jit_compile` and the median ms per step with and without XLA; None until decided.
+    #: `jit_compile` and the typical ms per step with and without XLA (lower quartiles of the
+    #: timed steps); None until decided.
     jit_decision = None
     _jit_auto = False
 

@@ -3,14 +3,16 @@
 Which is faster depends on the machine and the model: for the DCGAN step of
 benchmarks/gan_throughput.py, XLA was 1.5x faster than TensorFlow's kernels on one 2-core CPU
 and 1.5x slower on another. So "auto" times the model's own training steps at the start of its
-first `fit`: one step without XLA (tracing) and one with it (compiling), untimed, then
-`MEASURED_STEPS` timed steps of each variant, alternating, so that a change of the machine's
-load or a warming cache during the measurement falls on both alike; it keeps the variant whose
-median step time is lower (`choose`, a pure function of the timings). Every measured step is a
-real training step on the real batches: nothing is repeated or thrown away. The choice is
-printed, kept in `model.jit_decision`, and holds for later `fit` calls. A `fit` too short to
-time both variants (fewer than `2 * MEASURED_STEPS + 2` steps) trains without XLA and leaves
-the choice to a later one.
+first `fit`, alternating the two variants step by step: one step without XLA (tracing) and
+one with it (compiling), then `WARMUP_STEPS` untimed steps of each, then `MEASURED_STEPS`
+timed steps of each, so that a change of the machine's load or a warming cache during the
+measurement falls on both alike; it keeps the variant whose typical fast step
+(`typical_seconds`: the lower quartile of its timed steps) is shorter (`choose`, a pure
+function of the timings). Every measured step is a real training step on
+the real batches: nothing is repeated or thrown away. The choice is printed, kept in
+`model.jit_decision`, and holds for later `fit` calls. A `fit` too short to time both
+variants (fewer than `STEPS_TO_DECIDE` steps) trains without XLA and leaves the choice to a
+later one.
 
 Consequences: the two variants draw the same stateless random numbers but round differently,
 so a run's trajectory depends on the choice, which depends on timings; for reproducible runs
@@ -32,14 +34,32 @@ import tensorflow as tf
 #: for steps that run 17.4 and 20.3 ms once warm, and kept the slower variant
 #: (benchmarks/gan_throughput.py): the first steps after compiling run slower.
 MEASURED_STEPS = 8
+#: Untimed steps of each variant after its tracing or compiling step. Without them, the
+#: measurement of benchmarks/gan_throughput.py's DCGAN once kept TensorFlow's kernels at 18.5
+#: against 20.2 ms a step for steps that then ran 16.8 and 14.3 ms (ReLU generator).
+WARMUP_STEPS = 2
+#: Training steps from the start of the first `fit` to the choice.
+STEPS_TO_DECIDE = 2 * (1 + WARMUP_STEPS + MEASURED_STEPS)
+
+
+def typical_seconds(times):
+    """The lower quartile of step times: what a step takes when the machine lets it run.
+
+    A shared machine only ever slows steps down, and on this project's 2-core VM it slows them
+    for stretches of several steps, which may hit one variant harder (XLA steps went from 14.5
+    to 24-25 ms in the middle of a measurement, TensorFlow's from 17 to 20): a median of 8 steps
+    then reads the stretch, not the variant. The lower quartile ignores both the stretch and a
+    single hiccup.
+    """
+    return float(np.percentile(times, 25))
 
 
 def choose(seconds_without, seconds_with):
-    """True (use XLA) when XLA's median step time is lower; a tie keeps TensorFlow's kernels."""
+    """True (use XLA) when XLA's typical step is shorter; a tie keeps TensorFlow's kernels."""
     for name, times in (("seconds_without", seconds_without), ("seconds_with", seconds_with)):
         if len(times) == 0 or not all(np.isfinite(times)) or min(times) < 0:
             raise ValueError(f"{name} must be non-empty, finite and >= 0, got {times!r}")
-    return float(np.median(seconds_with)) < float(np.median(seconds_without))
+    return typical_seconds(seconds_with) < typical_seconds(seconds_without)
 
 
 def measurable(model):
@@ -57,13 +77,15 @@ class JitChooser(keras.callbacks.Callback):
 
     The fit loop calls `model.train_function` anew at every step, so replacing it between two
     steps switches the variant. Step `s` of the measurement runs XLA when `s` is odd: step 0
-    traces the function without XLA, step 1 compiles the one with it, steps 2 to
-    `2 * measured_steps + 1` are timed.
+    traces the function without XLA, step 1 compiles the one with it, the next
+    `2 * warmup_steps` warm both up, and the `2 * measured_steps` after them are timed.
     """
 
-    def __init__(self, measured_steps=MEASURED_STEPS, verbose=True):
+    def __init__(self, measured_steps=MEASURED_STEPS, verbose=True, warmup_steps=WARMUP_STEPS):
         super().__init__()
         self.measured_steps = measured_steps
+        self.untimed_steps = 2 * (1 + warmup_steps)
+        self.steps_to_decide = self.untimed_steps + 2 * measured_steps
         self.verbose = verbose
         self.timings = {False: [], True: []}
         self._steps = 0
@@ -84,7 +106,7 @@ class JitChooser(keras.callbacks.Callback):
         # A fit too short to time both variants keeps TensorFlow's kernels and stays undecided
         # (no XLA compilation for a few steps); a later, longer fit decides.
         steps, epochs = self.params.get("steps"), self.params.get("epochs") or 1
-        self._active = steps is None or steps * epochs >= 2 * self.measured_steps + 2
+        self._active = steps is None or steps * epochs >= self.steps_to_decide
 
     def on_train_batch_begin(self, batch, logs=None):
         if self._measuring:
@@ -102,10 +124,10 @@ class JitChooser(keras.callbacks.Callback):
         if logs:  # The step ran asynchronously; wait for its results before stopping the clock.
             keras.ops.convert_to_numpy(next(iter(logs.values())))
         elapsed = time.perf_counter() - self._started
-        if self._steps >= 2:  # steps 0 and 1 trace and compile
+        if self._steps >= self.untimed_steps:  # trace, compile, warm up
             self.timings[self._variant].append(elapsed)
         self._steps += 1
-        if self._steps == 2 * self.measured_steps + 2:
+        if self._steps == self.steps_to_decide:
             self._decide()
 
     def on_train_end(self, logs=None):
@@ -120,7 +142,7 @@ class JitChooser(keras.callbacks.Callback):
     def _decide(self):
         xla = choose(self.timings[False], self.timings[True])
         self._use(xla)
-        without, with_xla = (1e3 * float(np.median(self.timings[v])) for v in (False, True))
+        without, with_xla = (1e3 * typical_seconds(self.timings[v]) for v in (False, True))
         # A read-only mapping: Keras would track (and try to save) a plain dict attribute.
         self.model.jit_decision = types.MappingProxyType(
             dict(jit_compile=xla, ms_per_step_without=without, ms_per_step_with=with_xla)
@@ -128,7 +150,7 @@ class JitChooser(keras.callbacks.Callback):
         if self.verbose:
             print(
                 f"jit_compile='auto': {with_xla:.1f} ms/step with XLA, {without:.1f} without "
-                f"(medians of {self.measured_steps} alternating steps each); using "
+                f"(lower quartiles of {self.measured_steps} alternating steps each); using "
                 f"{'XLA' if xla else 'TensorFlow kernels'}.",
                 flush=True,
             )
