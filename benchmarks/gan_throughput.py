@@ -17,7 +17,7 @@ which reads and resizes the digits as it trains. Each is timed in interleaved re
 best repeat counts, the median is printed beside it (a shared machine slows some repeats).
 
     python benchmarks/gan_throughput.py [--image_size 16] [--batch_size 64] [--steps 200]
-        [--repeats 5] [--kernel_size 3]
+        [--repeats 5] [--kernel_size 3] [--negative_slope 0.2]
 """
 
 import os
@@ -45,13 +45,22 @@ flags.DEFINE_integer("repeats", 5, "Timed repetitions; the best is reported, the
 flags.DEFINE_integer(
     "kernel_size", architectures.DCGAN_KERNEL_SIZE, "Kernel side of both networks (the default's)."
 )
+flags.DEFINE_float(
+    "negative_slope",
+    architectures.DCGAN_GENERATOR_NEGATIVE_SLOPE,
+    "Slope of the generator's activations below zero (the default's; 0 for ReLU).",
+)
 
 
 def networks():
     keras.utils.set_random_seed(0)
     shape = (FLAGS.image_size, FLAGS.image_size, 1)
     generator = architectures.dcgan_generator(
-        shape, FLAGS.latent_dim, FLAGS.base_filters, kernel_size=FLAGS.kernel_size
+        shape,
+        FLAGS.latent_dim,
+        FLAGS.base_filters,
+        kernel_size=FLAGS.kernel_size,
+        negative_slope=FLAGS.negative_slope,
     )
     discriminator = architectures.dcgan_discriminator(
         shape, FLAGS.base_filters, kernel_size=FLAGS.kernel_size
@@ -136,8 +145,8 @@ def main(_):
     device = tf.config.list_logical_devices()[-1].device_type
     print(
         f"{FLAGS.image_size}x{FLAGS.image_size} digits, batch {FLAGS.batch_size}, "
-        f"base_filters {FLAGS.base_filters}, kernel {FLAGS.kernel_size}, {FLAGS.steps} steps, "
-        f"on {device}"
+        f"base_filters {FLAGS.base_filters}, kernel {FLAGS.kernel_size}, generator slope "
+        f"{FLAGS.negative_slope:g}, {FLAGS.steps} steps, on {device}"
     )
     rates = rates_of(candidates)
     for name, (model, _) in candidates.items():
