@@ -5,6 +5,7 @@ The public surface, one module a job:
     tfgen.solvers        minimize(): full-batch CG with line search, Nesterov, Adam
     tfgen.losses         GAN losses and gradient penalties as functions of logits
     tfgen.architectures  DCGAN generator/discriminator, convolutional encoder/decoder
+    tfgen.layers         Keras' BatchNormalization and Conv2D, computed faster (the builders')
     tfgen.models         GAN, Autoencoder (keras.Model subclasses trained with fit)
     tfgen.corruptions    noise and masks that reconstruction models learn to undo
     tfgen.reconstruct    invert(): reconstruction through a trained generator
@@ -26,6 +27,7 @@ from tfgen import (
     data,
     distribute,
     export,
+    layers,
     losses,
     metrics,
     models,
@@ -47,6 +49,7 @@ __all__ = [
     "data",
     "distribute",
     "export",
+    "layers",
     "losses",
     "metrics",
     "models",

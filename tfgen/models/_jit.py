@@ -8,8 +8,8 @@ one with it (compiling), then `WARMUP_STEPS` untimed steps of each, then `MEASUR
 timed steps of each, so that a change of the machine's load or a warming cache during the
 measurement falls on both alike; it keeps the variant whose typical fast step
 (`typical_seconds`: the lower quartile of its timed steps) is shorter (`choose`, a pure
-function of the timings). Every measured step is a real training step on
-the real batches: nothing is repeated or thrown away. The choice is printed, kept in
+function of the timings). Every measured step is a real training step on the real batches:
+nothing is repeated or thrown away. The choice is printed, kept in
 `model.jit_decision`, and holds for later `fit` calls. A `fit` too short to time both
 variants (fewer than `STEPS_TO_DECIDE` steps) trains without XLA and leaves the choice to a
 later one.
@@ -34,9 +34,8 @@ import tensorflow as tf
 #: for steps that run 17.4 and 20.3 ms once warm, and kept the slower variant
 #: (benchmarks/gan_throughput.py): the first steps after compiling run slower.
 MEASURED_STEPS = 8
-#: Untimed steps of each variant after its tracing or compiling step. Without them, the
-#: measurement of benchmarks/gan_throughput.py's DCGAN once kept TensorFlow's kernels at 18.5
-#: against 20.2 ms a step for steps that then ran 16.8 and 14.3 ms (ReLU generator).
+#: Untimed steps of each variant after its tracing or compiling step, as the first runs of a
+#: freshly built function may still allocate and warm caches.
 WARMUP_STEPS = 2
 #: Training steps from the start of the first `fit` to the choice.
 STEPS_TO_DECIDE = 2 * (1 + WARMUP_STEPS + MEASURED_STEPS)
