@@ -9,7 +9,8 @@ patches (`tfgen.metrics.SlicedWasserstein`, x 1e3) against the 240 held-out crop
 crops against the same held-out crops give the floor. A grid of samples of each and of real
 crops is saved to docs/sngan_photos.png.
 
-    PYTHONPATH=. python benchmarks/sngan_photos.py [--steps 400] [--seeds 2]
+    PYTHONPATH=.:benchmarks python benchmarks/sngan_photos.py [--steps 400] [--seeds 2]
+        [--equal_time]
 """
 
 import os
@@ -20,13 +21,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
+from gan_budget import step_seconds  # noqa: E402
 
 import tfgen.data  # noqa: E402
 from tfgen import architectures, metrics, plot  # noqa: E402
 from tfgen.models import GAN  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("steps", 400, "Training steps of each GAN.")
+flags.DEFINE_integer("steps", 400, "Training steps of each GAN (of the SNGAN with --equal_time).")
+flags.DEFINE_bool(
+    "equal_time",
+    False,
+    "Give the DCGAN the SNGAN's training time instead of its steps: both are timed side by "
+    "side first (gan_budget.py, CPU time) and the DCGAN's steps scale by the time ratio.",
+)
 flags.DEFINE_integer("seeds", 2, "Training runs (seeds 0..seeds-1) of each network.")
 flags.DEFINE_integer("batch_size", 32, "Batch size.")
 flags.DEFINE_integer("latent_dim", 128, "Latent code size.")
@@ -34,12 +42,13 @@ flags.DEFINE_integer("base_filters", 32, "Width of both networks.")
 flags.DEFINE_string("figure", "docs/sngan_photos.png", "Where the sample grid goes ('' for none).")
 
 SHAPE = (32, 32, 3)
+SNGAN = "SNGAN (resnet_generator / resnet_discriminator)"
 NETWORKS = {
     "DCGAN (dcgan_generator / dcgan_discriminator)": (
         architectures.dcgan_generator,
         architectures.dcgan_discriminator,
     ),
-    "SNGAN (resnet_generator / resnet_discriminator)": (
+    SNGAN: (
         architectures.resnet_generator,
         architectures.resnet_discriminator,
     ),
@@ -59,7 +68,7 @@ def swd(real, generated):
     return float(metric.result())
 
 
-def train(builders, seed):
+def build(builders, seed):
     keras.utils.set_random_seed(seed)
     make_generator, make_discriminator = builders
     gan = GAN(
@@ -68,14 +77,36 @@ def train(builders, seed):
         seed=seed,
     )
     gan.compile(loss="hinge")
-    data = tfgen.data.load(
+    return gan
+
+
+def photos(seed):
+    return tfgen.data.load(
         "photos", image_size=32, channels=3, batch_size=FLAGS.batch_size, repeat=True, seed=seed
     )
+
+
+def train(builders, seed, steps):
+    gan = build(builders, seed)
+    data = photos(seed)
     gan.fit(data, steps_per_epoch=10, epochs=1, verbose=0)  # compile and warm up
     start = time.perf_counter()
-    gan.fit(data, steps_per_epoch=FLAGS.steps - 10, epochs=1, verbose=0)
-    rate = (FLAGS.steps - 10) / (time.perf_counter() - start)
+    gan.fit(data, steps_per_epoch=steps - 10, epochs=1, verbose=0)
+    rate = (steps - 10) / (time.perf_counter() - start)
     return gan, rate
+
+
+def step_counts():
+    """Steps of each network: `--steps` each, or the SNGAN's time with `--equal_time`."""
+    steps = dict.fromkeys(NETWORKS, FLAGS.steps)
+    if FLAGS.equal_time:
+        builders = {name: (lambda b=b: build(b, 1000)) for name, b in NETWORKS.items()}
+        seconds = step_seconds(builders, photos(1000))
+        sngan = seconds[SNGAN]
+        steps = {name: round(FLAGS.steps * sngan / each) for name, each in seconds.items()}
+        for name, each in seconds.items():
+            print(f"{name}: {1e3 * each:.1f} ms/step -> {steps[name]} steps", flush=True)
+    return steps
 
 
 def main(argv):
@@ -84,21 +115,23 @@ def main(argv):
     floor = swd(held_out, training[: len(held_out)])
     print(f"training crops vs held-out crops (floor): SWD {floor:.1f}")
     rows, grids = [], {}
+    steps = step_counts()
     for name, builders in NETWORKS.items():
         scores, rates = [], []
         for seed in range(FLAGS.seeds):
-            gan, rate = train(builders, seed)
+            gan, rate = train(builders, seed, steps[name])
             samples = np.asarray(gan.generate(len(held_out), seed=123)) * 2 - 1  # to [-1, 1]
             scores.append(swd(held_out, samples))
             rates.append(rate)
             grids.setdefault(name, samples[:8])
             print(f"{name}, seed {seed}: SWD {scores[-1]:.1f}, {rate:.1f} steps/s", flush=True)
         rows.append((name, scores, rates))
-    print("\n| networks | SWD per seed | mean SWD | steps/s |\n|---|---|---|---|")
-    print(f"| real training crops (floor) | | {floor:.1f} | |")
+    print("\n| networks | steps | SWD per seed | mean SWD | steps/s |\n|---|---|---|---|---|")
+    print(f"| real training crops (floor) | | | {floor:.1f} | |")
     for name, scores, rates in rows:
         per_seed = ", ".join(f"{s:.1f}" for s in scores)
-        print(f"| {name} | {per_seed} | {np.mean(scores):.1f} | {np.mean(rates):.1f} |")
+        cells = f"{steps[name]} | {per_seed} | {np.mean(scores):.1f} | {np.mean(rates):.1f}"
+        print(f"| {name} | {cells} |")
     if FLAGS.figure:
         rows_of_images = [*grids.values(), held_out[:8]]
         plot.image_grid(
