@@ -60,3 +60,21 @@ def step_seconds(
 def budget_steps(seconds_per_step, seconds):
     """The step count of each model in a budget of `seconds` (at least 1)."""
     return {name: max(1, round(seconds / each)) for name, each in seconds_per_step.items()}
+
+
+def interleaved_rates(models, steps, repeats, warmup=30):
+    """Steps/s of each `(model, dataset)` in every one of `repeats` interleaved repeats.
+
+    Each model first trains `warmup` untimed steps (tracing, XLA compilation, the choice of
+    `jit_compile="auto"`); then every repeat times `steps` steps of each model in turn, so a
+    change of the machine's speed falls on all of them alike. Wall clock: for a quiet machine.
+    """
+    for model, dataset in models.values():
+        model.fit(dataset, epochs=1, steps_per_epoch=warmup, verbose=0)
+    rates = {name: [] for name in models}
+    for _ in range(repeats):
+        for name, (model, dataset) in models.items():
+            start = time.perf_counter()
+            model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
+            rates[name].append(steps / (time.perf_counter() - start))
+    return rates

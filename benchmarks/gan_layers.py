@@ -7,11 +7,11 @@ and four GANs train side by side on the same in-memory batches, through `model.f
 layers and Keras' layers, each with TensorFlow's kernels and with XLA. Interleaved repeats; the
 best counts, the median is printed beside it.
 
-    PYTHONPATH=. python benchmarks/gan_layers.py [--image_size 16] [--steps 200] [--repeats 5]
+    PYTHONPATH=.:benchmarks python benchmarks/gan_layers.py [--image_size 16] [--steps 200]
+        [--repeats 5]
 """
 
 import os
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -19,6 +19,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
+from gan_budget import interleaved_rates  # noqa: E402
 
 import tfgen.data  # noqa: E402
 import tfgen.layers  # noqa: E402
@@ -72,18 +73,11 @@ def main(_):
     batches = np.stack([np.array(batch) for batch in pipeline.take(50)])
     dataset = tf.data.Dataset.from_tensor_slices(batches).repeat().with_options(pipeline.options())
     models = {
-        f"{layers} layers, {'XLA' if jit else 'TensorFlow kernels'}": gan(layers, jit)
+        f"{layers} layers, {'XLA' if jit else 'TensorFlow kernels'}": (gan(layers, jit), dataset)
         for jit in (False, True)
         for layers in ("tfgen", "Keras")
     }
-    for model in models.values():
-        model.fit(dataset, epochs=1, steps_per_epoch=30, verbose=0)
-    rates = {name: [] for name in models}
-    for _ in range(FLAGS.repeats):
-        for name, model in models.items():
-            start = time.perf_counter()
-            model.fit(dataset, epochs=1, steps_per_epoch=FLAGS.steps, verbose=0)
-            rates[name].append(FLAGS.steps / (time.perf_counter() - start))
+    rates = interleaved_rates(models, FLAGS.steps, FLAGS.repeats)
     print(
         f"{FLAGS.image_size}x{FLAGS.image_size} digits, batch {FLAGS.batch_size}, the builders' "
         f"default networks; steps/s, best (median) of {FLAGS.repeats} repeats of {FLAGS.steps}"

@@ -21,7 +21,6 @@ best repeat counts, the median is printed beside it (a shared machine slows some
 """
 
 import os
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -29,6 +28,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
+from gan_budget import interleaved_rates  # noqa: E402
 from reference_gan import ReferenceGAN  # noqa: E402
 
 import tfgen.data  # noqa: E402
@@ -97,20 +97,6 @@ class TorchPeer:
         float(losses[0])  # wait for the last step
 
 
-def rates_of(models):
-    """Steps/s of each `(model, dataset)` in every one of the interleaved repeats."""
-    for model, dataset in models.values():
-        # Trace and warm up; long enough for jit_compile="auto" to time both variants.
-        model.fit(dataset, epochs=1, steps_per_epoch=30, verbose=0)
-    rates = {name: [] for name in models}
-    for _ in range(FLAGS.repeats):
-        for name, (model, dataset) in models.items():
-            start = time.perf_counter()
-            model.fit(dataset, epochs=1, steps_per_epoch=FLAGS.steps, verbose=0)
-            rates[name].append(FLAGS.steps / (time.perf_counter() - start))
-    return rates
-
-
 def main(_):
     pipeline = tfgen.data.load(
         "digits", image_size=FLAGS.image_size, batch_size=FLAGS.batch_size, repeat=True, seed=0
@@ -148,7 +134,7 @@ def main(_):
         f"base_filters {FLAGS.base_filters}, kernel {FLAGS.kernel_size}, generator slope "
         f"{FLAGS.negative_slope:g}, {FLAGS.steps} steps, on {device}"
     )
-    rates = rates_of(candidates)
+    rates = interleaved_rates(candidates, FLAGS.steps, FLAGS.repeats)
     for name, (model, _) in candidates.items():
         if "default" in name:
             decision = model.jit_decision

@@ -162,9 +162,9 @@ def _init():
 def _batch_norm(name, affine=True):
     # Under tf.distribute the batch statistics span all replicas (cross-replica batch norm, as
     # in BigGAN), so N replicas normalise exactly as one device with the same global batch.
-    # Without a strategy the plain layer is used: Keras' synchronized path computes the
-    # variance as E[x^2] - E[x]^2 over an extra tensor of ones, slower and less exact; tfgen's
-    # subclass trains with TensorFlow's fused kernel where it can (tfgen.layers).
+    # Without a strategy the plain layer is used (Keras' synchronized path computes the
+    # variance as E[x^2] - E[x]^2 over an extra tensor of ones, slower and less exact), and
+    # tfgen's subclass of it trains with TensorFlow's fused kernel where that is faster.
     return BatchNormalization(
         momentum=BATCH_NORM_MOMENTUM,
         center=affine,

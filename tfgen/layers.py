@@ -57,6 +57,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
             and not self.synchronized
             and not self.renorm
             and len(inputs.shape) == 4
+            and inputs.shape[-1] is not None
             and self.axis in (-1, 3)
             and self.epsilon >= FUSED_MIN_EPSILON
             and not _tf_compat.in_xla_context()
