@@ -442,7 +442,7 @@ def dcgan_discriminator(
             [0, MAX_EXTRA_CONVS]. Defaults to 0.
 
     Returns:
-        ``keras.Model`` named "discriminator": images in [-1, 1] [and int32 labels (batch,)] ->
+        ``keras.Model`` named "discriminator": images in [-1, 1] (and int32 labels (batch,)) ->
         float32 logits (batch, 1).
     """
     side, _, channels = check_image_shape(image_shape)
@@ -776,7 +776,7 @@ def resnet_discriminator(
         num_classes: ``None`` (unconditional) or the number of classes, positive int.
 
     Returns:
-        ``keras.Model`` named "discriminator": images in [-1, 1] [and int32 labels (batch,)] ->
+        ``keras.Model`` named "discriminator": images in [-1, 1] (and int32 labels (batch,)) ->
         float32 logits (batch, 1).
     """
     side, channels = _check_resnet_shape(image_shape)
