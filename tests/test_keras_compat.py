@@ -49,3 +49,17 @@ def test_the_hook_sees_all_final_gradients_once_per_step():
     np.testing.assert_allclose(seen[0][1], [[0.0]])
     # First step: beta 0, so w = w - lr g.
     np.testing.assert_allclose(variables[0].numpy(), [3.0 - 0.06, 4.0 - 0.08], rtol=1e-6)
+
+
+def test_declared_keras_ceiling_is_the_pinned_release():
+    # setup.cfg lets pip install no Keras newer than the one the hashes above were taken from, so
+    # a fresh install after a Keras release cannot fail this file though nothing is broken.
+    import configparser
+    from pathlib import Path
+
+    config = configparser.ConfigParser()
+    config.read(Path(__file__).resolve().parents[1] / "setup.cfg")
+    requirements = config["options"]["install_requires"].split("\n")
+    (keras_line,) = [line for line in requirements if line.startswith("keras")]
+    major, minor, _ = _keras_compat.PINNED_KERAS_VERSION.split(".")
+    assert keras_line.endswith(f",<{major}.{int(minor) + 1}"), keras_line
