@@ -7,7 +7,9 @@ turns one element into an image tensor (height, width, channels), and what is kn
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import os
 import socket
 import threading
@@ -18,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from tfgen import _global_random
 from tfgen.data import builders
 
 __all__ = [
@@ -162,7 +165,9 @@ def prepare(builder, download: bool | None) -> None:
     Bundled builders are generated from installed files. Other datasets are downloaded when
     `download` is True, or when it is None and the network answers within two seconds; otherwise
     a `DataNotPreparedError` says how to prepare the data. The cloud-bucket shortcut of tfds is
-    turned off so that nothing waits on an unreachable network.
+    turned off so that nothing waits on an unreachable network. Preparing leaves the global
+    random generators as it found them (tfds draws a temporary folder name from Python's
+    `random`), so a seeded run is the same whether or not the data had to be prepared first.
     """
     if builder.is_prepared():
         return
@@ -177,9 +182,20 @@ def prepare(builder, download: bool | None) -> None:
                 f"{_PROBE_TIMEOUT_S:g} s)"
             )
             raise DataNotPreparedError(_not_prepared_message(builder, reason))
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(try_download_gcs=False)
-    )
+    config = tfds.download.DownloadConfig(try_download_gcs=False)
+    with _global_random.untouched():
+        if not offline:
+            builder.download_and_prepare(download_config=config)
+            return
+        # tfds would announce a download of "Unknown size": say what happens instead.
+        print(
+            f"Preparing the bundled dataset {builder.name!r} once, from files installed with "
+            f"tfgen's dependencies (no download), in {os.fspath(builder.data_dir_root)!r}; "
+            "later runs read it from there.",
+            flush=True,
+        )
+        with contextlib.redirect_stdout(io.StringIO()):
+            builder.download_and_prepare(download_config=config)
 
 
 def _image_key(builder, image_key: str | None) -> str:
