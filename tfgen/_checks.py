@@ -54,3 +54,43 @@ def seed_or_random(value, name="seed"):
 
         return int(np.random.default_rng().integers(2**31 - 1))
     return int(value)
+
+
+#: Largest image (height x width) tfgen reads or makes by default: Pillow's
+#: `Image.MAX_IMAGE_PIXELS`, the size above which Pillow suspects a decompression bomb (about
+#: 256 MiB of 24-bit pixels).
+MAX_PIXELS = 89_478_485
+
+
+def image_pixels(size, name="image_size", maximum=MAX_PIXELS):
+    """`size`, a (height, width) pair of ints, unless it holds more than `maximum` pixels."""
+    height, width = size
+    if height * width > maximum:
+        raise ValueError(
+            f"{name}={size[0] if height == width else tuple(size)} asks for {height * width:,} "
+            f"pixels per image, more than the {maximum:,} allowed: use a smaller {name}"
+        )
+    return size
+
+
+def memory_bytes():
+    """The machine's physical memory in bytes (16 GiB when the system does not say)."""
+    import os  # noqa: PLC0415
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 16 * 2**30
+
+
+def batch_fits(batch_size, shape, name="batch_size", bytes_per_value=4):
+    """Refuses a batch of float32 images of `shape` larger than half the physical memory."""
+    needed = batch_size * math.prod(shape) * bytes_per_value
+    limit = memory_bytes() // 2
+    if needed > limit:
+        raise ValueError(
+            f"{name}={batch_size} images of shape {tuple(shape)} need {needed / 2**30:.1f} GiB "
+            f"per batch, more than half of this machine's memory ({limit / 2**30:.1f} GiB): use "
+            f"a smaller {name} or image_size"
+        )
+    return batch_size

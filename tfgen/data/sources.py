@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from tfgen import _checks as checks
 from tfgen import _global_random
 from tfgen.data import builders
 
@@ -47,7 +48,7 @@ IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 
 # Largest image (height x width) decoded from a file: Pillow's `Image.MAX_IMAGE_PIXELS`, the
 # size above which Pillow warns of a decompression bomb (about 256 MiB of 24-bit RGB pixels).
-DEFAULT_MAX_PIXELS = 89_478_485
+DEFAULT_MAX_PIXELS = checks.MAX_PIXELS
 
 # Host probed to decide whether a tfds download can work (tfds' own mirror bucket).
 _PROBE_ADDRESS = ("storage.googleapis.com", 443)
