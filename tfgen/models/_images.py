@@ -89,7 +89,7 @@ def check_training_data(x, expected, model):
             raise ValueError("the training dataset is empty: it holds no batch")
         shape = images_of(x.element_spec).shape
         check_shape(shape, expected, model)
-        if not shape.is_fully_defined():
+        if shape.rank is None or not shape[1:].is_fully_defined():
             # Shapes the pipeline cannot state (from_generator, ...): what a first batch holds.
             # Only then is a batch drawn, as that moves a reshuffling dataset's order.
             first = next(iter(x.take(1)), None)
