@@ -11,7 +11,8 @@ known pixels (with --mask_fraction > 0, the pixels hidden from the solver are sh
 and the reconstructions G(z). The generator fills hidden pixels in from what it learnt:
 inpainting with the generator as the image prior.
 
---model is a `.keras` file or a SavedModel export (see `tfgen.export.load_generator`).
+--model is a `.keras` file or, with --trust_saved_model, a SavedModel export (a program: see
+`tfgen.export.load_generator`).
 --images is a folder of image files, or (default) the test split of the bundled dataset the
 model was trained on (`--dataset`, default "digits").
 """
@@ -39,6 +40,11 @@ class Config:
         "runs/gan/gan.keras",
         "A .keras file (a trained GAN from examples/train_gan.py, a VAE or a generator) or a "
         "SavedModel directory exported by tfgen.export.",
+    )
+    trust_saved_model: bool = setting(
+        False,
+        "Load a SavedModel --model: it is a program that runs whatever ops it holds, so only one "
+        "from a source you trust (a .keras file loads with safe_mode and needs no trust).",
     )
     images: str | None = setting(
         None, "Folder of image files to reconstruct; default the test split of --dataset.", kind=str
@@ -84,7 +90,7 @@ def reconstruct(config=None, **settings):
     Returns a `ReconstructionResult`; raises ValueError for a bad setting or a missing model.
     """
     config = dataclasses.replace(config or Config(), **settings)
-    generator = tfgen.export.load_generator(config.model)
+    generator = tfgen.export.load_generator(config.model, config.trust_saved_model)
     runs.set_random_seed(config.seed)
     image_shape = tuple(int(d) for d in generator.outputs[0].shape[1:])
     source = f"folder:{config.images}" if config.images else config.dataset
@@ -135,7 +141,7 @@ def reconstruct(config=None, **settings):
     )
 
 
-main = runs.absl_main(reconstruct, Config, errors=ValueError)
+main = runs.absl_main(reconstruct, Config, errors=(ValueError, OSError))
 
 
 if __name__ == "__main__":

@@ -94,3 +94,24 @@ def batch_fits(batch_size, shape, name="batch_size", bytes_per_value=4):
             f"a smaller {name} or image_size"
         )
     return batch_size
+
+
+def directory_path(path, name="output_dir"):
+    """`path` as a str if it can be a directory: nothing on it, or a directory already, and no
+    file where one of its parents should be. Nothing is created."""
+    import os  # noqa: PLC0415
+
+    if not isinstance(path, str | os.PathLike) or not os.fspath(path):
+        raise ValueError(f"{name} must be a directory path, got {path!r}")
+    path = os.path.abspath(os.fspath(path))
+    probe = path
+    while True:
+        if os.path.exists(probe):
+            if not os.path.isdir(probe):
+                where = "is" if probe == path else f"lies under the file {probe!r}, which is"
+                raise ValueError(f"{name} {path!r} {where} not a directory")
+            return path
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            return path
+        probe = parent

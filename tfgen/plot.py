@@ -14,6 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from tfgen import _checks as checks
 from tfgen._checks import positive_int
 
 __all__ = ["grid_size", "image_grid", "loss_curves"]
@@ -38,7 +39,11 @@ def _check_path(path, name="path"):
     if not isinstance(path, str | os.PathLike) or not os.fspath(path):
         raise ValueError(f"{name} must be a file path, got {path!r}")
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ValueError(f"{name} {path!r} is a directory, not a file path")
+    directory = checks.directory_path(
+        os.path.dirname(os.path.abspath(path)), f"the folder of {name}"
+    )
     os.makedirs(directory, exist_ok=True)
     return path
 

@@ -301,10 +301,9 @@ def load_image(image, size=None):
         if isinstance(image, str) and image in builders.PHOTO_NAMES:
             image = builders.photo_arrays()[image]
         elif os.path.isfile(image):
-            from PIL import Image
+            from tfgen.data import sources
 
-            with Image.open(image) as opened:
-                image = np.asarray(opened.convert("RGB"))
+            image = sources.read_image(image)
         else:
             raise ValueError(
                 f"image {os.fspath(image)!r} is neither a file nor a bundled photograph "
@@ -784,7 +783,7 @@ def save_result(result, output_dir, settings=None):
 
     if not isinstance(result, StylizeResult):
         raise ValueError(f"result must be a StylizeResult, got {type(result).__name__}")
-    os.makedirs(output_dir, exist_ok=True)
+    os.makedirs(checks.directory_path(output_dir, "output_dir"), exist_ok=True)
     paths = {name: os.path.join(output_dir, name) for name in ("image.png", "progress.png")}
     paths["losses.png"] = os.path.join(output_dir, "losses.png")
 

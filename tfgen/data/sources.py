@@ -460,6 +460,44 @@ def decode_image_file(filename, channels=None, max_pixels=DEFAULT_MAX_PIXELS):
         return tf.io.decode_image(contents, channels=channels, expand_animations=False)
 
 
+#: Largest image file read whole into memory by `read_image`.
+MAX_FILE_BYTES = 2**30
+
+
+def read_image(path, argument="image", max_pixels=DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """An image file as a uint8 RGB array (height, width, 3), read with Pillow, or a ValueError
+    naming `argument` and the file: not a file, larger than `MAX_FILE_BYTES`, not an image
+    Pillow reads, or declaring more than `max_pixels` pixels (every frame times the canvas for
+    GIF and WebP, `tfgen.data.headers`), checked before any pixel is decoded.
+    """
+    from PIL import Image  # noqa: PLC0415  (Pillow is needed only here)
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"{argument} {path!r} is not a file")
+    if os.path.getsize(path) > MAX_FILE_BYTES:
+        raise ValueError(f"{argument} {path!r} is larger than {MAX_FILE_BYTES:,} bytes")
+    with open(path, "rb") as file:
+        data = file.read()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as opened:
+                walker = {"GIF": headers.gif_pixels, "WEBP": headers.webp_pixels}
+                walk = walker.get(opened.format)
+                pixels = walk(data) if walk else opened.size[0] * opened.size[1]
+                if pixels > max_pixels:
+                    raise ValueError(
+                        f"{argument} {path!r} declares {pixels:,} pixels, more than "
+                        f"max_pixels={max_pixels:,}"
+                    )
+                return np.asarray(opened.convert("RGB"))
+    except (OSError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ValueError(
+            f"{argument} {path!r} is not a readable image ({type(error).__name__}: {error})"
+        ) from None
+
+
 def check_max_pixels(max_pixels):
     """`max_pixels` if it is an int >= 1, else a ValueError naming it."""
     if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:

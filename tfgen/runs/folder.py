@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen import _checks as checks
 from tfgen import callbacks as tfgen_callbacks
 from tfgen import plot
 from tfgen._checks import positive_int
@@ -31,6 +32,14 @@ ARTEFACTS = (
     "saved_model",
     "config.json",
 )
+
+
+def check_output_dir(output_dir):
+    """The absolute `output_dir`, or a ValueError when it (or a parent) is a file.
+
+    Scripts call it before their work, so that nothing made is lost for want of a folder.
+    """
+    return checks.directory_path(output_dir, "output_dir")
 
 
 @dataclasses.dataclass
@@ -106,8 +115,7 @@ class Run:
         resume_keys=(),
         backup_every=DEFAULT_BACKUP_EVERY,
     ):
-        if not isinstance(output_dir, str | os.PathLike) or not os.fspath(output_dir):
-            raise ValueError(f"output_dir must be a directory path, got {output_dir!r}")
+        checks.directory_path(output_dir, "output_dir")
         if not isinstance(final_model, str) or not final_model.endswith(".keras"):
             raise ValueError(
                 f"final_model must be a file name ending in .keras, got {final_model!r}"
