@@ -382,7 +382,23 @@ def load_generator(path, trust_saved_model=False):
     _check_keras_file(path)
     # Compiled, because a GAN's moving-average generator is made by its compile settings.
     model = keras.saving.load_model(path, safe_mode=True)
-    return sampling_network(model)
+    return _checked_generator(sampling_network(model), path)
+
+
+def _checked_generator(network, path):
+    """`network` if it maps codes (batch, *code_shape) to images (batch, H, W, C)."""
+    inputs = network.inputs or []
+    first = tuple(inputs[0].shape) if inputs else ()
+    outputs = network.outputs or []
+    produced = tuple(outputs[0].shape) if len(outputs) == 1 else ()
+    if len(first) < 2 or len(produced) != 4:
+        raise ValueError(
+            f"model {path!r} holds no generator: its network {network.name!r} takes "
+            f"{first or 'no input'} and returns {produced or 'several outputs'}, where a "
+            "generator takes codes (batch, *code_shape) and returns images (batch, H, W, C); give "
+            "a GAN, a generator, or a reconstruction model's file"
+        )
+    return network
 
 
 def _check_keras_file(path):

@@ -254,6 +254,13 @@ def _check_mask(mask, shape):
             f"mask values must lie in [0, 1] (1 = known, 0 = missing), got values in "
             f"[{mask.min():g}, {mask.max():g}]"
         )
+    # An image with no known pixel fits any code with error 0: a perfect score meaning nothing.
+    hidden = np.flatnonzero(mask.reshape(batch, -1).max(axis=1) == 0)
+    if hidden.size:
+        raise ValueError(
+            f"mask hides every pixel of image(s) {hidden[:5].tolist()} (all zeros): nothing is "
+            "known to fit there; keep some pixels known (1) in every image"
+        )
     return mask
 
 
