@@ -479,18 +479,22 @@ def read_image(path, argument="image", max_pixels=DEFAULT_MAX_PIXELS) -> np.ndar
         raise ValueError(f"{argument} {path!r} is larger than {MAX_FILE_BYTES:,} bytes")
     with open(path, "rb") as file:
         data = file.read()
+    def refuse_above_max(pixels):
+        if pixels > max_pixels:
+            raise ValueError(
+                f"{argument} {path!r} declares {pixels:,} pixels, more than "
+                f"max_pixels={max_pixels:,}"
+            )
+
+    if data[:3] == b"GIF":
+        refuse_above_max(headers.gif_pixels(data))
+    elif data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        refuse_above_max(headers.webp_pixels(data))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as opened:
-                walker = {"GIF": headers.gif_pixels, "WEBP": headers.webp_pixels}
-                walk = walker.get(opened.format)
-                pixels = walk(data) if walk else opened.size[0] * opened.size[1]
-                if pixels > max_pixels:
-                    raise ValueError(
-                        f"{argument} {path!r} declares {pixels:,} pixels, more than "
-                        f"max_pixels={max_pixels:,}"
-                    )
+                refuse_above_max(opened.size[0] * opened.size[1])
                 return np.asarray(opened.convert("RGB"))
     except (OSError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ValueError(
