@@ -31,6 +31,9 @@ import tfgen  # noqa: E402
 from tfgen import corruptions, plot, runs  # noqa: E402
 from tfgen.runs import setting  # noqa: E402
 
+# Most images reconstructed: each is a column of the figure.
+MAX_COUNT = 256
+
 
 @dataclasses.dataclass
 class Config:
@@ -90,6 +93,13 @@ def reconstruct(config=None, **settings):
     Returns a `ReconstructionResult`; raises ValueError for a bad setting or a missing model.
     """
     config = dataclasses.replace(config or Config(), **settings)
+    if isinstance(config.count, bool) or not isinstance(config.count, int):
+        raise ValueError(f"count must be an int, got {config.count!r}")
+    if not 1 <= config.count <= MAX_COUNT:
+        raise ValueError(
+            f"count must lie in [1, {MAX_COUNT}] (one figure column each), got {config.count}"
+        )
+    masking = corruptions.RandomMask(config.mask_fraction, patch_size=config.mask_patch)
     generator = tfgen.export.load_generator(config.model, config.trust_saved_model)
     runs.set_random_seed(config.seed)
     image_shape = tuple(int(d) for d in generator.outputs[0].shape[1:])
@@ -104,9 +114,10 @@ def reconstruct(config=None, **settings):
         drop_remainder=False,
     )
     images = runs.first_images(dataset, config.count)
+    if len(images) < config.count:
+        raise ValueError(f"count={config.count}, but {source} holds only {len(images)} images")
     mask = None
     if config.mask_fraction > 0:
-        masking = corruptions.RandomMask(config.mask_fraction, patch_size=config.mask_patch)
         mask = np.asarray(masking.mask(images, seed=config.seed))
     result = tfgen.reconstruct.invert(
         generator,

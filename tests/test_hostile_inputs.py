@@ -35,6 +35,8 @@ NAN, INF = math.nan, math.inf
 
 train_gan = load_example("train_gan")
 restore = load_example("restore")
+train_reconstruction = load_example("train_reconstruction")
+reconstruct_example = load_example("reconstruct")
 
 
 # --- hostile files ------------------------------------------------------------------------------
@@ -159,6 +161,31 @@ def _from_generator(images, shape=None):
     return tf.data.Dataset.from_generator(
         batches, output_signature=tf.TensorSpec(shape, tf.float32)
     )
+
+
+def _train_gan(**settings):
+    def call(f):
+        output_dir = os.path.join(f.root, "runs", "_".join(map(str, settings.items())))
+        return train_gan.train(output_dir=output_dir, **settings)
+
+    return call
+
+
+def _reconstruct(**settings):
+    def call(f):
+        arguments = dict(model=f.gan_file, images=f.flat, count=2, steps=1)
+        arguments.update(settings, output=os.path.join(f.root, "reconstruction.png"))
+        return reconstruct_example.reconstruct(**arguments)
+
+    return call
+
+
+def _restore(**settings):
+    def call(f):
+        arguments = {"image": "photo:china", "size": 8, "steps": 1, **settings}
+        return restore.restore(output=os.path.join(f.root, "restore.png"), **arguments)
+
+    return call
 
 
 # --- the table ------------------------------------------------------------------------------------
@@ -631,6 +658,89 @@ ROWS = [
         lambda f: restore.restore(image=f.text, output=f.root + "/r.png"),
         V,
         "is not a readable image",
+    ),
+    # Every flag of the training and reconstruction scripts, through their library entry points.
+    *[
+        (f"train_gan {name}={value!r}", _train_gan(**{name: value}), V, pattern)
+        for name, value, pattern in [
+            ("epochs", 0, "epochs must be a positive int"),
+            ("epochs", 10**7, "epochs must be at most 1000000"),
+            ("steps", 0, "steps must be a positive int"),
+            ("steps", 2**40, "steps must be at most"),
+            ("batch_size", 0, "batch_size must be a positive int"),
+            ("batch_size", 10**7, "batch_size=10000000 is larger than the 1500 images"),
+            ("latent_dim", 0, "latent_dim must be a positive int"),
+            ("latent_dim", 10**7, "latent_dim must be at most"),
+            ("base_filters", 10**6, "base_filters must be at most"),
+            ("samples", 0, "latent_batch must be"),
+            ("samples", 10**6, "latent_batch must be at most 1024"),
+            ("sample_every", 0, "every_n_epochs must be a positive int"),
+            ("backup_every", 0, "backup_every must be a positive int"),
+            ("backup_every", 2**40, "backup_every must be at most"),
+            ("image_size", 12, "side a power of two"),
+            ("channels", 2, "channels must be 1, 3"),
+            ("dataset", "nope", "Unknown dataset name='nope'"),
+            ("seed", -1, "[Ss]eed"),
+        ]
+    ],
+    (
+        "train_gan resume and overwrite",
+        _train_gan(resume=True, overwrite=True),
+        V,
+        "resume and overwrite exclude each other",
+    ),
+    (
+        "train_reconstruction task unknown",
+        lambda f: train_reconstruction.train(task="nope", output_dir=f.root + "/task"),
+        V,
+        "task must be one of",
+    ),
+    (
+        "train_reconstruction epochs 0",
+        lambda f: train_reconstruction.train(epochs=0, output_dir=f.root + "/epochs"),
+        V,
+        "epochs must be a positive int",
+    ),
+    *[
+        (f"reconstruct {name}={value!r}", _reconstruct(**{name: value}), V, pattern)
+        for name, value, pattern in [
+            ("count", 0, r"count must lie in \[1, 256\]"),
+            ("count", 10**7, r"count must lie in \[1, 256\]"),
+            ("count", 256, "count=256, but .* holds only 2 images"),
+            ("steps", 0, "steps must be an int >= 1"),
+            ("restarts", 0, "restarts must be an int >= 1"),
+            ("mask_fraction", 1.5, "fraction must be a number in"),
+            ("mask_patch", 0, "patch_size must be a positive int"),
+            ("model", "/no/such/gan.keras", "does not exist"),
+            ("images", "/no/such/folder", "is not a directory"),
+        ]
+    ],
+    *[
+        (f"restore {name}={value!r}", _restore(**{name: value}), V, pattern)
+        for name, value, pattern in [
+            ("steps", 0, "steps must be an int >= 1"),
+            ("noise_stddev", -1.0, "stddev must be a number"),
+            ("image", "photo:nope", "photo:NAME needs NAME"),
+            ("image", "/no/such/file.png", "image must be an image file"),
+        ]
+    ],
+    (
+        "restore inpaint mask_fraction 2",
+        _restore(task="inpaint", mask_fraction=2.0),
+        V,
+        "fraction must be a number in",
+    ),
+    (
+        "restore inpaint mask_patch 0",
+        _restore(task="inpaint", mask_patch=0),
+        V,
+        "patch_size must be a positive int",
+    ),
+    (
+        "restore super_resolution factor 0",
+        _restore(task="super_resolution", factor=0),
+        V,
+        "factor must be an int >= 1",
     ),
 ]
 

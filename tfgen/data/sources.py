@@ -479,6 +479,7 @@ def read_image(path, argument="image", max_pixels=DEFAULT_MAX_PIXELS) -> np.ndar
         raise ValueError(f"{argument} {path!r} is larger than {MAX_FILE_BYTES:,} bytes")
     with open(path, "rb") as file:
         data = file.read()
+
     def refuse_above_max(pixels):
         if pixels > max_pixels:
             raise ValueError(

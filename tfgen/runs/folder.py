@@ -34,6 +34,14 @@ ARTEFACTS = (
 )
 
 
+#: Most epochs of a run: more would never finish (a run of a million one-step epochs already
+#: takes days).
+MAX_EPOCHS = 1_000_000
+#: Most steps per epoch and between backups: the step counters are int64, but no period beyond
+#: int32 comes round.
+MAX_STEPS = 2**31 - 1
+
+
 def check_output_dir(output_dir):
     """The absolute `output_dir`, or a ValueError when it (or a parent) is a file.
 
@@ -128,7 +136,7 @@ class Run:
         self.resume = bool(resume)
         self.overwrite = bool(overwrite)
         self.resume_keys = tuple(resume_keys)
-        self.backup_every = positive_int(backup_every, "backup_every")
+        self.backup_every = positive_int(backup_every, "backup_every", MAX_STEPS)
         self.initial_epoch = 0
         self._worker_dir = None
 
@@ -297,7 +305,7 @@ class Run:
             RuntimeError: training diverged (a metric became NaN or infinite); checkpoint.keras
                 keeps the last good model.
         """
-        positive_int(epochs, "epochs")
+        positive_int(epochs, "epochs", MAX_EPOCHS)
         make_data = data if callable(data) else lambda: data
         data = make_data()
         steps = batches_per_epoch(data, steps_per_epoch)
