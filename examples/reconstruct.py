@@ -152,7 +152,7 @@ def reconstruct(config=None, **settings):
     )
 
 
-main = runs.absl_main(reconstruct, Config, errors=(ValueError, OSError))
+main = runs.absl_main(reconstruct, Config)
 
 
 if __name__ == "__main__":

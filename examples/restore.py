@@ -132,7 +132,7 @@ def restore(config=None, **settings):
     return RestoreResult(config.output, degraded, restored, result.psnr)
 
 
-main = runs.absl_main(restore, Config, errors=(ValueError, OSError))
+main = runs.absl_main(restore, Config)
 
 
 if __name__ == "__main__":

@@ -56,6 +56,10 @@ def seed_or_random(value, name="seed"):
     return int(value)
 
 
+#: Largest step count or period in steps: the counters are int64, but no period beyond int32
+#: comes round in a training run.
+MAX_STEPS = 2**31 - 1
+
 #: Largest image (height x width) tfgen reads or makes by default: Pillow's
 #: `Image.MAX_IMAGE_PIXELS`, the size above which Pillow suspects a decompression bomb (about
 #: 256 MiB of 24-bit pixels).

@@ -35,16 +35,9 @@ _CACHED_SHUFFLE_BUFFER = 100_000
 _MAX_SHUFFLE_BUFFER = 10_000_000
 
 
-def _memory_bytes() -> int:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 16 * 2**30
-
-
 def cache_limit_bytes() -> int:
     """Largest dataset (uint8 pixels) cached in memory by `cache=True`: a quarter of the RAM."""
-    return _memory_bytes() // 4
+    return checks.memory_bytes() // 4
 
 
 def _as_size(image_size) -> tuple[int, int] | None:

@@ -78,11 +78,6 @@ def check_positive(name, value):
     return float(value)
 
 
-# Largest step count an int argument may give: Keras counts iterations in int64, but a period
-# beyond int32 would never come round in any training run.
-MAX_STEPS = 2**31 - 1
-
-
 def _optional_number(kwargs, name, minimum, strict):
     """`kwargs[name]` None, or a finite number > `minimum` (>= when not `strict`)."""
     value = kwargs.get(name)
@@ -99,9 +94,13 @@ def _optional_count(kwargs, name, minimum):
     value = kwargs.get(name)
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_STEPS:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not minimum <= value <= checks.MAX_STEPS
+    ):
         raise ValueError(
-            f"{name} must be None or an int in [{minimum}, {MAX_STEPS}], got {value!r}"
+            f"{name} must be None or an int in [{minimum}, {checks.MAX_STEPS}], got {value!r}"
         )
 
 

@@ -37,9 +37,6 @@ ARTEFACTS = (
 #: Most epochs of a run: more would never finish (a run of a million one-step epochs already
 #: takes days).
 MAX_EPOCHS = 1_000_000
-#: Most steps per epoch and between backups: the step counters are int64, but no period beyond
-#: int32 comes round.
-MAX_STEPS = 2**31 - 1
 
 
 def check_output_dir(output_dir):
@@ -136,7 +133,7 @@ class Run:
         self.resume = bool(resume)
         self.overwrite = bool(overwrite)
         self.resume_keys = tuple(resume_keys)
-        self.backup_every = positive_int(backup_every, "backup_every", MAX_STEPS)
+        self.backup_every = positive_int(backup_every, "backup_every", checks.MAX_STEPS)
         self.initial_epoch = 0
         self._worker_dir = None
 
