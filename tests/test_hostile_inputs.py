@@ -935,3 +935,22 @@ def test_a_full_disk_during_export_keeps_the_last_export_and_says_so(f, tmp_path
     assert sorted(os.listdir(path)) == before
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]  # No staging left.
     export.load_generator(path, trust_saved_model=True)  # The last good export still loads.
+
+
+def test_a_failed_picture_or_config_write_keeps_the_previous_file(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    path = tmp_path / "grid.png"
+    plot.image_grid(np.zeros((1, 4, 4, 1)), path)
+    before = path.read_bytes()
+
+    def disk_full(self, target, *args, **kwargs):
+        with open(target, "wb") as file:
+            file.write(b"\x89PNG half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        plot.image_grid(np.ones((1, 4, 4, 1)), path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["grid.png"]  # No staging file left.

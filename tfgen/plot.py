@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from tfgen import _checks as checks
+from tfgen import _files
 from tfgen._checks import positive_int
 
 __all__ = ["grid_size", "image_grid", "loss_curves"]
@@ -162,7 +163,8 @@ def image_grid(images, path, columns=None, title=None, scale=None):
         if text_width > width - 2 * PADDING:
             scaled = 0.95 * TITLE_FONT_SIZE * (width - 2 * PADDING) / text_width
             text.set_fontsize(max(MIN_TITLE_FONT_SIZE, scaled))
-    figure.savefig(path, dpi=_DPI, facecolor="white")
+    with _files.replaced_atomically(path) as staging:
+        figure.savefig(staging, dpi=_DPI, facecolor="white")
     return path
 
 
@@ -234,5 +236,6 @@ def loss_curves(history, path, title=None):
     if title:
         axes.set_title(str(title))
     figure.tight_layout()
-    figure.savefig(path, dpi=_DPI, facecolor="white")
+    with _files.replaced_atomically(path) as staging:
+        figure.savefig(staging, dpi=_DPI, facecolor="white")
     return path

@@ -13,8 +13,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfgen import _checks as checks
+from tfgen import _files, plot
 from tfgen import callbacks as tfgen_callbacks
-from tfgen import plot
 from tfgen._checks import positive_int
 from tfgen.runs.history import read_history, tensorboard_callbacks
 from tfgen.runs.inputs import batches_per_epoch
@@ -206,15 +206,17 @@ class Run:
         for name in self._staging_leftovers():
             path = self.path(name)
             shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
-        with open(self.path("config.json"), "w") as file:
-            json.dump(self.settings, file, indent=2)
+        with _files.replaced_atomically(self.path("config.json")) as staging:
+            with open(staging, "w") as file:
+                json.dump(self.settings, file, indent=2)
 
     def _staging_leftovers(self):
         """Temporary files of atomic writes that a killed run left half-written: the hidden
-        `.checkpoint.keras.*`, `.<final model>.*` and `.saved_model.*` beside their targets."""
+        `.checkpoint.keras.*`, `.<final model>.*`, `.saved_model.*`, `.losses.png.*` and
+        `.config.json.*` beside their targets."""
         if not os.path.isdir(self.output_dir):
             return []
-        targets = ("checkpoint.keras", self.final_model, "saved_model")
+        targets = ("checkpoint.keras", self.final_model, "saved_model", "losses.png", "config.json")
         prefixes = tuple(f".{name}." for name in targets)
         return sorted(name for name in os.listdir(self.output_dir) if name.startswith(prefixes))
 
