@@ -954,3 +954,15 @@ def test_a_failed_picture_or_config_write_keeps_the_previous_file(tmp_path, monk
         plot.image_grid(np.ones((1, 4, 4, 1)), path)
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["grid.png"]  # No staging file left.
+
+
+def test_bombs_among_good_images_are_skipped_and_counted(tmp_path):
+    good = [(10, 20, 30), (40, 50, 60)]
+    for i, colour in enumerate(good):
+        Image.new("RGB", (5, 5), colour).save(tmp_path / f"good{i}.gif")
+    (tmp_path / "bomb.gif").write_bytes(gif_declaring((5, 5), (12000, 12000)))
+    (tmp_path / "bomb.png").write_bytes(webp_declaring(16000, 16000))
+    ds = tdata.load(f"folder:{tmp_path}", batch_size=1, shuffle=False, value_range=(0, 255))
+    with pytest.warns(UserWarning, match="Skipped 2 of 4 image files"):
+        got = sorted(tuple(int(v) for v in b[0, 0, 0].numpy()) for b in ds)
+    assert got == good
