@@ -25,10 +25,22 @@ from PIL import Image
 from test_examples import EXAMPLES, REPO, load_example, script_environment
 
 import tfgen.data as tdata
-from tfgen import architectures, corruptions, export, plot, reconstruct, runs, stylize
+from tfgen import (
+    architectures,
+    augment,
+    callbacks,
+    corruptions,
+    export,
+    losses,
+    plot,
+    pretrained,
+    reconstruct,
+    runs,
+    stylize,
+)
 from tfgen import metrics as tm
 from tfgen.data import headers, sources
-from tfgen.models import GAN
+from tfgen.models import GAN, Autoencoder
 from tfgen.optimizers import Adam, ConjugateGradient, Nesterov
 
 NAN, INF = math.nan, math.inf
@@ -741,6 +753,153 @@ ROWS = [
         _restore(task="super_resolution", factor=0),
         V,
         "factor must be an int >= 1",
+    ),
+    # The other public building blocks.
+    (
+        "dcgan_generator side 12",
+        lambda f: architectures.dcgan_generator((12, 12, 1), 4),
+        V,
+        "side a power of two",
+    ),
+    (
+        "dcgan_generator side 2**20",
+        lambda f: architectures.dcgan_generator((2**20, 2**20, 1), 4),
+        V,
+        "side a power of two",
+    ),
+    (
+        "dcgan_generator latent_dim huge",
+        lambda f: architectures.dcgan_generator((8, 8, 1), 10**9),
+        V,
+        "latent_dim must be at most",
+    ),
+    (
+        "dcgan_discriminator 4 channels",
+        lambda f: architectures.dcgan_discriminator((8, 8, 4)),
+        V,
+        "channels in \\(1, 3\\)",
+    ),
+    (
+        "conv_decoder latent_dim negative",
+        lambda f: architectures.conv_decoder(-1, (8, 8, 1)),
+        V,
+        "latent_dim must be a positive int",
+    ),
+    ("GAN loss unknown", lambda f: losses.get("nope"), V, "loss must be one of"),
+    (
+        "gradient_penalty negative weight",
+        lambda f: losses.parse_gradient_penalty("r1:-1"),
+        V,
+        "gradient_penalty must be",
+    ),
+    (
+        "gradient_penalty nan weight",
+        lambda f: losses.parse_gradient_penalty("wgan_gp:nan"),
+        V,
+        "gradient_penalty must be",
+    ),
+    (
+        "augment policy unknown",
+        lambda f: augment.parse_policy("color,flip"),
+        V,
+        "got 'flip' in 'color,flip'",
+    ),
+    (
+        "augment strength nan",
+        lambda f: augment.diff_augment(f.images, "color", 0, strength=NAN),
+        V,
+        "strength must be a finite float",
+    ),
+    (
+        "augment strength negative",
+        lambda f: augment.diff_augment(f.images, "color", 0, strength=-1.0),
+        V,
+        "strength",
+    ),
+    ("corruption unknown", lambda f: corruptions.get("nope"), V, "corruption must be"),
+    ("JPEG quality 0", lambda f: corruptions.JPEG(0), V, "quality must be a number in"),
+    ("JPEG quality 101", lambda f: corruptions.JPEG(101), V, "quality must be a number in"),
+    ("GaussianBlur sigma huge", lambda f: corruptions.GaussianBlur(1e9), V, "sigma must be"),
+    ("GaussianNoise nan", lambda f: corruptions.GaussianNoise(NAN), V, "stddev must be"),
+    (
+        "Downsample factor above the image",
+        lambda f: corruptions.Downsample(10**6)(f.images),
+        V,
+        "needs images of height >= 1000000",
+    ),
+    ("corruption seed float", lambda f: corruptions.as_seed(1.5), V, "seed must be"),
+    (
+        "pretrained weights unknown",
+        lambda f: pretrained.weights_file("nope"),
+        V,
+        "name must be one of",
+    ),
+    (
+        "feature_extractor unknown",
+        lambda f: tm.feature_extractor("nope"),
+        V,
+        "feature extractor must be",
+    ),
+    (
+        "feature_extractor missing Inception graph",
+        lambda f: tm.feature_extractor("inception_pool3:/no/such.tgz"),
+        V,
+        "does not exist",
+    ),
+    (
+        "feature_extractor missing Keras weights",
+        lambda f: tm.feature_extractor("inception_v3:/no/such.h5"),
+        V,
+        "is not a file",
+    ),
+    (
+        "SampleGrid every_n_epochs 0",
+        lambda f: callbacks.SampleGrid(f.root, every_n_epochs=0),
+        V,
+        "every_n_epochs",
+    ),
+    (
+        "SampleGrid latent_batch huge",
+        lambda f: callbacks.SampleGrid(f.root, latent_batch=10**6),
+        V,
+        "latent_batch must be at most 1024",
+    ),
+    (
+        "StepBackup every_n_steps 0",
+        lambda f: callbacks.StepBackup(f.root, every_n_steps=0),
+        V,
+        "every_n_steps",
+    ),
+    (
+        "image_grid NaN",
+        lambda f: plot.image_grid(np.full((1, 4, 4, 1), NAN), f.root + "/g.png"),
+        V,
+        "must be finite",
+    ),
+    (
+        "image_grid scale huge",
+        lambda f: plot.image_grid(np.zeros((1, 4, 4, 1)), f.root + "/g.png", scale=10**6),
+        V,
+        "scale=1000000 would be 4000004 x 4000004 pixels",
+    ),
+    (
+        "image_grid columns 0",
+        lambda f: plot.image_grid(np.zeros((1, 4, 4, 1)), f.root + "/g.png", columns=0),
+        V,
+        "columns must be a positive int",
+    ),
+    (
+        "loss_curves empty history",
+        lambda f: plot.loss_curves({}, f.root + "/l.png"),
+        V,
+        "history holds no numeric",
+    ),
+    ("make_strategy unknown", lambda f: runs.make_strategy("nope"), V, "strategy must be one of"),
+    (
+        "Autoencoder networks not models",
+        lambda f: Autoencoder("encoder", "decoder"),
+        V,
+        "encoder must be a built keras.Model",
     ),
 ]
 

@@ -90,6 +90,12 @@ def grid_size(n, image_height, image_width, columns=None, scale=None, title=None
     rows = math.ceil(n / columns)
     height = rows * image_height * scale + (rows + 1) * PADDING
     width = columns * image_width * scale + (columns + 1) * PADDING
+    if height * width > checks.MAX_PIXELS:
+        raise ValueError(
+            f"the grid of {n} images of {image_height} x {image_width} at scale={scale} would be "
+            f"{height} x {width} pixels, more than {checks.MAX_PIXELS:,}: use a smaller scale "
+            "or fewer images"
+        )
     return height + (TITLE_HEIGHT if title else 0), width
 
 
