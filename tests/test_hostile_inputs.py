@@ -901,6 +901,42 @@ ROWS = [
         V,
         "encoder must be a built keras.Model",
     ),
+    (
+        "evaluate_generator num_samples huge",
+        lambda f: tm.evaluate_generator(f.gan, f.images, [], 10**9),
+        V,
+        "num_samples must be at most 1,000,000",
+    ),
+    (
+        "evaluate_generator batch_size 0",
+        lambda f: tm.evaluate_generator(f.gan, f.images, [], 100, batch_size=0),
+        V,
+        "batch_size",
+    ),
+    (
+        "invert steps huge",
+        lambda f: reconstruct.invert(f.generator, f.images, steps=10**9),
+        V,
+        "steps must be at most 1000000",
+    ),
+    (
+        "invert restarts huge",
+        lambda f: reconstruct.invert(f.generator, f.images, restarts=10**6),
+        V,
+        "restarts must be at most 1024",
+    ),
+    (
+        "deep_image_prior steps huge",
+        lambda f: reconstruct.deep_image_prior(np.zeros((8, 8, 3)), steps=10**9),
+        V,
+        "steps must be at most",
+    ),
+    (
+        "stylize steps huge",
+        lambda f: stylize.transfer("china", "flower", steps=10**9),
+        V,
+        "steps must be at most 1000000",
+    ),
 ]
 
 

@@ -56,6 +56,10 @@ def seed_or_random(value, name="seed"):
     return int(value)
 
 
+#: Most optimisation steps of one call (inversion, the deep image prior, stylize): a million
+#: steps already take days on a CPU.
+MAX_ITERATIONS = 1_000_000
+
 #: Largest step count or period in steps: the counters are int64, but no period beyond int32
 #: comes round in a training run.
 MAX_STEPS = 2**31 - 1

@@ -542,7 +542,8 @@ def _solver_chunk(objective, image, most_steps, maximize, project):
 
 
 def _common_checks(steps, num_snapshots, seed):
-    return positive_int(steps, "steps"), positive_int(num_snapshots, "num_snapshots"), _seed(seed)
+    steps = positive_int(steps, "steps", checks.MAX_ITERATIONS)
+    return steps, positive_int(num_snapshots, "num_snapshots", 1000), _seed(seed)
 
 
 def transfer(

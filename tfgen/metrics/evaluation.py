@@ -23,6 +23,9 @@ from tfgen.models import sampling_network
 
 __all__ = ["Sampler", "default_metrics", "evaluate_generator", "sampler", "score"]
 
+#: Most images `score` generates.
+MAX_SAMPLES = 1_000_000
+
 
 class Sampler:
     """Images in [-1, 1] from latent codes: `sampler(z)`, with `latent_dim` and `image_shape`."""
@@ -104,6 +107,8 @@ def score(metrics, generator, real, num_samples, batch_size=250, seed=0):
     """
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 2:
         raise ValueError(f"num_samples must be an int >= 2, got {num_samples!r}")
+    if num_samples > MAX_SAMPLES:  # 50,000 is the usual FID; a million is already days
+        raise ValueError(f"num_samples must be at most {MAX_SAMPLES:,}, got {num_samples!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     if not metrics:
