@@ -202,7 +202,7 @@ def _restore(**settings):
 
 # --- the table ------------------------------------------------------------------------------------
 
-V, T = ValueError, TypeError
+V = ValueError  # tfgen raises ValueError for every bad argument (tfgen._checks)
 
 # (id, call taking the fixture namespace, expected error, pattern the message must match)
 ROWS = [
