@@ -1,11 +1,12 @@
 """Scores a trained generator against a dataset: FID, KID, precision and recall.
 
     python examples/evaluate.py --model=runs/gan/gan.keras                  # bundled digits
-    python examples/evaluate.py --model=runs/gan/saved_model --num_samples=5000
+    python examples/evaluate.py --model=runs/gan/saved_model --trust_saved_model
     python examples/evaluate.py --model=runs/mnist/gan.keras --dataset=mnist \
         --features=inception_pool3:/data/inception-2015-12-05.tgz
 
-`--model` is a `.keras` GAN (or generator) or a SavedModel exported by tfgen; the real images are
+`--model` is a `.keras` GAN (or generator) or, with --trust_saved_model, a SavedModel exported by
+tfgen (a program: see the README's "What is safe to load"); the real images are
 `--dataset` (as in training) at the generator's size. `--features` chooses the feature network:
 `digits` (shipped with tfgen), `inception_pool3:PATH` (the reference FID network; scores
 comparable with published ones) or `inception_v3:PATH` (Keras' ImageNet weights; not comparable).
@@ -26,6 +27,12 @@ flags.DEFINE_string("features", "digits", "digits, inception_pool3:PATH or incep
 flags.DEFINE_integer("num_samples", 10_000, "Generated images (and the most real ones) scored.")
 flags.DEFINE_integer("batch_size", 250, "Images per batch.")
 flags.DEFINE_integer("seed", 0, "Seed of the latent codes.")
+flags.DEFINE_bool(
+    "trust_saved_model",
+    False,
+    "Load a SavedModel --model: it is a program that runs whatever ops it holds, so only one "
+    "from a source you trust (a .keras file needs no trust: it loads with safe_mode).",
+)
 flags.mark_flag_as_required("model")
 
 
@@ -43,6 +50,7 @@ def main(argv):
         seed=FLAGS.seed,
         split=FLAGS.split,
         data_dir=FLAGS.data_dir,
+        trust_saved_model=FLAGS.trust_saved_model,
     )
     print(f"{FLAGS.model} against {FLAGS.dataset} ({FLAGS.split}), {extractor.name} features:")
     for key, value in scores.items():
@@ -50,4 +58,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    from tfgen import runs
+
+    app.run(runs.reporting_errors(main))

@@ -11,7 +11,8 @@ known pixels (with --mask_fraction > 0, the pixels hidden from the solver are sh
 and the reconstructions G(z). The generator fills hidden pixels in from what it learnt:
 inpainting with the generator as the image prior.
 
---model is a `.keras` file or a SavedModel export (see `tfgen.export.load_generator`).
+--model is a `.keras` file or, with --trust_saved_model, a SavedModel export (a program: see
+`tfgen.export.load_generator`).
 --images is a folder of image files, or (default) the test split of the bundled dataset the
 model was trained on (`--dataset`, default "digits").
 """
@@ -30,6 +31,9 @@ import tfgen  # noqa: E402
 from tfgen import corruptions, plot, runs  # noqa: E402
 from tfgen.runs import setting  # noqa: E402
 
+# Most images reconstructed: each is a column of the figure.
+MAX_COUNT = 256
+
 
 @dataclasses.dataclass
 class Config:
@@ -39,6 +43,11 @@ class Config:
         "runs/gan/gan.keras",
         "A .keras file (a trained GAN from examples/train_gan.py, a VAE or a generator) or a "
         "SavedModel directory exported by tfgen.export.",
+    )
+    trust_saved_model: bool = setting(
+        False,
+        "Load a SavedModel --model: it is a program that runs whatever ops it holds, so only one "
+        "from a source you trust (a .keras file loads with safe_mode and needs no trust).",
     )
     images: str | None = setting(
         None, "Folder of image files to reconstruct; default the test split of --dataset.", kind=str
@@ -84,7 +93,14 @@ def reconstruct(config=None, **settings):
     Returns a `ReconstructionResult`; raises ValueError for a bad setting or a missing model.
     """
     config = dataclasses.replace(config or Config(), **settings)
-    generator = tfgen.export.load_generator(config.model)
+    if isinstance(config.count, bool) or not isinstance(config.count, int):
+        raise ValueError(f"count must be an int, got {config.count!r}")
+    if not 1 <= config.count <= MAX_COUNT:
+        raise ValueError(
+            f"count must lie in [1, {MAX_COUNT}] (one figure column each), got {config.count}"
+        )
+    masking = corruptions.RandomMask(config.mask_fraction, patch_size=config.mask_patch)
+    generator = tfgen.export.load_generator(config.model, config.trust_saved_model)
     runs.set_random_seed(config.seed)
     image_shape = tuple(int(d) for d in generator.outputs[0].shape[1:])
     source = f"folder:{config.images}" if config.images else config.dataset
@@ -98,9 +114,10 @@ def reconstruct(config=None, **settings):
         drop_remainder=False,
     )
     images = runs.first_images(dataset, config.count)
+    if len(images) < config.count:
+        raise ValueError(f"count={config.count}, but {source} holds only {len(images)} images")
     mask = None
     if config.mask_fraction > 0:
-        masking = corruptions.RandomMask(config.mask_fraction, patch_size=config.mask_patch)
         mask = np.asarray(masking.mask(images, seed=config.seed))
     result = tfgen.reconstruct.invert(
         generator,
@@ -135,7 +152,7 @@ def reconstruct(config=None, **settings):
     )
 
 
-main = runs.absl_main(reconstruct, Config, errors=ValueError)
+main = runs.absl_main(reconstruct, Config)
 
 
 if __name__ == "__main__":

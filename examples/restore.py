@@ -34,6 +34,8 @@ from tfgen.data.builders import PHOTO_NAMES, photo_arrays  # noqa: E402
 from tfgen.runs import setting  # noqa: E402
 
 TASKS = ("denoise", "inpaint", "super_resolution")
+# Largest side: the prior's network holds dozens of feature maps of the image's size.
+MAX_SIZE = 2048
 
 
 @dataclasses.dataclass
@@ -74,7 +76,7 @@ def load_image(name, size):
             raise ValueError(f"image photo:NAME needs NAME in {PHOTO_NAMES}, got {name!r}")
         picture = Image.fromarray(photos[name[6:]])
     elif os.path.isfile(name):
-        picture = Image.open(name).convert("RGB")
+        picture = Image.fromarray(tfgen.data.read_image(name, "image"))
     else:
         raise ValueError(f"image must be an image file or photo:NAME, got {name!r}")
     side = min(picture.size)
@@ -88,6 +90,10 @@ def restore(config=None, **settings):
     config = dataclasses.replace(config or Config(), **settings)
     if config.task == "inpaint" and not config.corrupt:
         raise ValueError("task inpaint needs corrupt=True: the mask of a given image is unknown")
+    if isinstance(config.size, bool) or not isinstance(config.size, int):
+        raise ValueError(f"size must be an int, got {config.size!r}")
+    if not 1 <= config.size <= MAX_SIZE:
+        raise ValueError(f"size must lie in [1, {MAX_SIZE}] pixels, got {config.size}")
     image = load_image(config.image, config.size)
     batch = 2.0 * image[None] - 1.0
     mask = operator = clean = None
@@ -126,7 +132,7 @@ def restore(config=None, **settings):
     return RestoreResult(config.output, degraded, restored, result.psnr)
 
 
-main = runs.absl_main(restore, Config, errors=ValueError)
+main = runs.absl_main(restore, Config)
 
 
 if __name__ == "__main__":

@@ -40,8 +40,9 @@ flags.DEFINE_string("output_dir", "runs/stylize", "Where the pictures and settin
 
 def run(task, output_dir, **settings):
     """Run one task of `tfgen.stylize` and save its result; return (result, paths)."""
-    from tfgen import stylize
+    from tfgen import runs, stylize
 
+    runs.check_output_dir(output_dir)  # Before the work, not when saving it.
     common = {key: settings[key] for key in ("optimizer", "learning_rate", "steps", "seed")}
     if task == "transfer":
         result = stylize.transfer(
@@ -80,4 +81,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    from tfgen import runs
+
+    app.run(runs.reporting_errors(main))

@@ -102,6 +102,35 @@ def test_tfds_load_of_bundled_builder_works_offline(tmp_path, digits_ref, no_net
     assert not no_network
 
 
+def _draws_after_seed_and_load(data_dir):
+    """What a seeded run draws from every global generator after loading the digits."""
+    import random
+
+    import keras
+
+    keras.utils.set_random_seed(7)
+    tdata.load("digits", data_dir=data_dir, batch_size=8, seed=7)
+    return (
+        random.random(),
+        np.random.random(),  # noqa: NPY002  (the global generator is the point)
+        float(keras.random.uniform([])),
+        float(tf.random.uniform([])),
+    )
+
+
+def test_preparing_bundled_data_leaves_the_global_generators_alone(tmp_path, capsys):
+    # tfds names its temporary folder with Python's `random` only when it prepares data.
+    data_dir = str(tmp_path)
+    preparing = _draws_after_seed_and_load(data_dir)
+    printed = capsys.readouterr().out
+    prepared = _draws_after_seed_and_load(data_dir)
+    assert preparing == prepared
+    # Said what happens, instead of tfds' "Downloading and preparing ... Unknown size".
+    assert "Preparing the bundled dataset 'tfgen_digits' once" in printed
+    assert "Downloading" not in printed and "Unknown size" not in printed
+    assert "Preparing" not in capsys.readouterr().out  # Only the first time.
+
+
 def _source_photos():
     """The photographs read independently of tfgen: sklearn's arrays and Pillow."""
     from matplotlib import cbook

@@ -359,6 +359,7 @@ def test_reconstruct_example_reads_a_folder_through_the_export(gan_run, tmp_path
         mpimg.imsave(folder / f"{i}.png", rng.uniform(size=(8, 8)), cmap="gray")
     result = reconstruct.reconstruct(
         model=gan_run.saved_model_dir,
+        trust_saved_model=True,
         images=str(folder),
         count=2,
         steps=2,

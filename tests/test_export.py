@@ -195,7 +195,11 @@ def test_load_generator_reads_the_export_and_the_keras_file(models, exported, tm
     gan, _ = models
     z = exported["inputs"]["z_gan"]
     expected = gan.ema_generator(z, training=False)  # in [-1, 1], as the models use it
-    from_export = export.load_generator(exported["gan_path"])
+    with pytest.raises(
+        ValueError, match="is a SavedModel and a SavedModel is a TensorFlow program"
+    ):
+        export.load_generator(exported["gan_path"])  # Not without the user's trust.
+    from_export = export.load_generator(exported["gan_path"], trust_saved_model=True)
     np.testing.assert_allclose(from_export(z), np.clip(expected, -1, 1), atol=1e-5)
     gan.save(tmp_path / "gan.keras")
     from_file = export.load_generator(str(tmp_path / "gan.keras"))
@@ -237,7 +241,7 @@ def test_a_damaged_export_is_refused_not_loaded(models, tmp_path, damage):
     with open(target, "wb") as file:
         file.write(bytes(data))
     with pytest.raises(ValueError, match="is a truncated or corrupt SavedModel"):
-        export.load_generator(path)
+        export.load_generator(path, trust_saved_model=True)
 
 
 def test_decoder_export_serves_without_tfgen(models, exported):

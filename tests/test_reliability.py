@@ -43,11 +43,11 @@ def flags(settings):
     return [f"--{key}={value}" for key, value in settings.items()]
 
 
-def start(script, settings, output_dir, *extra):
+def start(script, settings, output_dir, *extra, environment=None):
     command = [sys.executable, os.path.join(EXAMPLES, script), *flags(settings)]
     return subprocess.Popen(
         [*command, f"--output_dir={output_dir}", *extra],
-        env=script_environment(),
+        env=environment or script_environment(),
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -204,6 +204,19 @@ def test_a_run_resumed_inside_an_epoch_equals_an_uninterrupted_one(tmp_path, req
         [np.asarray(v) for v in tfgen.callbacks.training_variables(reference.model)],
     )
     assert resumed.history == reference.history  # The second epoch's row averages its 5 steps.
+
+
+@pytest.mark.slow
+def test_a_seeded_run_is_the_same_whether_or_not_the_data_had_to_be_prepared(tmp_path):
+    # The first run prepares the bundled digits in a fresh data directory, the second finds
+    # them there: preparing must not move any generator the seed set.
+    environment = dict(script_environment(), TFDS_DATA_DIR=str(tmp_path / "tfds"))
+    settings = dict(TINY, steps=2, epochs=2, deterministic=True)
+    for name in ("preparing", "prepared"):
+        finish(start("train_gan.py", settings, tmp_path / name, environment=environment))
+    assert_identical(
+        weights(tmp_path / "prepared" / "gan.keras"), weights(tmp_path / "preparing" / "gan.keras")
+    )
 
 
 @pytest.mark.slow

@@ -32,6 +32,7 @@ would. Call these functions where a replica context exists: in a `train_step`, i
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import tensorflow as tf
@@ -144,8 +145,13 @@ def parse_policy(policy) -> tuple[str, ...]:
 
 
 def _check_strength(strength):
-    if isinstance(strength, bool) or not isinstance(strength, numbers.Real) or strength < 0:
-        raise ValueError(f"strength must be a float >= 0, got {strength!r}")
+    if (
+        isinstance(strength, bool)
+        or not isinstance(strength, numbers.Real)
+        or not math.isfinite(strength)
+        or strength < 0
+    ):
+        raise ValueError(f"strength must be a finite float >= 0, got {strength!r}")
     return float(strength)
 
 

@@ -49,6 +49,8 @@ __all__ = [
 
 #: Latent codes in a sample grid when `latent_batch` is None: an 8 x 8 grid.
 DEFAULT_LATENT_BATCH = 64
+#: Most images in one sample grid (a 32 x 32 grid): more would make pictures no one can read.
+MAX_LATENT_BATCH = 1024
 
 
 def is_chief() -> bool:
@@ -220,6 +222,9 @@ class SampleGrid(_EpochGrid):
                 )
         elif isinstance(latent_batch, bool) or (latent_batch is not None and latent_batch < 1):
             raise ValueError(f"latent_batch must be {allowed}, got {latent_batch!r}")
+        count = latent_batch if isinstance(latent_batch, numbers.Integral) else len(latent_batch)
+        if latent_batch is not None and count > MAX_LATENT_BATCH:
+            raise ValueError(f"latent_batch must be at most {MAX_LATENT_BATCH} codes, got {count}")
         self.latent_batch = DEFAULT_LATENT_BATCH if latent_batch is None else latent_batch
         self.seed = checks.seed(seed, optional=False)
         self._codes = None

@@ -43,6 +43,7 @@ import zlib
 import keras
 import tensorflow as tf
 
+from tfgen import _checks as checks
 from tfgen.models import sampling_network
 
 __all__ = ["export_decoder", "export_generator", "load_generator"]
@@ -107,7 +108,14 @@ def _write_atomically(archive, path):
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{name}.export-", dir=parent)
     try:
-        archive.write_out(staging, verbose=False)
+        try:
+            archive.write_out(staging, verbose=False)
+        except tf.errors.OpError as error:  # a full disk, a quota: the staging copy fails
+            reason = (error.message or str(error)).splitlines()[0]
+            raise OSError(
+                f"could not write the SavedModel {path!r} ({type(error).__name__}: {reason}); "
+                "nothing was replaced: a previous export there is unchanged"
+            ) from None
         if not os.path.exists(os.path.join(staging, _SAVED_MODEL_FILE)):
             raise RuntimeError(f"the SavedModel written to {staging!r} is incomplete")
         previous = None
@@ -315,7 +323,14 @@ def _export_restorer(network, path):
     return _write_atomically(archive, path)
 
 
-def load_generator(path):
+#: Why a SavedModel is loaded only when its user says they trust it.
+SAVED_MODEL_RISK = (
+    "a SavedModel is a TensorFlow program: loading and calling it runs whatever ops its graph "
+    "holds (writing files included), so load only one from a source you trust"
+)
+
+
+def load_generator(path, trust_saved_model=False):
     """The network that maps codes to images in a `.keras` file or a SavedModel export.
 
     From a `.keras` file (loaded with safe_mode on): a GAN's sampling generator, a
@@ -326,10 +341,15 @@ def load_generator(path):
     A `.keras` file is a zip archive with a CRC-32 checksum per member: it is checked whole
     before loading, so a truncated or damaged file is refused, never loaded in part.
 
+    A SavedModel is a program (TensorFlow's security notes: "models are programs"), so one is
+    loaded only with `trust_saved_model=True`; a `.keras` file loads with safe_mode, which
+    refuses the layers that run arbitrary code (Lambda), whatever its source.
+
     Raises:
-        ValueError: `path` is neither an existing `.keras` file nor a SavedModel directory, or
-            the file or the SavedModel is truncated or corrupt.
+        ValueError: `path` is neither an existing `.keras` file nor a SavedModel directory, the
+            file or the SavedModel is truncated or corrupt, or a SavedModel is not trusted.
     """
+    checks.boolean(trust_saved_model, "trust_saved_model")
     path = os.fspath(path) if isinstance(path, str | os.PathLike) else path
     saved_model = isinstance(path, str) and os.path.isfile(os.path.join(path, "saved_model.pb"))
     if not saved_model and not (isinstance(path, str) and path.endswith(".keras")):
@@ -341,6 +361,11 @@ def load_generator(path):
         raise ValueError(
             f"model {path!r} does not exist: train one first (python examples/train_gan.py) "
             "or pass --model"
+        )
+    if saved_model and not trust_saved_model:
+        raise ValueError(
+            f"model {path!r} is a SavedModel and {SAVED_MODEL_RISK}: pass trust_saved_model=True "
+            "(--trust_saved_model in the examples) if you do, or give the run's .keras file"
         )
     if saved_model:
         try:  # TensorFlow checks the graph's structure and each variable's CRC-32C.
@@ -357,7 +382,23 @@ def load_generator(path):
     _check_keras_file(path)
     # Compiled, because a GAN's moving-average generator is made by its compile settings.
     model = keras.saving.load_model(path, safe_mode=True)
-    return sampling_network(model)
+    return _checked_generator(sampling_network(model), path)
+
+
+def _checked_generator(network, path):
+    """`network` if it maps codes (batch, *code_shape) to images (batch, H, W, C)."""
+    inputs = network.inputs or []
+    first = tuple(inputs[0].shape) if inputs else ()
+    outputs = network.outputs or []
+    produced = tuple(outputs[0].shape) if len(outputs) == 1 else ()
+    if len(first) < 2 or len(produced) != 4:
+        raise ValueError(
+            f"model {path!r} holds no generator: its network {network.name!r} takes "
+            f"{first or 'no input'} and returns {produced or 'several outputs'}, where a "
+            "generator takes codes (batch, *code_shape) and returns images (batch, H, W, C); give "
+            "a GAN, a generator, or a reconstruction model's file"
+        )
+    return network
 
 
 def _check_keras_file(path):

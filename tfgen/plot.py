@@ -14,6 +14,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from tfgen import _checks as checks
+from tfgen import _files
 from tfgen._checks import positive_int
 
 __all__ = ["grid_size", "image_grid", "loss_curves"]
@@ -38,7 +40,11 @@ def _check_path(path, name="path"):
     if not isinstance(path, str | os.PathLike) or not os.fspath(path):
         raise ValueError(f"{name} must be a file path, got {path!r}")
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ValueError(f"{name} {path!r} is a directory, not a file path")
+    directory = checks.directory_path(
+        os.path.dirname(os.path.abspath(path)), f"the folder of {name}"
+    )
     os.makedirs(directory, exist_ok=True)
     return path
 
@@ -84,6 +90,12 @@ def grid_size(n, image_height, image_width, columns=None, scale=None, title=None
     rows = math.ceil(n / columns)
     height = rows * image_height * scale + (rows + 1) * PADDING
     width = columns * image_width * scale + (columns + 1) * PADDING
+    if height * width > checks.MAX_PIXELS:
+        raise ValueError(
+            f"the grid of {n} images of {image_height} x {image_width} at scale={scale} would be "
+            f"{height} x {width} pixels, more than {checks.MAX_PIXELS:,}: use a smaller scale "
+            "or fewer images"
+        )
     return height + (TITLE_HEIGHT if title else 0), width
 
 
@@ -157,7 +169,8 @@ def image_grid(images, path, columns=None, title=None, scale=None):
         if text_width > width - 2 * PADDING:
             scaled = 0.95 * TITLE_FONT_SIZE * (width - 2 * PADDING) / text_width
             text.set_fontsize(max(MIN_TITLE_FONT_SIZE, scaled))
-    figure.savefig(path, dpi=_DPI, facecolor="white")
+    with _files.replaced_atomically(path) as staging:
+        figure.savefig(staging, dpi=_DPI, facecolor="white")
     return path
 
 
@@ -229,5 +242,6 @@ def loss_curves(history, path, title=None):
     if title:
         axes.set_title(str(title))
     figure.tight_layout()
-    figure.savefig(path, dpi=_DPI, facecolor="white")
+    with _files.replaced_atomically(path) as staging:
+        figure.savefig(staging, dpi=_DPI, facecolor="white")
     return path

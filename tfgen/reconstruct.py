@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfgen import architectures, corruptions, optimizers, solvers
+from tfgen._checks import MAX_ITERATIONS
 
 __all__ = [
     "DIP_DEPTH",
@@ -137,9 +138,11 @@ def invert(
         raise ValueError(f"method must be one of {INVERSION_METHODS}, got {method!r}")
     if not isinstance(loss, str) or loss not in INVERSION_LOSSES:
         raise ValueError(f"loss must be one of {INVERSION_LOSSES}, got {loss!r}")
-    for name, value in (("steps", steps), ("restarts", restarts)):
+    for name, value, most in (("steps", steps, MAX_ITERATIONS), ("restarts", restarts, 1024)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if value > most:
+            raise ValueError(f"{name} must be at most {most}, got {value!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
         raise ValueError(f"seed must be None or an int, got {seed!r}")
     latent_shape, image_shape = _check_generator(generator)
@@ -253,6 +256,13 @@ def _check_mask(mask, shape):
         raise ValueError(
             f"mask values must lie in [0, 1] (1 = known, 0 = missing), got values in "
             f"[{mask.min():g}, {mask.max():g}]"
+        )
+    # An image with no known pixel fits any code with error 0: a perfect score meaning nothing.
+    hidden = np.flatnonzero(mask.reshape(batch, -1).max(axis=1) == 0)
+    if hidden.size:
+        raise ValueError(
+            f"mask hides every pixel of image(s) {hidden[:5].tolist()} (all zeros): nothing is "
+            "known to fit there; keep some pixels known (1) in every image"
         )
     return mask
 
@@ -390,6 +400,8 @@ def deep_image_prior(
     for name, value in (("steps", steps), ("report_every", report_every)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if value > MAX_ITERATIONS:
+            raise ValueError(f"{name} must be at most {MAX_ITERATIONS}, got {value!r}")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise ValueError(f"seed must be an int, got {seed!r}")
     ok = isinstance(smoothing, numbers.Real) and not isinstance(smoothing, bool)

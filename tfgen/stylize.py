@@ -89,6 +89,9 @@ _LEARNING_RATES = {"adam": 0.3, "nesterov": 10.0, "gradient_descent": 20.0}
 DEFAULT_OPTIMIZER = "adam"
 # The learning rates above are for images of this many pixels (64x64); see _named_optimizer.
 _REFERENCE_PIXELS = 64 * 64
+#: Largest result (height x width): the optimisation holds the image, its gradient, optimizer
+#: slots and every feature map of 128 filters per layer, a few hundred floats per pixel.
+MAX_PIXELS = 2048 * 2048
 # Conjugate gradient's line search takes at most this many evaluations (tfgen.solvers default),
 # plus one refining evaluation.
 _LINE_SEARCH_EVALUATIONS = 26
@@ -291,17 +294,16 @@ def load_image(image, size=None):
         size: None, an int or (height, width): centre-crop to that aspect, then resize (area
             averaging).
     """
-    size = _image_size(size)
+    size = _image_size(size, "size")
     if isinstance(image, str | os.PathLike):
         from tfgen.data import builders
 
         if isinstance(image, str) and image in builders.PHOTO_NAMES:
             image = builders.photo_arrays()[image]
         elif os.path.isfile(image):
-            from PIL import Image
+            from tfgen.data import sources
 
-            with Image.open(image) as opened:
-                image = np.asarray(opened.convert("RGB"))
+            image = sources.read_image(image)
         else:
             raise ValueError(
                 f"image {os.fspath(image)!r} is neither a file nor a bundled photograph "
@@ -325,7 +327,7 @@ def load_image(image, size=None):
     return np.clip(tf.image.resize(array, size, method="area").numpy(), 0.0, 1.0)
 
 
-def _image_size(image_size):
+def _image_size(image_size, name="image_size"):
     if image_size is None:
         return None
     if isinstance(image_size, numbers.Integral) and not isinstance(image_size, bool):
@@ -334,8 +336,8 @@ def _image_size(image_size):
     if len(size) != 2 or not all(
         isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1 for s in size
     ):
-        raise ValueError(f"image_size must be None, an int >= 1 or (height, width), got {size!r}")
-    return tuple(int(s) for s in size)
+        raise ValueError(f"{name} must be None, an int >= 1 or (height, width), got {size!r}")
+    return checks.image_pixels(tuple(int(s) for s in size), name, MAX_PIXELS)
 
 
 def _prepare(image, name, size, channels):
@@ -540,7 +542,8 @@ def _solver_chunk(objective, image, most_steps, maximize, project):
 
 
 def _common_checks(steps, num_snapshots, seed):
-    return positive_int(steps, "steps"), positive_int(num_snapshots, "num_snapshots"), _seed(seed)
+    steps = positive_int(steps, "steps", checks.MAX_ITERATIONS)
+    return steps, positive_int(num_snapshots, "num_snapshots", 1000), _seed(seed)
 
 
 def transfer(
@@ -652,7 +655,7 @@ def texture(
     `transfer`.
     """
     steps, num_snapshots, seed = _common_checks(steps, num_snapshots, seed)
-    size = _image_size(size)
+    size = _image_size(size, "size")
     if size is None:
         raise ValueError("size must be an int >= 1 or (height, width), got None")
     tv_weight = _weight("tv_weight", tv_weight)
@@ -781,7 +784,7 @@ def save_result(result, output_dir, settings=None):
 
     if not isinstance(result, StylizeResult):
         raise ValueError(f"result must be a StylizeResult, got {type(result).__name__}")
-    os.makedirs(output_dir, exist_ok=True)
+    os.makedirs(checks.directory_path(output_dir, "output_dir"), exist_ok=True)
     paths = {name: os.path.join(output_dir, name) for name in ("image.png", "progress.png")}
     paths["losses.png"] = os.path.join(output_dir, "losses.png")
 

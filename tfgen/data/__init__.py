@@ -14,7 +14,7 @@ Importing this package also registers the offline tfds builders `tfgen_digits` a
 
 from tfgen.data.builders import PHOTO_NAMES, PhotosConfig, TfgenDigits, TfgenPhotos
 from tfgen.data.pipeline import FITS, class_names, load, preprocess
-from tfgen.data.sources import BUNDLED, DataNotPreparedError, network_available
+from tfgen.data.sources import BUNDLED, DataNotPreparedError, network_available, read_image
 
 __all__ = [
     "BUNDLED",
@@ -29,6 +29,7 @@ __all__ = [
     "load",
     "network_available",
     "preprocess",
+    "read_image",
 ]
 
 

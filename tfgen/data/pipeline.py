@@ -31,18 +31,13 @@ _LUMA = (0.2989, 0.5870, 0.1140)
 
 _DEFAULT_SHUFFLE_BUFFER = 10_000
 _CACHED_SHUFFLE_BUFFER = 100_000
-
-
-def _memory_bytes() -> int:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 16 * 2**30
+# A larger buffer would hold more images than any dataset tfgen reads in memory.
+_MAX_SHUFFLE_BUFFER = 10_000_000
 
 
 def cache_limit_bytes() -> int:
     """Largest dataset (uint8 pixels) cached in memory by `cache=True`: a quarter of the RAM."""
-    return _memory_bytes() // 4
+    return checks.memory_bytes() // 4
 
 
 def _as_size(image_size) -> tuple[int, int] | None:
@@ -63,14 +58,20 @@ def _as_size(image_size) -> tuple[int, int] | None:
     return values
 
 
-def _check_args(name, image_size, channels, batch_size, value_range, fit, repeat, cache, download):
+def _check_args(
+    name, image_size, channels, batch_size, value_range, fit, repeat, cache, download, max_pixels
+):
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string, got {name!r}")
     size = _as_size(image_size)
+    if size is not None:
+        checks.image_pixels(size, "image_size", max_pixels)
     if channels is not None and (isinstance(channels, bool) or channels not in (1, 3)):
         raise ValueError(f"channels must be 1, 3 or None (keep the source's), got {channels!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if size is not None:  # Again with the real channels once the source is known.
+        checks.batch_fits(batch_size, (*size, channels or 1))
     try:
         low, high = (float(v) for v in value_range)
     except (TypeError, ValueError):
@@ -91,12 +92,8 @@ def _check_args(name, image_size, channels, batch_size, value_range, fit, repeat
 
 
 def _check_shuffle_buffer(shuffle_buffer):
-    if shuffle_buffer is not None and (
-        isinstance(shuffle_buffer, bool)
-        or not isinstance(shuffle_buffer, int)
-        or shuffle_buffer <= 0
-    ):
-        raise ValueError(f"shuffle_buffer must be a positive int, got {shuffle_buffer!r}")
+    if shuffle_buffer is not None:
+        checks.positive_int(shuffle_buffer, "shuffle_buffer", _MAX_SHUFFLE_BUFFER)
 
 
 def _resize(image, size):
@@ -296,11 +293,20 @@ def load(
       ValueError: bad arguments, unknown name, empty folder, or a batch larger than the data.
       DataNotPreparedError: a tfds dataset is not prepared and cannot be downloaded now.
     """
+    sources.check_max_pixels(max_pixels)
     size, (low, high) = _check_args(
-        name, image_size, channels, batch_size, value_range, fit, repeat, cache, download
+        name,
+        image_size,
+        channels,
+        batch_size,
+        value_range,
+        fit,
+        repeat,
+        cache,
+        download,
+        max_pixels,
     )
     _check_shuffle_buffer(shuffle_buffer)
-    sources.check_max_pixels(max_pixels)
     seed = checks.seed(seed)
     for argument, value in dict(
         shuffle=shuffle, drop_remainder=drop_remainder, with_labels=with_labels
@@ -320,6 +326,7 @@ def load(
         with_labels,
     )
     shape = output_shape(source, size, channels)
+    checks.batch_fits(batch_size, shape)
     per_pipeline_batch = batch_size
     if input_context is not None:
         per_pipeline_batch = input_context.get_per_replica_batch_size(batch_size)

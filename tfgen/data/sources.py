@@ -7,18 +7,23 @@ turns one element into an image tensor (height, width, channels), and what is kn
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import os
 import socket
 import threading
 import types
+import warnings
 from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from tfgen.data import builders
+from tfgen import _checks as checks
+from tfgen import _global_random
+from tfgen.data import builders, headers
 
 __all__ = [
     "BUNDLED",
@@ -44,7 +49,7 @@ IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 
 # Largest image (height x width) decoded from a file: Pillow's `Image.MAX_IMAGE_PIXELS`, the
 # size above which Pillow warns of a decompression bomb (about 256 MiB of 24-bit RGB pixels).
-DEFAULT_MAX_PIXELS = 89_478_485
+DEFAULT_MAX_PIXELS = checks.MAX_PIXELS
 
 # Host probed to decide whether a tfds download can work (tfds' own mirror bucket).
 _PROBE_ADDRESS = ("storage.googleapis.com", 443)
@@ -162,7 +167,9 @@ def prepare(builder, download: bool | None) -> None:
     Bundled builders are generated from installed files. Other datasets are downloaded when
     `download` is True, or when it is None and the network answers within two seconds; otherwise
     a `DataNotPreparedError` says how to prepare the data. The cloud-bucket shortcut of tfds is
-    turned off so that nothing waits on an unreachable network.
+    turned off so that nothing waits on an unreachable network. Preparing leaves the global
+    random generators as it found them (tfds draws a temporary folder name from Python's
+    `random`), so a seeded run is the same whether or not the data had to be prepared first.
     """
     if builder.is_prepared():
         return
@@ -177,9 +184,20 @@ def prepare(builder, download: bool | None) -> None:
                 f"{_PROBE_TIMEOUT_S:g} s)"
             )
             raise DataNotPreparedError(_not_prepared_message(builder, reason))
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(try_download_gcs=False)
-    )
+    config = tfds.download.DownloadConfig(try_download_gcs=False)
+    with _global_random.untouched():
+        if not offline:
+            builder.download_and_prepare(download_config=config)
+            return
+        # tfds would announce a download of "Unknown size": say what happens instead.
+        print(
+            f"Preparing the bundled dataset {builder.name!r} once, from files installed with "
+            f"tfgen's dependencies (no download), in {os.fspath(builder.data_dir_root)!r}; "
+            "later runs read it from there.",
+            flush=True,
+        )
+        with contextlib.redirect_stdout(io.StringIO()):
+            builder.download_and_prepare(download_config=config)
 
 
 def _image_key(builder, image_key: str | None) -> str:
@@ -290,14 +308,49 @@ def _folder_classes(root: str, files: list[str]) -> tuple[tuple[str, ...], list[
     return names, [index[t] for t in top]
 
 
+def _identity(path: str):
+    """(device, inode) of what `path` leads to, or None when it leads nowhere."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
 def _list_images(root: str) -> list[str]:
-    files = []
+    """The image files under `root`, links followed, each folder and each file read once.
+
+    A symbolic link back to a folder already read (a loop, or a second way to one folder) is
+    not entered again, and a file reached twice (links, hard links) is listed once; one
+    warning counts what was cut.
+    """
+    files, seen_folders, seen_files = [], set(), set()
+    cut_folders = repeated_files = 0
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        folder = _identity(dirpath)
+        if folder in seen_folders:
+            dirnames[:] = []
+            cut_folders += 1
+            continue
+        seen_folders.add(folder)
         dirnames.sort()
-        files.extend(
-            os.path.join(dirpath, f)
-            for f in sorted(filenames)
-            if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith(".")
+        for name in sorted(filenames):
+            if not name.lower().endswith(IMAGE_EXTENSIONS) or name.startswith("."):
+                continue
+            path = os.path.join(dirpath, name)
+            identity = _identity(path)
+            if identity is not None and identity in seen_files:
+                repeated_files += 1
+                continue
+            seen_files.add(identity)
+            files.append(path)
+    if cut_folders or repeated_files:
+        warnings.warn(
+            f"folder {root!r}: {cut_folders} linked folders already read (symbolic-link loops "
+            f"or repeats) were not entered again and {repeated_files} files reached twice were "
+            "listed once; every image is read once.",
+            UserWarning,
+            stacklevel=5,  # load or class_names -> open_source -> folder_source -> here
         )
     return files
 
@@ -329,11 +382,12 @@ def _unsigned(contents, offset, length, little_endian):
 def header_pixels(contents):
     """Pixels (height x width, int64) an encoded image declares in its header, read undecoded.
 
-    PNG: the IHDR chunk's width and height (big-endian, bytes 16-23); GIF: the logical screen
-    (little-endian 16-bit, bytes 6-9); BMP: the DIB header's width and height (little-endian
-    32-bit, bytes 18-25, the height's sign gives the row order); JPEG: the frame header, read
-    by `tf.image.extract_jpeg_shape`. Anything else, or a file too short for its header, gives
-    0: the decoder then refuses it.
+    PNG: the IHDR chunk's width and height (big-endian, bytes 16-23); BMP: the DIB header's
+    width and height (little-endian 32-bit, bytes 18-25, the height's sign gives the row
+    order); JPEG: the frame header, read by `tf.image.extract_jpeg_shape`; GIF and WebP: every
+    frame times the canvas that holds them all (`tfgen.data.headers`, which walks the blocks;
+    for a GIF the logical screen alone can be 1 x 1 above a 12000 x 12000 frame). Anything
+    else, or a file too short for its header, gives 0 (`decode_image_file` refuses it).
     """
     contents = tf.convert_to_tensor(contents, tf.string)
     size = tf.strings.length(contents)
@@ -344,8 +398,12 @@ def header_pixels(contents):
         width = tf.minimum(_unsigned(contents, 16, 4, False), 2**31)
         return width * tf.minimum(_unsigned(contents, 20, 4, False), 2**31)
 
-    def gif():
-        return _unsigned(contents, 6, 2, True) * _unsigned(contents, 8, 2, True)
+    def walked(walker):
+        def count():
+            pixels = tf.py_function(lambda data: walker(data.numpy()), [contents], tf.int64)
+            return tf.reshape(pixels, [])
+
+        return count
 
     def bmp():
         width = _unsigned(contents, 18, 4, True)
@@ -364,8 +422,18 @@ def header_pixels(contents):
     is_png = tf.logical_and(tf.equal(head, b"\x89PNG\r\n\x1a\n"), size >= 24)
     is_gif = tf.logical_and(tf.equal(tf.strings.substr(head, 0, 3), b"GIF"), size >= 10)
     is_bmp = tf.logical_and(tf.equal(tf.strings.substr(head, 0, 2), b"BM"), size >= 26)
+    is_webp = tf.logical_and(
+        tf.equal(tf.strings.substr(contents, 0, 4), b"RIFF"),
+        tf.equal(tf.strings.substr(contents, 8, 4), b"WEBP"),
+    )
     return tf.case(
-        [(is_png, png), (is_gif, gif), (is_bmp, bmp), (tf.image.is_jpeg(contents), jpeg)],
+        [
+            (is_png, png),
+            (is_gif, walked(headers.gif_pixels)),
+            (is_bmp, bmp),
+            (tf.image.is_jpeg(contents), jpeg),
+            (is_webp, walked(headers.webp_pixels)),
+        ],
         default=unknown,
         exclusive=False,
     )
@@ -374,17 +442,65 @@ def header_pixels(contents):
 def decode_image_file(filename, channels=None, max_pixels=DEFAULT_MAX_PIXELS):
     """Decodes one image file, refusing (InvalidArgumentError) one above `max_pixels` pixels.
 
-    The size comes from the header (`header_pixels`) before any pixel is decoded, so a small
-    file that declares a huge image costs no memory.
+    The size comes from the headers (`header_pixels`) before any pixel is decoded, so a small
+    file that declares a huge image costs no memory; a file whose format is not recognised
+    (0 pixels) is refused too, before any decoder sees it.
     """
     contents = tf.io.read_file(filename)
-    check = tf.debugging.assert_less_equal(
-        header_pixels(contents),
-        tf.constant(max_pixels, tf.int64),
-        message=f"the image holds more than max_pixels={max_pixels} pixels",
-    )
-    with tf.control_dependencies([check]):
+    pixels = header_pixels(contents)
+    guards = [
+        tf.debugging.assert_less_equal(
+            pixels,
+            tf.constant(max_pixels, tf.int64),
+            message=f"the image holds more than max_pixels={max_pixels} pixels",
+        ),
+        tf.debugging.assert_positive(pixels, message="not a PNG, JPEG, GIF, BMP or WebP image"),
+    ]
+    with tf.control_dependencies(guards):
         return tf.io.decode_image(contents, channels=channels, expand_animations=False)
+
+
+#: Largest image file read whole into memory by `read_image`.
+MAX_FILE_BYTES = 2**30
+
+
+def read_image(path, argument="image", max_pixels=DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """An image file as a uint8 RGB array (height, width, 3), read with Pillow, or a ValueError
+    naming `argument` and the file: not a file, larger than `MAX_FILE_BYTES`, not an image
+    Pillow reads, or declaring more than `max_pixels` pixels (every frame times the canvas for
+    GIF and WebP, `tfgen.data.headers`), checked before any pixel is decoded.
+    """
+    from PIL import Image  # noqa: PLC0415  (Pillow is needed only here)
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"{argument} {path!r} is not a file")
+    if os.path.getsize(path) > MAX_FILE_BYTES:
+        raise ValueError(f"{argument} {path!r} is larger than {MAX_FILE_BYTES:,} bytes")
+    with open(path, "rb") as file:
+        data = file.read()
+
+    def refuse_above_max(pixels):
+        if pixels > max_pixels:
+            raise ValueError(
+                f"{argument} {path!r} declares {pixels:,} pixels, more than "
+                f"max_pixels={max_pixels:,}"
+            )
+
+    if data[:3] == b"GIF":
+        refuse_above_max(headers.gif_pixels(data))
+    elif data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        refuse_above_max(headers.webp_pixels(data))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as opened:
+                refuse_above_max(opened.size[0] * opened.size[1])
+                return np.asarray(opened.convert("RGB"))
+    except (OSError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ValueError(
+            f"{argument} {path!r} is not a readable image ({type(error).__name__}: {error})"
+        ) from None
 
 
 def check_max_pixels(max_pixels):

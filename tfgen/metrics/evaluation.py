@@ -23,6 +23,9 @@ from tfgen.models import sampling_network
 
 __all__ = ["Sampler", "default_metrics", "evaluate_generator", "sampler", "score"]
 
+#: Most images `score` generates.
+MAX_SAMPLES = 1_000_000
+
 
 class Sampler:
     """Images in [-1, 1] from latent codes: `sampler(z)`, with `latent_dim` and `image_shape`."""
@@ -42,13 +45,14 @@ class Sampler:
             yield np.clip(keras.ops.convert_to_numpy(self(codes)), -1.0, 1.0)
 
 
-def sampler(generator):
+def sampler(generator, trust_saved_model=False):
     """A `Sampler` from a GAN (its `sampling_generator`, the EMA one when there is one; a
     conditional GAN makes every class in turn, so the samples are class-balanced), a generator
     network (latent codes -> images in [-1, 1]), a `.keras` file of either, or the directory of
-    a SavedModel exported by `tfgen.export.export_generator`."""
+    a SavedModel exported by `tfgen.export.export_generator` (only with `trust_saved_model`:
+    see `tfgen.export.load_generator`)."""
     if isinstance(generator, str | os.PathLike):
-        return _load_sampler(os.fspath(generator))
+        return sampler(load_generator(os.fspath(generator), trust_saved_model))
     network = sampling_network(generator) if isinstance(generator, keras.Model) else generator
     num_classes = getattr(generator, "num_classes", None)
     inputs = 2 if num_classes else 1
@@ -64,10 +68,6 @@ def sampler(generator):
         return network(z, training=False)
 
     return Sampler(generate, network.inputs[0].shape[-1], network.outputs[0].shape[1:])
-
-
-def _load_sampler(path):
-    return sampler(load_generator(path))
 
 
 def default_metrics(feature_extractor=None):
@@ -107,6 +107,8 @@ def score(metrics, generator, real, num_samples, batch_size=250, seed=0):
     """
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 2:
         raise ValueError(f"num_samples must be an int >= 2, got {num_samples!r}")
+    if num_samples > MAX_SAMPLES:  # 50,000 is the usual FID; a million is already days
+        raise ValueError(f"num_samples must be at most {MAX_SAMPLES:,}, got {num_samples!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     if not metrics:
@@ -149,6 +151,7 @@ def evaluate_generator(
     seed=0,
     split="train",
     data_dir=None,
+    trust_saved_model=False,
 ):
     """Scores a generator against real images; returns {"fid": ..., "kid": ..., ...} floats.
 
@@ -166,8 +169,10 @@ def evaluate_generator(
         split: The split of a named dataset. Defaults to "train", the images the generator
             learned to imitate (pytorch-fid and clean-fid compare with the training set).
         data_dir: tfds data directory of a named dataset.
+        trust_saved_model: load a SavedModel `generator`, a program that runs whatever ops it
+            holds (see `tfgen.export.load_generator`); without it one is refused.
     """
-    generator = sampler(generator)
+    generator = sampler(generator, trust_saved_model)
     if isinstance(real, str):
         import tfgen.data
 

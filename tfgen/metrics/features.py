@@ -33,6 +33,7 @@ import functools
 import importlib.resources
 import os
 import tarfile
+import warnings
 
 import keras
 import numpy as np
@@ -254,6 +255,30 @@ def check_images(images, name="images"):
                 f"x * 2 - 1), got values in [{low:.4g}, {high:.4g}]"
             )
     return images
+
+
+_warned_unit_range = []
+
+
+def warn_if_generated_in_unit_range(real, generated):
+    """Warns once per process when generated images never go below 0 while the real ones reach
+    below -0.5: generated images mapped to [0, 1] for display are almost certainly what was fed
+    (the FID of the digits then reads about 10 times too high). Features, and batches in a
+    tf.function, pass unchecked."""
+    if _warned_unit_range or real is None or generated is None or not tf.executing_eagerly():
+        return
+    real, generated = np.asarray(real), np.asarray(generated)
+    if real.ndim != 4 or generated.ndim != 4 or not real.size or not generated.size:
+        return
+    if float(np.min(generated)) >= 0.0 and float(np.min(real)) < -0.5:
+        _warned_unit_range.append(True)
+        warnings.warn(
+            f"the generated images never go below 0 while the real ones reach "
+            f"{float(np.min(real)):.2f}: generated images in [0, 1]? Both sides must be in "
+            "[-1, 1] (map [0, 1] images with x * 2 - 1)",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def check_features(features, name="features"):

@@ -18,7 +18,11 @@ import numpy as np
 import scipy.linalg
 import tensorflow as tf
 
-from tfgen.metrics.features import as_feature_extractor, check_features
+from tfgen.metrics.features import (
+    as_feature_extractor,
+    check_features,
+    warn_if_generated_in_unit_range,
+)
 from tfgen.metrics.statistics import (
     check_reference_extractor,
     load_reference_statistics,
@@ -161,6 +165,7 @@ class FrechetDistance(keras.metrics.Metric):
             )
         if generated is None:
             raise ValueError("generated must be a batch of images or features, got None")
+        warn_if_generated_in_unit_range(real, generated)
         batches = {"generated": generated}
         if real is not None:
             batches["real"] = real

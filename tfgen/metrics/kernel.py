@@ -16,7 +16,11 @@ import numbers
 
 import numpy as np
 
-from tfgen.metrics.features import as_feature_extractor, check_features
+from tfgen.metrics.features import (
+    as_feature_extractor,
+    check_features,
+    warn_if_generated_in_unit_range,
+)
 from tfgen.metrics.samples import SampleMetric
 from tfgen.metrics.statistics import check_reference_extractor, load_reference_statistics
 
@@ -105,6 +109,7 @@ class KernelDistance(SampleMetric):
             raise ValueError("KernelDistance does not take sample_weight; got one")
         if (real is None) != (self.reference_features is not None):
             raise ValueError("real must be None exactly when the metric has reference statistics")
+        warn_if_generated_in_unit_range(real, generated)
         sides = {"generated": generated} if real is None else {"real": real, "generated": generated}
         for side, batch in sides.items():
             self._keep(side, check_features(self.feature_extractor(batch), f"{side} features"))

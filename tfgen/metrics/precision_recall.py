@@ -16,7 +16,11 @@ import numbers
 
 import numpy as np
 
-from tfgen.metrics.features import as_feature_extractor, check_features
+from tfgen.metrics.features import (
+    as_feature_extractor,
+    check_features,
+    warn_if_generated_in_unit_range,
+)
 from tfgen.metrics.samples import SampleMetric
 
 __all__ = ["PrecisionRecall", "precision_recall"]
@@ -93,6 +97,7 @@ class PrecisionRecall(SampleMetric):
         """Keeps the features of a batch of real and one of generated images (or features)."""
         if sample_weight is not None:
             raise ValueError("PrecisionRecall does not take sample_weight; got one")
+        warn_if_generated_in_unit_range(real, generated)
         for side, batch in (("real", real), ("generated", generated)):
             if batch is None:
                 raise ValueError(f"{side} must be a batch of images or features, got None")

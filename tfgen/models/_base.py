@@ -98,7 +98,13 @@ class ImageModel(keras.Model):
                 args = (*args[:4], [*(args[4] or []), chooser], *args[5:])
             else:
                 kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), chooser]
-        return self._raising_bad_batches(super().fit, x, *args, **kwargs)
+        history = self._raising_bad_batches(super().fit, x, *args, **kwargs)
+        if history is not None and history.epoch and not history.history:
+            raise ValueError(
+                "the training data held no batch: fit ran no training step (an empty or "
+                "exhausted dataset, or a filter that drops everything)"
+            )
+        return history
 
     def evaluate(self, x=None, *args, **kwargs):
         if not kwargs.get("_use_cached_eval_dataset"):  # validation inside fit: checked once
@@ -141,6 +147,7 @@ class ImageModel(keras.Model):
         """
         images = tf.cast(_images.images_of(data), tf.float32)
         _images.check_shape(images.shape, self.image_shape, self._image_role)
+        images = tf.ensure_shape(images, (None, *self.image_shape))  # from_generator: unknown
         finite = tf.math.is_finite(images)
         nonfinite = tf.reduce_sum(tf.cast(tf.logical_not(finite), tf.int32))
         low = tf.reduce_min(tf.where(finite, images, np.inf))

@@ -1,5 +1,7 @@
 """Checks of the training images, shared by the models, run before any training step."""
 
+import warnings
+
 import numpy as np
 import tensorflow as tf
 
@@ -14,13 +16,20 @@ def images_of(data):
 
 
 def check_shape(shape, expected, model):
-    """Rank 4 and the model's image shape; `model` names what the images must fit."""
-    shape = tuple(shape)
+    """Rank 4 and the model's image shape; `model` names what the images must fit.
+
+    Dimensions not known yet (None, as a `from_generator` dataset declares them) pass here:
+    they are checked on real batches.
+    """
+    shape = tf.TensorShape(shape)
+    if shape.rank is None:
+        return
+    shape = tuple(shape.as_list())
     if len(shape) != 4:
         raise ValueError(
             f"images must have rank 4, (batch, height, width, channels), got shape {shape}"
         )
-    if shape[1:] != tuple(expected):
+    if not tf.TensorShape(shape[1:]).is_compatible_with(expected):
         raise ValueError(
             f"the images have shape {shape[1:]} but the {model} {tuple(expected)}: resize the "
             "data (e.g. tfgen.data.load(..., image_size=...)) or build the networks for this shape"
@@ -32,7 +41,27 @@ def allowed_range():
     return IMAGE_RANGE[0] - _RANGE_TOLERANCE, IMAGE_RANGE[1] + _RANGE_TOLERANCE
 
 
+_UNIT_RANGE_ADVICE = (
+    "the training images never go below 0: they look like pixels in [0, 1], but the models "
+    "expect [-1, 1] (their tanh range); rescale them with x * 2 - 1 (or load them with "
+    "tfgen.data.load, whose value_range is (-1, 1))"
+)
+_warned_unit_range = []
+
+
+def warn_if_unit_range(images):
+    """Warns once per process when `images` (non-empty) lie in [0, 1] but not in [-1, 0)."""
+    images = np.asarray(images)
+    if _warned_unit_range or images.size == 0 or not np.isfinite(images).all():
+        return
+    if float(np.min(images)) >= 0.0 and float(np.max(images)) > 0.0:
+        _warned_unit_range.append(True)
+        warnings.warn(_UNIT_RANGE_ADVICE, UserWarning, stacklevel=4)
+
+
 def check_range(images):
+    if np.size(images) == 0:
+        raise ValueError("the training images are empty (no image, or an axis of size 0)")
     finite = np.isfinite(images)
     if not finite.all():
         raise ValueError(
@@ -56,7 +85,20 @@ def check_training_data(x, expected, model):
     checked inside the training step). Arrays in memory: shape and values.
     """
     if isinstance(x, tf.data.Dataset):
-        check_shape(images_of(x.element_spec).shape, expected, model)
+        if int(x.cardinality()) == 0:
+            raise ValueError("the training dataset is empty: it holds no batch")
+        shape = images_of(x.element_spec).shape
+        check_shape(shape, expected, model)
+        if shape.rank is None or not shape[1:].is_fully_defined():
+            # Shapes the pipeline cannot state (from_generator, ...): what a first batch holds.
+            # Only then is a batch drawn, as that moves a reshuffling dataset's order.
+            first = next(iter(x.take(1)), None)
+            if first is None:
+                raise ValueError("the training dataset is empty: it holds no batch")
+            images = images_of(first)
+            check_shape(images.shape, expected, model)
+            warn_if_unit_range(images)
     elif isinstance(x, np.ndarray | tf.Tensor):
         check_shape(x.shape, expected, model)
         check_range(np.asarray(x))
+        warn_if_unit_range(x)

@@ -91,6 +91,8 @@ class GAN(_base.ImageModel):
         self.latent_dim = _check_generator(generator, latent_dim, conditional)
         self.image_shape = tuple(generator.output_shape[1:])
         _check_discriminator(discriminator, self.image_shape, conditional)
+        for network, role in ((generator, "generator"), (discriminator, "discriminator")):
+            _check_label_embeddings(network, role, self.num_classes)
         self.generator = generator
         self.discriminator = discriminator
         self.seed = checks.seed_or_random(seed)
@@ -495,6 +497,27 @@ def _check_generator(generator, latent_dim, conditional):
             f"latent_dim={latent_dim} does not match the generator's input size {input_shape[-1]}"
         )
     return int(input_shape[-1])
+
+
+def _layers_within(network):
+    """Every layer of `network`, nested models' layers included."""
+    for layer in network.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _layers_within(layer)
+
+
+def _check_label_embeddings(network, role, num_classes):
+    """A label `Embedding` too small for `num_classes` fails here, not in the first step."""
+    if num_classes is None:
+        return
+    for layer in _layers_within(network):
+        if isinstance(layer, keras.layers.Embedding) and layer.input_dim < num_classes:
+            raise ValueError(
+                f"num_classes={num_classes}, but the {role}'s embedding {layer.name!r} holds "
+                f"{layer.input_dim} classes (labels {layer.input_dim} to {num_classes - 1} "
+                f"would fail): build the networks with num_classes={num_classes}"
+            )
 
 
 def _check_discriminator(discriminator, image_shape, conditional):

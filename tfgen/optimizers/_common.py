@@ -78,6 +78,62 @@ def check_positive(name, value):
     return float(value)
 
 
+def _optional_number(kwargs, name, minimum, strict):
+    """`kwargs[name]` None, or a finite number > `minimum` (>= when not `strict`)."""
+    value = kwargs.get(name)
+    if value is None:
+        return
+    bad = isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+    if bad or (value <= minimum if strict else value < minimum):
+        bound = f"> {minimum}" if strict else f">= {minimum}"
+        raise ValueError(f"{name} must be None or a finite float {bound}, got {value!r}")
+    kwargs[name] = float(value)
+
+
+def _optional_count(kwargs, name, minimum):
+    value = kwargs.get(name)
+    if value is None:
+        return
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not minimum <= value <= checks.MAX_STEPS
+    ):
+        raise ValueError(
+            f"{name} must be None or an int in [{minimum}, {checks.MAX_STEPS}], got {value!r}"
+        )
+
+
+def check_keras_arguments(kwargs):
+    """The keyword arguments a tfgen optimizer passes on to `keras.optimizers.Optimizer`,
+    checked (Keras takes most of them as they come: a negative or NaN `weight_decay` would grow
+    the weights or turn them to NaN, a negative clip norm would flip the gradients).
+
+    Returns a copy with numbers as floats; unknown names are left for Keras to refuse.
+    """
+    kwargs = dict(kwargs)
+    _optional_number(kwargs, "weight_decay", 0.0, strict=False)
+    for name in ("clipnorm", "clipvalue", "global_clipnorm", "loss_scale_factor"):
+        _optional_number(kwargs, name, 0.0, strict=True)
+    if "use_ema" in kwargs:
+        checks.boolean(kwargs["use_ema"], "use_ema")
+    if "ema_momentum" in kwargs:
+        momentum = kwargs["ema_momentum"]
+        if (
+            isinstance(momentum, bool)
+            or not isinstance(momentum, int | float)
+            or not 0 <= momentum < 1
+        ):
+            raise ValueError(f"ema_momentum must be a float in [0, 1), got {momentum!r}")
+        kwargs["ema_momentum"] = float(momentum)
+    _optional_count(kwargs, "ema_overwrite_frequency", 1)
+    _optional_count(kwargs, "gradient_accumulation_steps", 2)
+    name = kwargs.get("name")
+    if name is not None and (not isinstance(name, str) or not name or "/" in name):
+        raise ValueError(f"name must be None or a non-empty string without '/', got {name!r}")
+    return kwargs
+
+
 def prepare_gradient(gradient, variable, maximize):
     """The dense gradient, cast to the variable's dtype and oriented for descent.
 
@@ -133,7 +189,8 @@ class StepOptimizer(keras.optimizers.Optimizer):
     and whose slots may hold small variables in flat groups (`tfgen.optimizers._flat`)."""
 
     def __init__(self, learning_rate, maximize, name, **kwargs):
-        super().__init__(learning_rate=check_learning_rate(learning_rate), name=name, **kwargs)
+        kwargs = check_keras_arguments(dict(kwargs, name=name))
+        super().__init__(learning_rate=check_learning_rate(learning_rate), **kwargs)
         self.maximize = checks.boolean(maximize, "maximize")
         self.per_step = PerStep()
         self._slots = None

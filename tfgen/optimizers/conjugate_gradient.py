@@ -59,9 +59,8 @@ class ConjugateGradient(_keras_compat.WholeStepOptimizer):
         name=None,
         **kwargs,
     ):
-        super().__init__(
-            learning_rate=_common.check_learning_rate(learning_rate), name=name, **kwargs
-        )
+        kwargs = _common.check_keras_arguments(dict(kwargs, name=name))
+        super().__init__(learning_rate=_common.check_learning_rate(learning_rate), **kwargs)
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         if restart_every is not None and (

@@ -43,15 +43,17 @@ from tfgen.runs.factories import (
     make_strategy,
     optimizer_names,
 )
-from tfgen.runs.folder import ARTEFACTS, Run, RunResult
+from tfgen.runs.folder import ARTEFACTS, Run, RunResult, check_output_dir
 from tfgen.runs.history import read_history, tensorboard_callbacks
 from tfgen.runs.inputs import batches_per_epoch, first_images, held_out_split
 from tfgen.runs.settings import (
     DEFAULT_BACKUP_EVERY,
+    SCRIPT_ERRORS,
     TrainingSettings,
     absl_main,
     config_from_flags,
     define_flags,
+    reporting_errors,
     setting,
 )
 
@@ -68,6 +70,7 @@ __all__ = [
     "Run",
     "RunResult",
     "batches_per_epoch",
+    "check_output_dir",
     "TrainingSettings",
     "config_from_flags",
     "define_flags",
@@ -80,6 +83,8 @@ __all__ = [
     "optimizer_names",
     "quiet",
     "read_history",
+    "reporting_errors",
+    "SCRIPT_ERRORS",
     "set_random_seed",
     "setting",
 ]

@@ -12,8 +12,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen import _checks as checks
+from tfgen import _files, plot
 from tfgen import callbacks as tfgen_callbacks
-from tfgen import plot
 from tfgen._checks import positive_int
 from tfgen.runs.history import read_history, tensorboard_callbacks
 from tfgen.runs.inputs import batches_per_epoch
@@ -31,6 +32,19 @@ ARTEFACTS = (
     "saved_model",
     "config.json",
 )
+
+
+#: Most epochs of a run: more would never finish (a run of a million one-step epochs already
+#: takes days).
+MAX_EPOCHS = 1_000_000
+
+
+def check_output_dir(output_dir):
+    """The absolute `output_dir`, or a ValueError when it (or a parent) is a file.
+
+    Scripts call it before their work, so that nothing made is lost for want of a folder.
+    """
+    return checks.directory_path(output_dir, "output_dir")
 
 
 @dataclasses.dataclass
@@ -106,8 +120,7 @@ class Run:
         resume_keys=(),
         backup_every=DEFAULT_BACKUP_EVERY,
     ):
-        if not isinstance(output_dir, str | os.PathLike) or not os.fspath(output_dir):
-            raise ValueError(f"output_dir must be a directory path, got {output_dir!r}")
+        checks.directory_path(output_dir, "output_dir")
         if not isinstance(final_model, str) or not final_model.endswith(".keras"):
             raise ValueError(
                 f"final_model must be a file name ending in .keras, got {final_model!r}"
@@ -120,7 +133,7 @@ class Run:
         self.resume = bool(resume)
         self.overwrite = bool(overwrite)
         self.resume_keys = tuple(resume_keys)
-        self.backup_every = positive_int(backup_every, "backup_every")
+        self.backup_every = positive_int(backup_every, "backup_every", checks.MAX_STEPS)
         self.initial_epoch = 0
         self._worker_dir = None
 
@@ -193,15 +206,17 @@ class Run:
         for name in self._staging_leftovers():
             path = self.path(name)
             shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
-        with open(self.path("config.json"), "w") as file:
-            json.dump(self.settings, file, indent=2)
+        with _files.replaced_atomically(self.path("config.json")) as staging:
+            with open(staging, "w") as file:
+                json.dump(self.settings, file, indent=2)
 
     def _staging_leftovers(self):
         """Temporary files of atomic writes that a killed run left half-written: the hidden
-        `.checkpoint.keras.*`, `.<final model>.*` and `.saved_model.*` beside their targets."""
+        `.checkpoint.keras.*`, `.<final model>.*`, `.saved_model.*`, `.losses.png.*` and
+        `.config.json.*` beside their targets."""
         if not os.path.isdir(self.output_dir):
             return []
-        targets = ("checkpoint.keras", self.final_model, "saved_model")
+        targets = ("checkpoint.keras", self.final_model, "saved_model", "losses.png", "config.json")
         prefixes = tuple(f".{name}." for name in targets)
         return sorted(name for name in os.listdir(self.output_dir) if name.startswith(prefixes))
 
@@ -289,7 +304,7 @@ class Run:
             RuntimeError: training diverged (a metric became NaN or infinite); checkpoint.keras
                 keeps the last good model.
         """
-        positive_int(epochs, "epochs")
+        positive_int(epochs, "epochs", MAX_EPOCHS)
         make_data = data if callable(data) else lambda: data
         data = make_data()
         steps = batches_per_epoch(data, steps_per_epoch)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from tfgen._checks import positive_int
+from tfgen._checks import MAX_STEPS, positive_int
 
 
 def held_out_split(dataset, **load_arguments):
@@ -39,7 +39,7 @@ def first_images(dataset, count):
 def batches_per_epoch(data, steps_per_epoch=None):
     """`steps_per_epoch`, checked, or the number of batches of the finite dataset `data`."""
     if steps_per_epoch is not None:
-        return positive_int(steps_per_epoch, "steps")
+        return positive_int(steps_per_epoch, "steps", MAX_STEPS)
     count = int(data.cardinality())
     if count == tf.data.INFINITE_CARDINALITY:
         raise ValueError("steps must be set for a dataset that repeats forever")

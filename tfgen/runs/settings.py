@@ -65,7 +65,26 @@ def define_flags(config_class, flag_values=flags.FLAGS, module_name=None):
             define[metadata["kind"]](field.name, value, metadata["help"], **extra)
 
 
-def absl_main(run, config_class, errors=(ValueError, RuntimeError)):
+#: What the example scripts report in one `error:` line: bad settings and input (ValueError),
+#: a run that cannot go on (RuntimeError) and files that cannot be read or written (OSError).
+SCRIPT_ERRORS = (ValueError, RuntimeError, OSError)
+
+
+def reporting_errors(main, errors=SCRIPT_ERRORS):
+    """An absl `main(argv)` that prints the `errors` `main` raises as one line on stderr and
+    exits with status 1, instead of a traceback."""
+
+    def reporting(argv):
+        try:
+            return main(argv)
+        except errors as error:
+            print(f"error: {error}", file=sys.stderr, flush=True)
+            return 1
+
+    return reporting
+
+
+def absl_main(run, config_class, errors=SCRIPT_ERRORS):
     """An absl `main(argv)` calling `run(config)` with the `config_class` of the parsed flags.
 
     It quiets TensorFlow (`quiet`), rejects positional arguments, and turns the `errors`
