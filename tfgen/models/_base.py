@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen._keras_compat import BuiltModel
 from tfgen.models import _images, _jit
 
 # Marks the in-step assertion, so that `fit`/`evaluate` can turn it into a ValueError.
@@ -61,7 +62,7 @@ def _bad_batch_error(message):
     )
 
 
-class ImageModel(keras.Model):
+class ImageModel(BuiltModel):
     """Base of `GAN` and `Autoencoder`: the plumbing both share.
 
     Subclasses set `image_shape` and `_image_role` (how the message of a wrong shape names the
