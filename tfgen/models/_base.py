@@ -73,8 +73,9 @@ class ImageModel(BuiltModel):
 
     _image_role = "model takes"
     #: With `jit_compile="auto"`: the `tfgen.models._jit` measurement's outcome, a dict of
-    #: `jit_compile` and the typical ms per step with and without XLA (lower quartiles of the
-    #: timed steps); None until decided.
+    #: `jit_compile`, the typical ms per step with and without XLA (lower quartiles of the
+    #: timed steps; None when XLA could not compile the step) and `xla_error` (XLA's error
+    #: then, else None); None until decided.
     jit_decision = None
     _jit_auto = False
 
