@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen import distribute
 from tfgen._keras_compat import BuiltModel
 from tfgen.models import _images, _jit
 
@@ -81,6 +82,7 @@ class ImageModel(BuiltModel):
 
     def compile(self, *args, jit_compile="auto", **kwargs):
         """Keras' `compile`; `jit_compile="auto"` chooses XLA or not by timing (`_jit`)."""
+        distribute.check_strategy(self.distribute_strategy)
         self._jit_auto = isinstance(jit_compile, str) and jit_compile == "auto"
         self.jit_decision = None
         super().compile(*args, jit_compile=jit_compile, **kwargs)
@@ -92,6 +94,11 @@ class ImageModel(BuiltModel):
         _images.check_training_data(x, self.image_shape, self._image_role)
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself; no Keras warning
+        elif isinstance(x, np.ndarray) or tf.is_tensor(x):
+            # Keras batches arrays with a partial last batch; None is its default of 32.
+            batch_size = kwargs.get("batch_size", args[1] if len(args) > 1 else None) or 32
+            replicas = self.distribute_strategy.num_replicas_in_sync
+            distribute.check_array_batches(len(x), batch_size, replicas)
         if self._jit_auto and self.jit_decision is None and _jit.measurable(self):
             chooser = _jit.JitChooser(verbose=kwargs.get("verbose", "auto") != 0)
             self.jit_compile = False  # measured first; the chooser switches to XLA after
