@@ -82,6 +82,12 @@ def main(_):
         generator, discriminator = networks()
         reference = ReferenceGAN(discriminator, generator, FLAGS.latent_dim)
         reference.compile()
+        # What the keras-io example needs to run under a strategy at all: its networks are
+        # built (it has no `call` for Keras to build it with), and its optimizers are built
+        # in the scope (Keras builds them in the first traced step, which a strategy refuses).
+        reference.built = True
+        reference.d_optimizer.build(discriminator.trainable_variables)
+        reference.g_optimizer.build(generator.trainable_variables)
         candidates["keras-io reference, 2 replicas"] = (reference, data)
         tfgen_gan = GAN(*networks(), seed=0)
         tfgen_gan.compile()
