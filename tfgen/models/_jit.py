@@ -25,7 +25,10 @@ so a run's trajectory depends on the choice, which depends on timings; for repro
 pass `jit_compile=True` or `False` (tfgen's `--deterministic` runs pin False). Under XLA the
 in-step check of batch values is compiled away, as with `jit_compile=True`. Under a
 `tf.distribute` strategy, with `run_eagerly`, or with `steps_per_execution` > 1, Keras' own
-"auto" applies (off on CPUs and under a strategy, on for a single GPU).
+"auto" applies (off on CPUs and under a strategy, on for a single GPU). Under a strategy
+XLA would not compile the step anyway: Keras compiles the whole `strategy.run`, whose
+variables live on every replica's device (`MirroredStrategy`), and XLA has no CPU kernel for
+the all-gather of a multi-worker step (BENCHMARKS.md, "The default step on two replicas").
 """
 
 import time
