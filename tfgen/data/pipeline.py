@@ -289,8 +289,8 @@ def load(
       A `tf.data.Dataset` of float32 tensors of shape (batch, height, width, channels) (with
       `with_labels`, pairs of such images and int64 labels (batch,)). In a multi-worker
       cluster (TF_CONFIG) each worker reads only its share when there are enough files: a
-      folder of at least one file per worker is split by file when listed (each worker
-      decodes its own files); tfds record files, at least one per worker, are split by
+      shuffled folder of at least one file per worker is split by file when listed (each
+      worker decodes its own files); tfds record files, at least one per worker, are split by
       tf.data's FILE auto-shard policy. Otherwise (fewer files, in-memory data) the policy
       is DATA: each worker keeps every n-th element. So
       `strategy.experimental_distribute_dataset` works either way, and one epoch over all
@@ -378,7 +378,9 @@ def open_source(
             input_context,
             max_pixels,
             with_labels,
-            share=sources.worker_share(),
+            # Shuffled reads are training streams; an ordered one (reference images for
+            # scores, which every worker computes whole) is read whole on each worker.
+            share=sources.worker_share() if shuffle else (0, 1),
         )
     return sources.tfds_source(
         name, split, data_dir, download, shuffle, seed, input_context, image_key, with_labels
