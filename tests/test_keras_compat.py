@@ -66,9 +66,17 @@ def test_hooked_model_methods_are_unchanged(name):
 
 def test_a_built_model_under_a_strategy_reads_its_data_through_one_iterator(two_replicas):
     """Keras' build step would open an iterator of its own and draw a batch from it first."""
+
+    class Linear(_keras_compat.BuiltModel):  # Subclassed: built by its first fit.
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(1)
+
+        def call(self, x):
+            return self.dense(x)
+
     with two_replicas.scope():
-        inputs = keras.Input((2,))
-        model = _keras_compat.BuiltModel(inputs, keras.layers.Dense(1)(inputs))
+        model = Linear()
         model.compile(optimizer="sgd", loss="mse")
     iterators = []
 
@@ -79,8 +87,8 @@ def test_a_built_model_under_a_strategy_reads_its_data_through_one_iterator(two_
 
     spec = (tf.TensorSpec([2], tf.float32), tf.TensorSpec([1], tf.float32))
     data = tf.data.Dataset.from_generator(examples, output_signature=spec).batch(4)
-    assert model.optimizer in model.unbuilt()
-    model.fit(data, epochs=1, verbose=0)  # Builds the optimizer: Keras' build step runs.
+    assert model.optimizer in model.unbuilt() and model.dense in model.unbuilt()
+    model.fit(data, epochs=1, verbose=0)  # Builds the layer and optimizer: Keras' build runs.
     assert len(iterators) == 2
     assert model.unbuilt() == []
     model.fit(data, epochs=1, verbose=0)
