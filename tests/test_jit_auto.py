@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tfgen import architectures, runs
 from tfgen.models import GAN, Autoencoder, _jit
@@ -48,7 +49,8 @@ def test_auto_measures_both_variants_on_real_steps_and_keeps_its_choice(capsys):
     gan = tiny_gan()
     gan.fit(images(STEPS_TO_DECIDE + 3), batch_size=4, epochs=1, verbose=1)
     decision = gan.jit_decision
-    assert set(decision) == {"jit_compile", "ms_per_step_without", "ms_per_step_with"}
+    assert set(decision) == {"jit_compile", "ms_per_step_without", "ms_per_step_with", "xla_error"}
+    assert decision["xla_error"] is None
     assert gan.jit_compile is decision["jit_compile"]
     expected = _jit.choose([decision["ms_per_step_without"]], [decision["ms_per_step_with"]])
     assert decision["jit_compile"] is expected
@@ -94,3 +96,65 @@ def test_deterministic_runs_pin_auto_to_false():
     assert runs.jit_setting("auto", deterministic=True) is False
     assert runs.jit_setting("true", deterministic=True) is True
     assert runs.jit_setting("auto") == "auto"
+
+
+class AntialiasedResize(keras.layers.Layer):
+    """Halves and restores the resolution with TensorFlow's antialiased resize, whose
+    ScaleAndTranslate op has no XLA kernel."""
+
+    def call(self, images):
+        height, width = images.shape[1:3]
+        half = tf.image.resize(images, [height // 2, width // 2], antialias=True)
+        return tf.image.resize(half, [height, width], antialias=True)
+
+
+def uncompilable_gan():
+    """A GAN whose generator ends in AntialiasedResize: its step cannot compile under XLA."""
+    keras.utils.set_random_seed(0)
+    generator = architectures.dcgan_generator((8, 8, 1), latent_dim=4, base_filters=4)
+    generator = keras.Sequential([generator, AntialiasedResize()])
+    discriminator = architectures.dcgan_discriminator((8, 8, 1), base_filters=4)
+    return GAN(generator, discriminator, seed=0)
+
+
+def test_the_uncompilable_step_really_fails_under_xla():
+    gan = uncompilable_gan()
+    gan.compile(jit_compile=True)
+    with pytest.raises(tf.errors.OpError, match="ScaleAndTranslate"):
+        gan.fit(images(1), batch_size=4, epochs=1, verbose=0)
+
+
+def test_auto_keeps_tensorflow_kernels_when_xla_cannot_compile(capsys):
+    gan = uncompilable_gan()
+    gan.compile()
+    steps = STEPS_TO_DECIDE + 2
+    history = gan.fit(images(steps), batch_size=4, epochs=2, verbose=1)
+    decision = gan.jit_decision
+    assert decision["jit_compile"] is False and gan.jit_compile is False
+    assert "ScaleAndTranslate" in decision["xla_error"]
+    assert decision["ms_per_step_with"] is None and decision["ms_per_step_without"] is None
+    lines = [line for line in capsys.readouterr().out.splitlines() if "jit_compile='auto'" in line]
+    assert len(lines) == 1 and "XLA cannot compile" in lines[0]
+    # No step lost: the batch of the failed compilation trained with TensorFlow's kernels.
+    assert int(gan.noise_step.numpy()) == 2 * steps
+    assert all(np.isfinite(history.history["d_loss"]))
+    # The same steps as a run that never tried XLA.
+    reference = uncompilable_gan()
+    reference.compile(jit_compile=False)
+    reference.fit(images(steps), batch_size=4, epochs=2, verbose=0)
+    for got, want in zip(gan.weights, reference.weights):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+def test_the_autoencoder_falls_back_too():
+    keras.utils.set_random_seed(0)
+    model = Autoencoder(
+        architectures.conv_encoder((8, 8, 1), 4, base_filters=4),
+        keras.Sequential(
+            [architectures.conv_decoder(4, (8, 8, 1), base_filters=4), AntialiasedResize()]
+        ),
+    )
+    model.compile()
+    model.fit(images(STEPS_TO_DECIDE), batch_size=4, epochs=1, verbose=0)
+    assert model.jit_decision["jit_compile"] is False
+    assert "ScaleAndTranslate" in model.jit_decision["xla_error"]

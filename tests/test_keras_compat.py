@@ -63,3 +63,45 @@ def test_declared_keras_ceiling_is_the_pinned_release():
     (keras_line,) = [line for line in requirements if line.startswith("keras")]
     major, minor, _ = _keras_compat.PINNED_KERAS_VERSION.split(".")
     assert keras_line.endswith(f",<{major}.{int(minor) + 1}"), keras_line
+@pytest.mark.parametrize("name", sorted(_keras_compat.HOOKED_MODEL_METHODS))
+def test_hooked_model_methods_are_unchanged(name):
+    pinned = _keras_compat.HOOKED_MODEL_METHODS[name]
+    installed = _keras_compat.keras_method_source_hash(name, keras.Model)
+    assert installed == pinned, (
+        f"keras.Model.{name} changed: Keras {keras.__version__} is installed, "
+        f"tfgen/_keras_compat.py was checked against Keras {_keras_compat.PINNED_KERAS_VERSION}. "
+        "Re-read _maybe_symbolic_build and _symbolic_build (keras/src/backend/tensorflow/"
+        "trainer.py, keras/src/trainers/trainer.py) and check that BuiltModel.unbuilt still "
+        "lists everything _symbolic_build builds; then record the new hash."
+    )
+
+
+def test_a_built_model_under_a_strategy_reads_its_data_through_one_iterator(two_replicas):
+    """Keras' build step would open an iterator of its own and draw a batch from it first."""
+
+    class Linear(_keras_compat.BuiltModel):  # Subclassed: built by its first fit.
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(1)
+
+        def call(self, x):
+            return self.dense(x)
+
+    with two_replicas.scope():
+        model = Linear()
+        model.compile(optimizer="sgd", loss="mse")
+    iterators = []
+
+    def examples():  # Called once for each iterator opened on the dataset.
+        iterators.append(1)
+        for _ in range(8):
+            yield np.zeros(2, "float32"), np.zeros(1, "float32")
+
+    spec = (tf.TensorSpec([2], tf.float32), tf.TensorSpec([1], tf.float32))
+    data = tf.data.Dataset.from_generator(examples, output_signature=spec).batch(4)
+    assert model.optimizer in model.unbuilt() and model.dense in model.unbuilt()
+    model.fit(data, epochs=1, verbose=0)  # Builds the layer and optimizer: Keras' build runs.
+    assert len(iterators) == 2
+    assert model.unbuilt() == []
+    model.fit(data, epochs=1, verbose=0)
+    assert len(iterators) == 3

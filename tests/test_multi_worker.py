@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 from gan_setup import digit_batches, make_gan
+from PIL import Image
 
 HERE = os.path.dirname(__file__)
 
@@ -63,3 +64,31 @@ def test_two_workers_equal_one_device(tmp_path):
         for got, want in zip(weights, expected):
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(result["d_loss"], history.history["d_loss"], rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_two_workers_read_each_its_own_files_of_a_folder(tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for index in range(16):  # Image i is grey, filled with the value 15 i.
+        Image.fromarray(np.full((8, 8), 15 * index, np.uint8)).save(folder / f"{index:02d}.png")
+    run_workers(
+        [
+            [os.path.join(HERE, "multi_worker_shard.py"), str(folder), str(tmp_path / f"w{i}")]
+            for i in range(2)
+        ]
+    )
+    results = []
+    for index in range(2):
+        with open(tmp_path / f"w{index}") as file:
+            results.append(json.load(file))
+    opened = [set(result["opened"]) for result in results]
+    # `load` probed one file of the worker's own share for the image size (not the pixels).
+    for result in results:
+        assert len(result["probed"]) == 1 and set(result["probed"]) <= set(result["opened"])
+    # Each worker's pipeline decoded its 8 files, none of the other's, each once in the epoch.
+    assert [len(result["opened"]) for result in results] == [8, 8]
+    assert len(opened[0]) == len(opened[1]) == 8 and not opened[0] & opened[1]
+    assert opened[0] | opened[1] == {f"{index:02d}.png" for index in range(16)}
+    # One epoch over both workers hands every image to a replica exactly once.
+    assert sorted(results[0]["seen"] + results[1]["seen"]) == list(range(16))

@@ -1,4 +1,4 @@
-"""The one private Keras hook tfgen uses, in one place, pinned to the Keras it was written for.
+"""The private Keras hooks tfgen uses, in one place, pinned to the Keras they were written for.
 
 `ConjugateGradient` needs one beta from inner products over the gradients of ALL variables,
 taken after Keras has clipped, averaged (gradient accumulation) and unscaled them and, under
@@ -11,6 +11,16 @@ is the private `_backend_update_step(grads, trainable_variables, learning_rate)`
 `WholeStepOptimizer` overrides that method, and nothing else private. `HOOKED_KERAS_METHODS`
 lists what it replaces or relies on, with a hash of each method's source in the pinned Keras
 version; `tests/test_keras_compat.py` fails when an installed Keras changes any of them.
+
+`BuiltModel` is the second hook. A model created under a `tf.distribute` strategy runs the
+private `_maybe_symbolic_build` at the start of every `fit` and `evaluate`, which draws one
+batch from a throwaway iterator of the training data to build what is not built yet. With a
+model that is already built that draw builds nothing, but it is not free of effects: every
+iterator of a shuffling `tf.data.Dataset` takes the next seed of the shuffle's one seed
+generator, so the batches training then reads depend on how far the throwaway iterator read
+(a resumed run's `data.repeat().skip(n)` reads across a reshuffle and takes a seed more than
+an uninterrupted run's). `BuiltModel` skips it when there is nothing to build, the only case
+in which `_symbolic_build` would do nothing; `HOOKED_MODEL_METHODS` pins both methods.
 """
 
 import hashlib
@@ -36,10 +46,42 @@ HOOKED_KERAS_METHODS = {
 }
 
 
-def keras_method_source_hash(name):
-    """sha256 of the source of `keras.optimizers.Optimizer.<name>` in the installed Keras."""
-    source = inspect.getsource(getattr(keras.optimizers.Optimizer, name))
+# The same, for the methods of `keras.Model` (TensorFlow backend) that `BuiltModel` relies on.
+HOOKED_MODEL_METHODS = {
+    # Replaced when nothing is unbuilt: draws a batch from a throwaway iterator, then builds.
+    "_maybe_symbolic_build": "92a504f5eba9b29f81f1bf26180bdd5bf5186b06b7bda426534b90d2d02bc1c2",
+    # What it builds: layers, compiled metrics and loss, the optimizer (`BuiltModel.unbuilt`).
+    "_symbolic_build": "96220cc3b88fe768bdafe5f6aabcf874b92940abae365f8f24e5df2a5e6ae49f",
+}
+
+
+def keras_method_source_hash(name, owner=None):
+    """sha256 of the source of `<owner>.<name>` in the installed Keras (owner: Keras' optimizer
+    class by default)."""
+    source = inspect.getsource(getattr(owner or keras.optimizers.Optimizer, name))
     return hashlib.sha256(source.encode()).hexdigest()
+
+
+class BuiltModel(keras.Model):
+    """A `keras.Model` whose `fit` under a strategy draws no batch when nothing is unbuilt.
+
+    See the module docstring: Keras' `_maybe_symbolic_build` reads one batch from a throwaway
+    iterator of the data to build the model, its compiled metrics and loss and its optimizer;
+    here it runs only when one of them is unbuilt (`unbuilt`), as `_symbolic_build` checks.
+    """
+
+    def unbuilt(self):
+        """What `_symbolic_build` would build: unbuilt layers, compiled metrics, loss, optimizer."""
+        parts = [layer for layer in self._flatten_layers() if not layer.built]
+        for part in (self._compile_metrics, self._compile_loss, self.optimizer):
+            if part is not None and not part.built:
+                parts.append(part)
+        return parts
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        if not self.unbuilt():
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
 
 class WholeStepOptimizer(keras.optimizers.Optimizer):

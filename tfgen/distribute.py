@@ -94,3 +94,58 @@ def step_logs(metrics, strategy):
     if strategy.extended._in_multi_worker_mode():
         logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
     return logs
+
+
+def check_strategy(strategy):
+    """Raises a ValueError before training when `strategy` cannot train a tfgen model here.
+
+    A `TPUStrategy` needs a TPU (`tfgen.runs.make_strategy("tpu")` says when none answers);
+    any other strategy must name devices this machine has: TensorFlow would otherwise place
+    a `OneDeviceStrategy("/gpu:0")` on the CPU without a word.
+    """
+    if isinstance(strategy, tf.distribute.TPUStrategy) and not tf.config.list_logical_devices(
+        "TPU"
+    ):
+        raise ValueError(
+            "the model's distribution strategy is a TPUStrategy, but this machine has no TPU "
+            "device: create the model under a strategy of the devices it has (strategy="
+            "'default' or 'mirrored')"
+        )
+    try:
+        devices = strategy.extended.worker_devices
+    except RuntimeError:  # The default strategy: the devices TensorFlow places ops on.
+        return
+    local = {
+        (device.device_type, tf.DeviceSpec.from_string(device.name).device_index or 0)
+        for device in tf.config.list_logical_devices()
+    }
+    for name in devices:
+        spec = tf.DeviceSpec.from_string(name)
+        if (spec.device_type, spec.device_index or 0) not in local:
+            available = ", ".join(sorted(f"{kind}:{index}" for kind, index in local))
+            raise ValueError(
+                f"the model's distribution strategy ({type(strategy).__name__}) places it on "
+                f"{name}, a device this machine does not have (it has {available}): create "
+                "the strategy on one of these"
+            )
+
+
+def check_array_batches(num_examples, batch_size, replicas):
+    """Raises a ValueError when in-memory training data would split unevenly over replicas.
+
+    `fit` on arrays batches them with the last batch partial (drop_remainder off); on
+    `replicas` replicas each global batch is split among them, and a batch holding fewer
+    examples than replicas leaves one without any, where TensorFlow's CPU convolutions fail.
+    So the global batch must be a multiple of the replicas, and so must the last one.
+    """
+    if replicas <= 1:
+        return
+    last = num_examples % batch_size
+    if batch_size % replicas or last % replicas:
+        raise ValueError(
+            f"batch_size={batch_size} does not split over the {replicas} replicas of the "
+            f"model's strategy: fit on arrays splits each global batch among the replicas, "
+            f"the last, partial one ({last} of the {num_examples} examples) too; pass a "
+            f"batch_size that is a multiple of {replicas}, with a number of examples whose "
+            f"remainder is too, or a dataset batched with drop_remainder=True"
+        )

@@ -284,10 +284,14 @@ def load(
 
     Returns:
       A `tf.data.Dataset` of float32 tensors of shape (batch, height, width, channels) (with
-      `with_labels`, pairs of such images and int64 labels (batch,)). Its
-      auto-shard policy is FILE when the data is read from several record files (each worker
-      reads its own files) and DATA otherwise (in-memory or folder data: each worker keeps
-      every n-th element), so `strategy.experimental_distribute_dataset` works either way.
+      `with_labels`, pairs of such images and int64 labels (batch,)). In a multi-worker
+      cluster (TF_CONFIG) each worker reads only its share when there are enough files: a
+      shuffled folder of at least one file per worker is split by file when listed (each
+      worker decodes its own files); tfds record files, at least one per worker, are split by
+      tf.data's FILE auto-shard policy. Otherwise (fewer files, in-memory data) the policy
+      is DATA: each worker keeps every n-th element. So
+      `strategy.experimental_distribute_dataset` works either way, and one epoch over all
+      workers reads each image once.
 
     Raises:
       ValueError: bad arguments, unknown name, empty folder, or a batch larger than the data.
@@ -374,7 +378,16 @@ def open_source(
     if name.startswith("folder:"):
         path = name[len("folder:") :]
         return sources.folder_source(
-            path, split, shuffle, seed, input_context, max_pixels, with_labels
+            path,
+            split,
+            shuffle,
+            seed,
+            input_context,
+            max_pixels,
+            with_labels,
+            # Shuffled reads are training streams; an ordered one (reference images for
+            # scores, which every worker computes whole) is read whole on each worker.
+            share=sources.worker_share() if shuffle else (0, 1),
         )
     return sources.tfds_source(
         name, split, data_dir, download, shuffle, seed, input_context, image_key, with_labels
@@ -471,9 +484,9 @@ def _options(source, input_context, deterministic) -> tf.data.Options:
     """Determinism, the auto-shard policy fitting `source` (see `load`'s Returns), no autotuner."""
     options = tf.data.Options()
     policy = tf.data.experimental.AutoShardPolicy
-    if input_context is not None:
+    if input_context is not None or source.per_worker:
         options.experimental_distribute.auto_shard_policy = policy.OFF  # Sharded by the source.
-    elif source.file_shardable and source.num_files > 1:
+    elif source.file_shardable and source.num_files >= max(2, sources.worker_share()[1]):
         options.experimental_distribute.auto_shard_policy = policy.FILE
     else:
         options.experimental_distribute.auto_shard_policy = policy.DATA

@@ -91,6 +91,8 @@ class Source:
     dtype: tf.DType = tf.uint8
     label: Callable[[object], tf.Tensor] | None = None
     class_names: tuple[str, ...] | None = None
+    #: Holds only this worker's share of the files (`worker_share`): no auto-sharding.
+    per_worker: bool = False
 
 
 def network_available(
@@ -528,6 +530,23 @@ def _probe(files, root, max_pixels=DEFAULT_MAX_PIXELS, limit=100) -> tuple[int, 
     )
 
 
+def worker_share() -> tuple[int, int]:
+    """(index, count) of this process among the workers of the multi-worker cluster that the
+    TF_CONFIG variable describes (the chief first, as `MultiWorkerMirroredStrategy` numbers
+    them), or (0, 1) outside such a cluster."""
+    if not os.environ.get("TF_CONFIG"):
+        return 0, 1
+    resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    cluster = resolver.cluster_spec()
+    jobs = [job for job in ("chief", "worker") if job in cluster.jobs]
+    count = sum(cluster.num_tasks(job) for job in jobs)
+    if count <= 1 or resolver.task_type not in jobs:
+        return 0, 1
+    chiefs = cluster.num_tasks("chief") if "chief" in jobs else 0
+    index = resolver.task_id + (chiefs if resolver.task_type == "worker" else 0)
+    return index, count
+
+
 def folder_source(
     path: str,
     split: str,
@@ -536,6 +555,7 @@ def folder_source(
     input_context,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     with_labels: bool = False,
+    share: tuple[int, int] = (0, 1),
 ) -> Source:
     """Source for a directory of image files, searched recursively (class sub-folders or not).
 
@@ -546,6 +566,10 @@ def folder_source(
     file is grey, otherwise every file is read as RGB (alpha dropped). Files whose header
     declares more than `max_pixels` pixels fail to decode without being decoded (`load` skips
     and counts them with the unreadable ones).
+
+    `share` = (index, count) of this worker among `count` (`worker_share`): with at least one
+    file per worker, the worker lists every count-th file from its index and reads only those
+    (`per_worker`); with fewer, it lists them all and `load` shards by data.
     """
     check_max_pixels(max_pixels)
     root = os.path.expanduser(path)
@@ -565,6 +589,10 @@ def folder_source(
     files = _slice(files, split, root)
     if input_context is not None:
         files = files[input_context.input_pipeline_id :: input_context.num_input_pipelines]
+    index, count = share
+    per_worker = input_context is None and count > 1 and len(files) >= count
+    if per_worker:
+        files = files[index::count]
     if not files:
         raise ValueError(f"split={split!r} selects no files of folder {root!r}")
     height, width, channels = _probe(files, root, max_pixels)
@@ -590,8 +618,9 @@ def folder_source(
         shape=(None, None, channels),
         num_files=len(files),
         # tf.data's FILE policy only recognises record readers (TFRecordDataset, ...), not
-        # tf.io.read_file, so a folder is sharded by DATA (or per worker with input_context).
+        # tf.io.read_file: a folder is sharded here, per worker (or by input_context).
         file_shardable=False,
+        per_worker=per_worker,
         may_fail=True,
         description=f"folder {root!r}",
         default_size=(height, width),

@@ -16,6 +16,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen import distribute
+from tfgen._keras_compat import BuiltModel
 from tfgen.models import _images, _jit
 
 # Marks the in-step assertion, so that `fit`/`evaluate` can turn it into a ValueError.
@@ -61,7 +63,7 @@ def _bad_batch_error(message):
     )
 
 
-class ImageModel(keras.Model):
+class ImageModel(BuiltModel):
     """Base of `GAN` and `Autoencoder`: the plumbing both share.
 
     Subclasses set `image_shape` and `_image_role` (how the message of a wrong shape names the
@@ -72,13 +74,15 @@ class ImageModel(keras.Model):
 
     _image_role = "model takes"
     #: With `jit_compile="auto"`: the `tfgen.models._jit` measurement's outcome, a dict of
-    #: `jit_compile` and the typical ms per step with and without XLA (lower quartiles of the
-    #: timed steps); None until decided.
+    #: `jit_compile`, the typical ms per step with and without XLA (lower quartiles of the
+    #: timed steps; None when XLA could not compile the step) and `xla_error` (XLA's error
+    #: then, else None); None until decided.
     jit_decision = None
     _jit_auto = False
 
     def compile(self, *args, jit_compile="auto", **kwargs):
         """Keras' `compile`; `jit_compile="auto"` chooses XLA or not by timing (`_jit`)."""
+        distribute.check_strategy(self.distribute_strategy)
         self._jit_auto = isinstance(jit_compile, str) and jit_compile == "auto"
         self.jit_decision = None
         super().compile(*args, jit_compile=jit_compile, **kwargs)
@@ -90,6 +94,11 @@ class ImageModel(keras.Model):
         _images.check_training_data(x, self.image_shape, self._image_role)
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself; no Keras warning
+        elif isinstance(x, np.ndarray) or tf.is_tensor(x):
+            # Keras batches arrays with a partial last batch; None is its default of 32.
+            batch_size = kwargs.get("batch_size", args[1] if len(args) > 1 else None) or 32
+            replicas = self.distribute_strategy.num_replicas_in_sync
+            distribute.check_array_batches(len(x), batch_size, replicas)
         if self._jit_auto and self.jit_decision is None and _jit.measurable(self):
             chooser = _jit.JitChooser(verbose=kwargs.get("verbose", "auto") != 0)
             self.jit_compile = False  # measured first; the chooser switches to XLA after

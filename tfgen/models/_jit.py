@@ -14,12 +14,21 @@ nothing is repeated or thrown away. The choice is printed, kept in
 variants (fewer than `STEPS_TO_DECIDE` steps) trains without XLA and leaves the choice to a
 later one.
 
+Not every step compiles: XLA has no kernel for some TensorFlow ops (the antialiased resize,
+`ScaleAndTranslate`, for one). XLA compiles the step at its first call, before running it, so
+that call is guarded: when it fails, the same batch trains with TensorFlow's kernels, which
+the run keeps; one line says so, and `model.jit_decision` holds XLA's error. (A step that also
+fails with TensorFlow's kernels raises that error, as without "auto".)
+
 Consequences: the two variants draw the same stateless random numbers but round differently,
 so a run's trajectory depends on the choice, which depends on timings; for reproducible runs
 pass `jit_compile=True` or `False` (tfgen's `--deterministic` runs pin False). Under XLA the
 in-step check of batch values is compiled away, as with `jit_compile=True`. Under a
 `tf.distribute` strategy, with `run_eagerly`, or with `steps_per_execution` > 1, Keras' own
-"auto" applies (off on CPUs and under a strategy, on for a single GPU).
+"auto" applies (off on CPUs and under a strategy, on for a single GPU). Under a strategy
+XLA would not compile the step anyway: Keras compiles the whole `strategy.run`, whose
+variables live on every replica's device (`MirroredStrategy`), and XLA has no CPU kernel for
+the all-gather of a multi-worker step (BENCHMARKS.md, "The default step on two replicas").
 """
 
 import time
@@ -114,8 +123,27 @@ class JitChooser(keras.callbacks.Callback):
                 self.model.jit_compile = True
                 self.model.make_train_function(force=True)
                 self._functions[True] = self.model.train_function
-            self._use(xla)
+                self.model.jit_compile = True
+                self.model.train_function = self._compiling_step
+            else:
+                self._use(xla)
         self._started = time.perf_counter()
+
+    def _compiling_step(self, iterator):
+        """The first XLA step, guarded: if XLA cannot compile it, TensorFlow's kernels train the
+        same batch (fetched here, so that neither variant's failure loses it).
+
+        Keras' train functions take the batch from an iterator, or from a list of batches
+        (`keras/src/backend/tensorflow/trainer.py`, `function`), which runs their step on it.
+        """
+        batch = next(iterator)
+        try:
+            return self._functions[True]([batch])
+        except tf.errors.OpError as error:
+            # XLA compiles before running anything, so no variable has changed.
+            outputs = self._functions[False]([batch])
+            self._fall_back(error)
+            return outputs
 
     def on_train_batch_end(self, batch, logs=None):
         if not self._measuring:
@@ -134,6 +162,26 @@ class JitChooser(keras.callbacks.Callback):
             # Training ended before the choice: back to TensorFlow's kernels, undecided.
             self._use(False)
 
+    def _fall_back(self, error):
+        """Keeps TensorFlow's kernels for good after XLA failed to compile the step."""
+        self._use(False)
+        reason = " ".join(str(getattr(error, "message", error)).split())
+        reason = reason if len(reason) <= 300 else reason[:297] + "..."
+        self.model.jit_decision = types.MappingProxyType(
+            dict(
+                jit_compile=False,
+                ms_per_step_without=None,
+                ms_per_step_with=None,
+                xla_error=reason,
+            )
+        )
+        if self.verbose:
+            print(
+                f"jit_compile='auto': XLA cannot compile this model's training step "
+                f"({type(error).__name__}: {reason[:160]}); using TensorFlow kernels.",
+                flush=True,
+            )
+
     def _use(self, xla):
         self.model.jit_compile = xla
         self.model.train_function = self._functions[xla]
@@ -144,7 +192,12 @@ class JitChooser(keras.callbacks.Callback):
         without, with_xla = (1e3 * typical_seconds(self.timings[v]) for v in (False, True))
         # A read-only mapping: Keras would track (and try to save) a plain dict attribute.
         self.model.jit_decision = types.MappingProxyType(
-            dict(jit_compile=xla, ms_per_step_without=without, ms_per_step_with=with_xla)
+            dict(
+                jit_compile=xla,
+                ms_per_step_without=without,
+                ms_per_step_with=with_xla,
+                xla_error=None,
+            )
         )
         if self.verbose:
             print(
