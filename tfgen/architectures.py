@@ -26,6 +26,7 @@ import tensorflow as tf
 from keras import layers
 
 from tfgen._checks import boolean, positive_int
+from tfgen.activations import LeakyReLU
 from tfgen.layers import BatchNormalization, Conv2D
 
 __all__ = [
@@ -394,7 +395,7 @@ def _downsampling_stack(
                 filters, 3, padding="same", kernel_initializer=_init(), name=f"{name}_conv"
             )
             x = _maybe_spectral(conv, spectral_norm)(x)
-            x = layers.LeakyReLU(negative_slope=LEAKY_RELU_SLOPE, name=f"{name}_lrelu")(x)
+            x = LeakyReLU(negative_slope=LEAKY_RELU_SLOPE, name=f"{name}_lrelu")(x)
         conv = Conv2D(
             filters,
             kernel_size,
@@ -404,7 +405,7 @@ def _downsampling_stack(
             name=f"down{block + 1}_conv",
         )
         x = _maybe_spectral(conv, spectral_norm)(x)
-        x = layers.LeakyReLU(negative_slope=LEAKY_RELU_SLOPE, name=f"down{block + 1}_lrelu")(x)
+        x = LeakyReLU(negative_slope=LEAKY_RELU_SLOPE, name=f"down{block + 1}_lrelu")(x)
     return layers.Flatten(name="flatten")(x)
 
 
