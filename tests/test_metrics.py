@@ -558,3 +558,34 @@ def test_evaluate_generator_callback_logs_into_history_csv_and_tensorboard(digit
     assert any(name.startswith("events") for name in os.listdir(tmp_path / "logs" / "evaluation"))
     with pytest.raises(ValueError, match="every_n_epochs"):
         callbacks.EvaluateGenerator([tm.SlicedWasserstein()], digits, every_n_epochs=0)
+
+
+def test_evaluate_generator_callback_logs_each_score_beside_its_floor(digits, split):
+    gan = tiny_gan()
+    gan.compile()
+    real = digits[split["train"][:300]]
+    flat = real.reshape(len(real), -1)
+
+    def pixels(images):
+        return tf.reshape(images, [tf.shape(images)[0], -1])
+
+    evaluate = callbacks.EvaluateGenerator(
+        [tm.FrechetDistance(pixels, feature_dim=64), tm.KernelDistance(pixels)],
+        real,
+        num_samples=150,
+        floor=True,
+    )
+    dataset = tf.data.Dataset.from_tensor_slices(real[:64]).batch(32)
+    history = gan.fit(dataset, epochs=2, verbose=0, callbacks=[evaluate]).history
+    # Real against real: the first 150 images are the reference, the next 150 the floor's.
+    assert history["fid_floor"][0] == pytest.approx(numpy_fid(flat[:150], flat[150:]), rel=1e-6)
+    kid = fed(tm.KernelDistance(), flat[:150], flat[150:])
+    assert history["kid_floor"][0] == pytest.approx(float(kid.result()["kid"]), rel=1e-6)
+    assert "kid_std_floor" not in history and np.isfinite(history["kid_std"][0])
+    assert history["fid_floor"][1] == history["fid_floor"][0] < history["fid"][1]
+    too_many = callbacks.EvaluateGenerator([tm.FrechetDistance(pixels)], real, 2, 200, floor=True)
+    too_many.set_model(gan)
+    with pytest.raises(ValueError, match=r"needs 400 real images .* got 300; .* at most 150"):
+        too_many.evaluate()
+    with pytest.raises(ValueError, match="floor=True needs real images"):
+        callbacks.EvaluateGenerator([tm.FrechetDistance(pixels)], None, floor=True)

@@ -21,7 +21,15 @@ from tfgen.metrics.precision_recall import PrecisionRecall
 from tfgen.metrics.statistics import image_batches
 from tfgen.models import sampling_network
 
-__all__ = ["Sampler", "default_metrics", "evaluate_generator", "sampler", "score"]
+__all__ = [
+    "Sampler",
+    "default_metrics",
+    "evaluate_generator",
+    "real_floor",
+    "sampler",
+    "score",
+    "split_real",
+]
 
 
 class Sampler:
@@ -115,11 +123,47 @@ def score(metrics, generator, real, num_samples, batch_size=250, seed=0):
     needs_real = [not _uses_reference(metric) for metric in metrics]
     if real is None and any(needs_real):
         raise ValueError("real images are needed by metrics without reference statistics")
+    real_batches = image_batches(real, num_samples) if real is not None else ()
+    generated_batches = generator.sample(num_samples, seed, batch_size)
+    return _feed(metrics, real_batches, generated_batches, generator.image_shape, needs_real)
+
+
+def split_real(real, num_samples):
+    """Two disjoint sets of `num_samples` real images (numpy): the reference and the floor's.
+
+    The first `num_samples` images of `real` (a dataset of batches or an array) are the
+    reference, the next `num_samples` the floor's "generated" side. Too few images is a
+    `ValueError` naming how many there are.
+    """
+    images = list(image_batches(real, 2 * num_samples))
+    images = np.concatenate(images) if images else np.zeros((0,), np.float32)
+    if len(images) < 2 * num_samples:
+        raise ValueError(
+            f"a floor of {num_samples} samples needs {2 * num_samples} real images (a reference "
+            f"and as many others), got {len(images)}; lower num_samples to at most "
+            f"{len(images) // 2}"
+        )
+    return images[:num_samples], images[num_samples:]
+
+
+def real_floor(metrics, reference, others, batch_size=250):
+    """Each metric of real images `others` against the real `reference`: the best a generator
+    can score with these sample counts (FID's bias, KID's and precision's spread included).
+
+    Returns {key: float} as `score` does.
+    """
+    others = np.asarray(others, np.float32)
+    batches = (others[i : i + batch_size] for i in range(0, len(others), batch_size))
+    needs_real = [not _uses_reference(metric) for metric in metrics]
+    return _feed(metrics, image_batches(reference), batches, others.shape[1:], needs_real)
+
+
+def _feed(metrics, real_batches, generated_batches, image_shape, needs_real):
+    """Resets `metrics`, feeds them pairs of batches (either side may run out first)."""
     for metric in metrics:
         metric.reset_state()
-    real_batches = iter(image_batches(real, num_samples) if real is not None else ())
-    empty = np.zeros((0, *generator.image_shape), np.float32)
-    generated_batches = generator.sample(num_samples, seed, batch_size)
+    real_batches, generated_batches = iter(real_batches), iter(generated_batches)
+    empty = np.zeros((0, *image_shape), np.float32)
     while True:
         generated = next(generated_batches, None)
         real_batch = next(real_batches, None)
