@@ -9,6 +9,8 @@
 `--dataset` (as in training) at the generator's size. `--features` chooses the feature network:
 `digits` (shipped with tfgen), `inception_pool3:PATH` (the reference FID network; scores
 comparable with published ones) or `inception_v3:PATH` (Keras' ImageNet weights; not comparable).
+Each score is printed beside its floor, real images against real images at the same sample count
+(`--nofloor` skips it); the number of samples used is printed (at most half the real images).
 """
 
 import os
@@ -26,6 +28,7 @@ flags.DEFINE_string("features", "digits", "digits, inception_pool3:PATH or incep
 flags.DEFINE_integer("num_samples", 10_000, "Generated images (and the most real ones) scored.")
 flags.DEFINE_integer("batch_size", 250, "Images per batch.")
 flags.DEFINE_integer("seed", 0, "Seed of the latent codes.")
+flags.DEFINE_bool("floor", True, "Also score real against real images: each score's floor.")
 flags.mark_flag_as_required("model")
 
 
@@ -43,10 +46,18 @@ def main(argv):
         seed=FLAGS.seed,
         split=FLAGS.split,
         data_dir=FLAGS.data_dir,
+        floor=FLAGS.floor,
     )
     print(f"{FLAGS.model} against {FLAGS.dataset} ({FLAGS.split}), {extractor.name} features:")
+    if "num_samples" in scores:
+        count = int(scores.pop("num_samples"))
+        print(f"  {count} generated images against {count} real ones; floor: {count} other real")
     for key, value in scores.items():
-        print(f"  {key:10s} {value:.4f}")
+        if key.endswith("_floor"):
+            continue
+        floor = scores.get(f"{key}_floor")
+        beside = "" if floor is None else f"   floor (real vs real) {floor:.4f}"
+        print(f"  {key:10s} {value:.4f}{beside}")
 
 
 if __name__ == "__main__":

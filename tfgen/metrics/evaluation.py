@@ -193,8 +193,15 @@ def evaluate_generator(
     seed=0,
     split="train",
     data_dir=None,
+    floor=False,
 ):
     """Scores a generator against real images; returns {"fid": ..., "kid": ..., ...} floats.
+
+    With `floor=True` each score comes with `<key>_floor`, the same metric of real images
+    against real images at the same sample counts (`split_real`, `real_floor`): the first n
+    real images are the reference of both, the next n the floor's, and n generated images are
+    scored, n = `num_samples` or, when the real images are fewer than twice that, half of them;
+    the result's "num_samples" says which n was used.
 
     Args:
         generator: A GAN, a generator network, a `.keras` file of either, or a SavedModel
@@ -210,6 +217,7 @@ def evaluate_generator(
         split: The split of a named dataset. Defaults to "train", the images the generator
             learned to imitate (pytorch-fid and clean-fid compare with the training set).
         data_dir: tfds data directory of a named dataset.
+        floor: Also score real against real (see above); needs real images.
     """
     generator = sampler(generator)
     if isinstance(real, str):
@@ -227,4 +235,19 @@ def evaluate_generator(
             data_dir=data_dir,
         )
     metrics = default_metrics() if metrics is None else list(metrics)
-    return score(metrics, generator, real, num_samples, batch_size, seed)
+    if not floor:
+        return score(metrics, generator, real, num_samples, batch_size, seed)
+    if real is None:
+        raise ValueError("floor=True needs real images (real against real), got real=None")
+    available = sum(len(batch) for batch in image_batches(real, 2 * num_samples))
+    n = min(num_samples, available // 2)
+    reference, others = split_real(real, n)
+    floors = real_floor(metrics, reference, others, batch_size)
+    results = score(metrics, generator, reference, n, batch_size, seed)
+    merged = {}
+    for key, value in results.items():
+        merged[key] = value
+        if not key.endswith("_std"):  # A spread has no floor of its own.
+            merged[f"{key}_floor"] = floors[key]
+    merged["num_samples"] = float(n)
+    return merged
