@@ -738,9 +738,4 @@ class EvaluateGenerator(keras.callbacks.Callback):
         )
         if self.floor_results is None:
             return results
-        merged = {}
-        for key, value in results.items():
-            merged[key] = value
-            if not key.endswith("_std"):  # A spread has no floor of its own.
-                merged[f"{key}_floor"] = self.floor_results[key]
-        return merged
+        return evaluation.with_floors(results, self.floor_results)

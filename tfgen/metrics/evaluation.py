@@ -29,6 +29,7 @@ __all__ = [
     "sampler",
     "score",
     "split_real",
+    "with_floors",
 ]
 
 
@@ -135,8 +136,7 @@ def split_real(real, num_samples):
     reference, the next `num_samples` the floor's "generated" side. Too few images is a
     `ValueError` naming how many there are.
     """
-    images = list(image_batches(real, 2 * num_samples))
-    images = np.concatenate(images) if images else np.zeros((0,), np.float32)
+    images = _real_array(real, 2 * num_samples)
     if len(images) < 2 * num_samples:
         raise ValueError(
             f"a floor of {num_samples} samples needs {2 * num_samples} real images (a reference "
@@ -144,6 +144,21 @@ def split_real(real, num_samples):
             f"{len(images) // 2}"
         )
     return images[:num_samples], images[num_samples:]
+
+
+def _real_array(real, limit):
+    batches = list(image_batches(real, limit))
+    return np.concatenate(batches) if batches else np.zeros((0,), np.float32)
+
+
+def with_floors(results, floors):
+    """`results` with `<key>_floor` from `floors` after each key (a spread `*_std` has none)."""
+    merged = {}
+    for key, value in results.items():
+        merged[key] = value
+        if not key.endswith("_std"):
+            merged[f"{key}_floor"] = floors[key]
+    return merged
 
 
 def real_floor(metrics, reference, others, batch_size=250):
@@ -239,15 +254,11 @@ def evaluate_generator(
         return score(metrics, generator, real, num_samples, batch_size, seed)
     if real is None:
         raise ValueError("floor=True needs real images (real against real), got real=None")
-    available = sum(len(batch) for batch in image_batches(real, 2 * num_samples))
-    n = min(num_samples, available // 2)
-    reference, others = split_real(real, n)
+    images = _real_array(real, 2 * num_samples)
+    n = min(num_samples, len(images) // 2)
+    if n < 2:
+        raise ValueError(f"floor=True needs at least 4 real images, got {len(images)}")
+    reference, others = images[:n], images[n : 2 * n]
     floors = real_floor(metrics, reference, others, batch_size)
     results = score(metrics, generator, reference, n, batch_size, seed)
-    merged = {}
-    for key, value in results.items():
-        merged[key] = value
-        if not key.endswith("_std"):  # A spread has no floor of its own.
-            merged[f"{key}_floor"] = floors[key]
-    merged["num_samples"] = float(n)
-    return merged
+    return {**with_floors(results, floors), "num_samples": float(n)}

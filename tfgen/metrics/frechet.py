@@ -5,7 +5,7 @@
 between Gaussians fitted to the features of real and generated images (means mu, covariances S
 divided by n - 1 as numpy's `np.cov`). Only the trace of the square root is needed, and for
 symmetric positive semi-definite S_r, S_g the product S_r S_g is similar to the symmetric
-A = S_r^(1/2) S_g S_r^(1/2) (S_r^(1/2) S_r S_g S_r^(-1/2) = A when S_r is invertible, and by
+A = S_r^(1/2) S_g S_r^(1/2) (S_r^(-1/2) S_r S_g S_r^(1/2) = A when S_r is invertible, and by
 continuity otherwise), so
 
     Tr((S_r S_g)^(1/2)) = Σ_i sqrt(λ_i(A)),
