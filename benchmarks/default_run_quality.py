@@ -1,12 +1,18 @@
-"""How close the README's default run comes to real digits, in the shipped digits features.
+"""How close trained GANs come to real digits, by the independent judge and by tfgen's metrics.
 
-Scores a trained GAN (default: the model `python examples/train_gan.py` leaves in runs/gan)
-against the 297 held-out digits, beside the same scores of real training digits, with equal
-sample counts on both sides (1,000 generated or 1,000 real training digits against the 297
-held-out ones): FID, KID and precision/recall in `tfgen.metrics.digits_features`. The ratio of
-the two FIDs is the README's goal (within 3x of real digits).
+Every row is a set of `--samples` images, scored twice, each beside its floor (real digits
+against real digits at the same sample count):
+- the judge (`digits_judge.py`, not tfgen code): the Fréchet distance in a scikit-learn
+  classifier's features to the judge's training digits; its floor is its held-out real digits;
+- tfgen's digits metrics (`tfgen.metrics.default_metrics`: FID, KID, precision/recall in the
+  shipped classifier's features) against the 297 held-out digits of `tfgen.data`'s test split;
+  their floor is as many real training digits.
+Rows: real digits, each `--models` GAN (default: the model `python examples/train_gan.py`
+leaves in runs/gan), real digits blurred (Gaussian, sigma 1 pixel of 8x8) and uniform noise.
 
     python examples/train_gan.py && PYTHONPATH=. python benchmarks/default_run_quality.py
+    PYTHONPATH=. python benchmarks/default_run_quality.py \
+        --models "README run=runs/gan/gan.keras,5 epochs=runs/gan5/gan.keras"
 """
 
 import os
@@ -15,35 +21,52 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+import scipy.ndimage  # noqa: E402
 from absl import app, flags  # noqa: E402
+from digits_judge import DigitsJudge  # noqa: E402
 from digits_scores import digits, scores  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model", "runs/gan/gan.keras", "The trained GAN (.keras).")
-flags.DEFINE_integer("samples", 1000, "Generated images, and real training digits, scored.")
-flags.DEFINE_integer("image_size", 16, "Side of the digits the GAN makes.")
+flags.DEFINE_list("models", ["README run=runs/gan/gan.keras"], "name=path of trained GANs.")
+flags.DEFINE_integer("samples", 500, "Images per row (the judge holds out 500 real digits).")
+flags.DEFINE_integer("image_size", 16, "Side of the digits the GANs make.")
+
+
+def blurred(images01, side):
+    """Real digits in [0, 1] blurred by a Gaussian of one 8x8 pixel (side / 8 of these)."""
+    return scipy.ndimage.gaussian_filter(images01, (0, side / 8, side / 8, 0))
 
 
 def main(argv):
     del argv
-    held_out, training = (digits(split, FLAGS.image_size) for split in ("test", "train"))
-    gan = keras.saving.load_model(FLAGS.model)
-    generated = np.asarray(gan.generate(FLAGS.samples, seed=0)) * 2 - 1  # [0, 1] -> [-1, 1]
-    rng = np.random.default_rng(0)
-    real = training[rng.choice(len(training), FLAGS.samples, replace=False)]
-    rows = {
-        f"{FLAGS.samples} real training digits": scores(held_out, real),
-        f"{FLAGS.samples} generated digits": scores(held_out, generated),
-    }
-    print(f"against the {len(held_out)} held-out digits:")
-    print("| images | FID | KID | precision | recall |\n|---|---|---|---|---|")
-    for name, row in rows.items():
+    n, side = FLAGS.samples, FLAGS.image_size
+    judge = DigitsJudge()
+    held_out, training = (digits(split, side) for split in ("test", "train"))
+    real01 = (training[:n] + 1) / 2  # The train split is in random order: a random sample.
+    rows = {"real training digits": real01}
+    for entry in FLAGS.models:
+        name, _, path = entry.rpartition("=")
+        gan = keras.saving.load_model(path)
+        rows[name or path] = np.asarray(gan.generate(n, seed=0))
+    rows["real digits blurred"] = blurred(real01, side)
+    rows["uniform noise"] = np.random.default_rng(0).uniform(size=real01.shape)
+    judge_floor = judge.floor(n, side)
+    print(f"{n} images each at {side}x{side}; judge accuracy {judge.accuracy:.3f}")
+    print(f"judge floor (its {n} held-out real digits): {judge_floor:.3f}")
+    print("| images | judge | judge / floor | FID | KID | KID std | precision | recall |")
+    print("|---|---|---|---|---|---|---|---|")
+    floor_fid = None
+    for name, images in rows.items():
+        images = np.clip(images, 0.0, 1.0).astype(np.float32)
+        distance = judge.distance(images)
+        row = scores(held_out, images * 2 - 1)
+        floor_fid = floor_fid or row["fid"]
         print(
-            f"| {name} | {row['fid']:.1f} | {row['kid']:.0f} | {row['precision']:.2f} | "
-            f"{row['recall']:.2f} |"
+            f"| {name} | {distance:.2f} | {distance / judge_floor:.1f}x | {row['fid']:.1f} "
+            f"({row['fid'] / floor_fid:.1f}x) | {row['kid']:.0f} | {row['kid_std']:.0f} | "
+            f"{row['precision']:.2f} | {row['recall']:.2f} |"
         )
-    real_fid, generated_fid = (row["fid"] for row in rows.values())
-    print(f"generated / real FID: {generated_fid / real_fid:.2f}x")
+    print("(tfgen's metrics against the 297 held-out digits; the first row is their floor)")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ to itself) and the budget becomes a fixed step count for each, so the scores do 
 the load during training. Quality is measured with
 `tfgen.metrics` in the features of the shipped digits classifier (`digits_features`): Fréchet
 distance (FID), kernel distance (KID) and precision/recall of generated samples against the
-held-out digits; real training digits and uniform noise give the scale.
+held-out digits; real training digits and uniform noise give the scale. And by the independent
+judge (`digits_judge.py`), of the first 500 samples, beside its floor (500 held-out real
+digits): the "judge" column and its ratio to the floor.
 
     PYTHONPATH=. python benchmarks/gan_quality.py [--seconds 30 | --reference_epochs 100]
         [--runs 2] [--image_size 8] [--models NAME,...]
@@ -23,6 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
+from digits_judge import HELD_OUT, DigitsJudge  # noqa: E402
 from digits_scores import digits, scores  # noqa: E402
 from gan_budget import budget_steps, step_seconds  # noqa: E402
 from reference_gan import KERAS_IO_LEARNING_RATE, ReferenceGAN, keras_io_networks  # noqa: E402
@@ -94,22 +97,28 @@ MODELS = {
 }
 
 
-KEYS = ("fid", "kid", "precision", "recall")
+KEYS = ("judge", "fid", "kid", "precision", "recall")
 
 
 def main(_):
     train_images, test_images = (digits(split, FLAGS.image_size) for split in ("train", "test"))
     extractor = tfgen.metrics.digits_features()
+    judge = DigitsJudge()
+    judged = min(FLAGS.samples, HELD_OUT)
+    judge_floor = judge.floor(judged, FLAGS.image_size)
+    print(f"judge floor ({judged} held-out real digits): {judge_floor:.3f}")
 
     def score(images_in_minus_one_one):
-        return scores(test_images, images_in_minus_one_one, extractor)
+        values = scores(test_images, images_in_minus_one_one, extractor)
+        images = np.clip((images_in_minus_one_one[:judged] + 1) / 2, 0.0, 1.0)
+        return {"judge": judge.distance(images), **values}
 
     def line(values):
         return "  ".join(f"{key} {values[key]:.4g}" for key in KEYS)
 
     rng = np.random.default_rng(FLAGS.seed)
     noise = rng.uniform(-1, 1, (FLAGS.samples,) + test_images.shape[1:]).astype(np.float32)
-    print(f"real training digits: {line(score(train_images))}")
+    print(f"real training digits: {line(score(train_images[: FLAGS.samples]))}")
     print(f"uniform noise:        {line(score(noise))}")
 
     def data(seed):
@@ -155,7 +164,8 @@ def main(_):
             f"{key} {np.mean([r[key] for r in runs]):.4g} +- {np.std([r[key] for r in runs]):.2g}"
             for key in KEYS
         )
-        print(f"{name:34s} {summary}")
+        ratio = np.mean([r["judge"] for r in runs]) / judge_floor
+        print(f"{name:34s} {summary}  (judge {ratio:.1f}x its floor)")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ tfgen (a program: see the README's "What is safe to load"); the real images are
 `--dataset` (as in training) at the generator's size. `--features` chooses the feature network:
 `digits` (shipped with tfgen), `inception_pool3:PATH` (the reference FID network; scores
 comparable with published ones) or `inception_v3:PATH` (Keras' ImageNet weights; not comparable).
+Each score is printed beside its floor, real images against real images at the same sample count
+(`--nofloor` skips it); the number of samples used is printed (at most half the real images).
 """
 
 import os
@@ -33,6 +35,7 @@ flags.DEFINE_bool(
     "Load a SavedModel --model: it is a program that runs whatever ops it holds, so only one "
     "from a source you trust (a .keras file needs no trust: it loads with safe_mode).",
 )
+flags.DEFINE_bool("floor", True, "Also score real against real images: each score's floor.")
 flags.mark_flag_as_required("model")
 
 
@@ -51,10 +54,18 @@ def main(argv):
         split=FLAGS.split,
         data_dir=FLAGS.data_dir,
         trust_saved_model=FLAGS.trust_saved_model,
+        floor=FLAGS.floor,
     )
     print(f"{FLAGS.model} against {FLAGS.dataset} ({FLAGS.split}), {extractor.name} features:")
+    if "num_samples" in scores:
+        count = int(scores.pop("num_samples"))
+        print(f"  {count} generated images against {count} real ones; floor: {count} other real")
     for key, value in scores.items():
-        print(f"  {key:10s} {value:.4f}")
+        if key.endswith("_floor"):
+            continue
+        floor = scores.get(f"{key}_floor")
+        beside = "" if floor is None else f"   floor (real vs real) {floor:.4f}"
+        print(f"  {key:10s} {value:.4f}{beside}")
 
 
 if __name__ == "__main__":

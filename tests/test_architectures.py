@@ -42,9 +42,10 @@ def test_generator_and_discriminator_shapes(side, channels):
         assert np.all(images >= -1.0) and np.all(images <= 1.0)
         logits = disc(images, training=training)
         assert logits.shape == (3, 1)
-    # One transposed conv / strided conv per factor of two between 4 and side.
+    # One upsampling (transposed conv below 32, resize from 32) / strided conv per factor of two.
     n_steps = int(np.log2(side // architectures.START_SIZE))
-    assert _n_layers(gen, keras.layers.Conv2DTranspose) == n_steps
+    upsampling = keras.layers.Conv2DTranspose if side < 32 else keras.layers.UpSampling2D
+    assert _n_layers(gen, upsampling) == n_steps
     assert _n_layers(gen, keras.layers.BatchNormalization) == n_steps + 1
     assert _n_layers(disc, keras.layers.Conv2D) == n_steps
     # Batch statistics would couple examples: the discriminator has no batch normalisation.
@@ -52,7 +53,9 @@ def test_generator_and_discriminator_shapes(side, channels):
 
 
 def test_filter_progression():
-    gen = architectures.dcgan_generator((64, 64, 3), latent_dim=LATENT, base_filters=2)
+    gen = architectures.dcgan_generator(
+        (64, 64, 3), latent_dim=LATENT, base_filters=2, upsampling="transpose"
+    )
     ups = [layer.filters for layer in gen.layers if isinstance(layer, keras.layers.Conv2DTranspose)]
     # Halving down to base_filters; the 4x4 projection is capped at 8 * base_filters.
     assert ups == [16, 8, 4, 2]
@@ -253,6 +256,8 @@ def test_generator_upsampling_options_at_every_side(side, upsampling):
     n_steps = int(np.log2(side // architectures.START_SIZE))
     assert gen(_latent(1)).shape == (1, *shape)
     resizes = [layer for layer in gen.layers if isinstance(layer, keras.layers.UpSampling2D)]
+    if upsampling == "auto":
+        upsampling = "transpose" if side < architectures.NEAREST_UPSAMPLING_MIN_SIDE else "nearest"
     if upsampling == "transpose":
         assert not resizes
         assert _n_layers(gen, keras.layers.Conv2DTranspose) == n_steps
@@ -397,3 +402,15 @@ def test_bilinear_resize_matches_numpy():
 def test_bad_builder_options(build, message):
     with pytest.raises(ValueError, match=message):
         build()
+
+
+def test_dcgan_generator_resizes_from_32_pixels_up_and_transposes_below():
+    def kinds(side):
+        model = architectures.dcgan_generator((side, side, 3), latent_dim=8, base_filters=4)
+        return {type(layer).__name__ for layer in model.layers}
+
+    assert architectures.NEAREST_UPSAMPLING_MIN_SIDE == 32
+    assert "Conv2DTranspose" in kinds(16) and "UpSampling2D" not in kinds(16)
+    assert "UpSampling2D" in kinds(32) and "Conv2DTranspose" not in kinds(32)
+    explicit = architectures.dcgan_generator((32, 32, 3), 8, 4, upsampling="transpose")
+    assert any(type(layer).__name__ == "Conv2DTranspose" for layer in explicit.layers)

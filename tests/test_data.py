@@ -70,6 +70,11 @@ def _patterns(n, size=(12, 10), seed=0):
 # --- bundled data -----------------------------------------------------------------------------
 
 
+# The digits' split, written out: a seeded random permutation, its first 297 are `test`.
+DIGITS_ORDER = np.random.default_rng(0).permutation(1797)
+DIGITS_TRAIN, DIGITS_TEST = DIGITS_ORDER[297:], DIGITS_ORDER[:297]
+
+
 def test_digits_values_match_sklearn(data_dir, digits_ref):
     ref, _ = digits_ref
     train = tdata.load("digits", data_dir=data_dir, batch_size=1500, shuffle=False)
@@ -77,13 +82,16 @@ def test_digits_values_match_sklearn(data_dir, digits_ref):
     assert batch.shape == (1500, 8, 8, 1) and batch.dtype == tf.float32
     x = batch.numpy()
     assert x.min() >= -1.0 and x.max() <= 1.0 and x.min() == -1.0 and x.max() == 1.0
-    np.testing.assert_allclose(x[..., 0], ref[:1500], atol=1e-6)
+    np.testing.assert_allclose(x[..., 0], ref[DIGITS_TRAIN], atol=1e-6)
 
     test = tdata.load("digits", split="test", data_dir=data_dir, batch_size=297, shuffle=False)
-    np.testing.assert_allclose(_collect(test)[..., 0], ref[1500:], atol=1e-6)
+    np.testing.assert_allclose(_collect(test)[..., 0], ref[DIGITS_TEST], atol=1e-6)
+    assert sorted(np.concatenate([DIGITS_TRAIN, DIGITS_TEST])) == list(range(1797))
 
     unit = tdata.load("digits", data_dir=data_dir, batch_size=50, shuffle=False, value_range=(0, 1))
-    np.testing.assert_allclose(next(iter(unit)).numpy()[..., 0], (ref[:50] + 1) / 2, atol=1e-6)
+    np.testing.assert_allclose(
+        next(iter(unit)).numpy()[..., 0], (ref[DIGITS_TRAIN[:50]] + 1) / 2, atol=1e-6
+    )
 
 
 def test_tfds_load_of_bundled_builder_works_offline(tmp_path, digits_ref, no_network):
@@ -94,8 +102,8 @@ def test_tfds_load_of_bundled_builder_works_offline(tmp_path, digits_ref, no_net
         )
     )
     assert images.shape == (297, 8, 8, 1) and images.dtype == np.uint8
-    np.testing.assert_allclose(images[..., 0] / 255.0 * 2 - 1, ref[1500:], atol=1e-6)
-    np.testing.assert_array_equal(labels, target[1500:])
+    np.testing.assert_allclose(images[..., 0] / 255.0 * 2 - 1, ref[DIGITS_TEST], atol=1e-6)
+    np.testing.assert_array_equal(labels, target[DIGITS_TEST])
     builder = tfds.builder("tfgen_digits", data_dir=str(tmp_path))
     assert builder.is_prepared()
     assert builder.info.splits["train"].num_examples == 1500
@@ -285,7 +293,7 @@ def test_digits_resized_and_converted(data_dir, digits_ref):
     np.testing.assert_array_equal(batch[..., 0], batch[..., 2])
     # Upscaling interpolates linearly between pixel centres (half-pixel convention, edges
     # clamped): compare with that formula applied to the stored 8x8 digits with numpy.
-    stored = (ref[:16] + 1) / 2 * 255
+    stored = (ref[DIGITS_TRAIN[:16]] + 1) / 2 * 255
     coord = np.clip((np.arange(32) + 0.5) / 4 - 0.5, 0, 7)
     low = np.floor(coord).astype(int)
     high = np.minimum(low + 1, 7)

@@ -89,9 +89,19 @@ def test_gan_example_writes_every_output(gan_run):
     assert samples == ["epoch_001.png", "epoch_002.png"]
     for name in samples:
         assert png_shape(os.path.join(out, "samples", name)) == GRID_OF_4
-    assert png_shape(os.path.join(out, "losses.png")) == (500, 800)
+    # Five panels: losses, discriminator outputs, FID, KID, precision and recall.
+    assert png_shape(os.path.join(out, "losses.png")) == (750, 800)
+    scores = ["fid", "kid", "precision", "recall"]
     assert sorted(gan_run.history) == sorted(
-        ["d_fake", "d_loss", "d_real", "g_loss", "fid", "kid", "kid_std", "precision", "recall"]
+        [
+            "d_fake",
+            "d_loss",
+            "d_real",
+            "g_loss",
+            "kid_std",
+            *scores,
+            *(f"{s}_floor" for s in scores),
+        ]
     )
     # Scored on the digits by default (--eval_every): a real distance, finite and positive.
     assert all(np.isfinite(v) and v > 0 for v in gan_run.history["fid"])
@@ -280,7 +290,7 @@ def test_a_diverged_run_keeps_the_last_good_checkpoint(tmp_path, capsys):
     assert not os.path.exists(tmp_path / "gan.keras")
     assert not os.path.exists(tmp_path / "saved_model")
     assert os.listdir(tmp_path / "samples") == ["epoch_001.png"]
-    assert png_shape(tmp_path / "losses.png") == (500, 800)
+    assert png_shape(tmp_path / "losses.png") == (750, 800)
     checkpoint = keras.saving.load_model(tmp_path / "checkpoint.keras", safe_mode=True)
     assert all(np.all(np.isfinite(w)) for w in checkpoint.get_weights())
 

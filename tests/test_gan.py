@@ -347,3 +347,63 @@ def test_compile_defaults_are_the_ablation_choices():
         assert (optimizer.beta_1, optimizer.beta_2) == (0.0, 0.9)
     assert gan.generator_ema is None and gan.ema_generator is None
     assert gan.loss_functions == losses.get("non_saturating")
+
+
+def batch_norm_gan():
+    """A generator whose images do not depend on the codes and a discriminator with batch norm
+    nested in a sub-model (as in the PyTorch DCGAN tutorial)."""
+    keras.utils.set_random_seed(3)
+    generator = keras.Sequential(
+        [
+            keras.Input((LATENT_DIM,)),
+            keras.layers.Dense(
+                SIDE * SIDE, kernel_initializer="zeros", bias_initializer="random_normal"
+            ),
+            keras.layers.Reshape((SIDE, SIDE, 1)),
+            keras.layers.Activation("tanh"),
+        ]
+    )
+    body = keras.Sequential(
+        [
+            keras.Input((SIDE, SIDE, 1)),
+            keras.layers.Conv2D(4, 3, 2),
+            keras.layers.BatchNormalization(),
+        ]
+    )
+    images = keras.Input((SIDE, SIDE, 1))
+    logit = keras.layers.Dense(1)(keras.layers.Flatten()(keras.layers.LeakyReLU(0.2)(body(images))))
+    return GAN(generator, keras.Model(images, logit), seed=0)
+
+
+def test_discriminator_with_batch_norm_sees_real_and_fake_in_separate_batches(digits):
+    gan = batch_norm_gan()
+    assert gan.discriminator_batch_norm
+    restored = GAN.from_config(gan.get_config())
+    assert restored.discriminator_batch_norm
+    assert not make_gan().discriminator_batch_norm
+    real = digits[:BATCH]
+    fake = gan.generator(np.zeros((BATCH, LATENT_DIM), np.float32)).numpy()
+    discriminator = keras.models.clone_model(gan.discriminator)
+    discriminator.set_weights(gan.discriminator.get_weights())
+
+    def reference_step(one_pass):
+        """Non-saturating loss on two separate batches (or one mixed), one SGD(0.5) step."""
+        model = keras.models.clone_model(discriminator)
+        model.set_weights(discriminator.get_weights())
+        with tf.GradientTape() as tape:
+            if one_pass:
+                real_logits, fake_logits = tf.split(
+                    model(np.concatenate([real, fake]), training=True), 2
+                )
+            else:
+                real_logits, fake_logits = model(real, training=True), model(fake, training=True)
+            loss = tf.reduce_mean(tf.math.softplus(-real_logits) + tf.math.softplus(fake_logits))
+        gradients = tape.gradient(loss, model.trainable_variables)
+        return [(v - 0.5 * g).numpy() for v, g in zip(model.trainable_variables, gradients)]
+
+    gan.compile(keras.optimizers.SGD(0.5), keras.optimizers.SGD(0.5), jit_compile=False)
+    gan.train_on_batch(real)
+    trained = [v.numpy() for v in gan.discriminator.trainable_variables]
+    assert_same_weights(trained, reference_step(one_pass=False))
+    mixed = reference_step(one_pass=True)
+    assert not all(np.allclose(a, b, atol=1e-4) for a, b in zip(trained, mixed))

@@ -20,6 +20,7 @@ from sklearn.metrics.pairwise import polynomial_kernel
 import tfgen.metrics as tm
 from tfgen import architectures, callbacks
 from tfgen.metrics import features as feature_module
+from tfgen.metrics import frechet as frechet_module
 from tfgen.metrics.sliced_wasserstein import laplacian_pyramid
 from tfgen.models import GAN
 
@@ -48,9 +49,16 @@ def fed(metric, real, generated, batch=100):
 
 @pytest.fixture(scope="module")
 def digits():
-    """All 1,797 digits in [-1, 1], 8x8x1, as tfgen.data bundles them; the first 1,500 train."""
+    """All 1,797 digits in [-1, 1], 8x8x1, as tfgen.data bundles them, in scikit-learn's order."""
     images = np.rint(load_digits().images * (255.0 / 16.0)).astype(np.uint8)[..., None]
     return images.astype(np.float32) / 127.5 - 1.0
+
+
+@pytest.fixture(scope="module")
+def split():
+    """Indices of tfgen.data's digits splits, written out: 297 random test, 1,500 train."""
+    order = np.random.default_rng(0).permutation(1797)
+    return {"train": order[297:], "test": order[:297]}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -112,6 +120,18 @@ def test_frechet_distance_is_the_same_on_one_and_two_replicas(two_replicas):
     assert two_replicas.num_replicas_in_sync == 2
     np.testing.assert_allclose(results[1], results[0], rtol=1e-10)
     np.testing.assert_allclose(results[0], numpy_fid(real, generated), rtol=1e-6)
+
+
+def test_frechet_trace_term_equals_scipy_sqrtm_of_the_product():
+    rng = np.random.default_rng(4)
+    for dim, rank in ((60, 60), (60, 20)):  # full rank, and both covariances singular
+        a, b = (rng.standard_normal((dim, rank)) for _ in range(2))
+        sigma1, sigma2 = a @ a.T / rank, b @ b.T / rank + np.diag(rng.uniform(0, 1e-9, dim))
+        expected = np.trace(scipy.linalg.sqrtm(sigma1 @ sigma2).real)
+        got = frechet_module.trace_sqrt_product(sigma1, sigma2)
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="sigma2 holds NaN"):
+        tm.frechet_distance(np.zeros(2), np.eye(2), np.zeros(2), np.full((2, 2), np.nan))
 
 
 def test_frechet_distance_warns_with_fewer_samples_than_dimensions():
@@ -177,13 +197,47 @@ def sklearn_mmd(x, y):
 
 def test_kernel_distance_equals_sklearn_computation_and_is_zero_for_one_distribution():
     real, generated = gaussian_features(200), gaussian_features(200, shift=0.5, seed=1)
-    # One subset holding every sample: the estimate is the full unbiased MMD².
-    metric = fed(tm.KernelDistance(subset_size=200, subsets=1), real, generated, batch=64)
+    # One subset holding every sample: the estimate is the full unbiased MMD², and no spread.
+    metric = fed(tm.KernelDistance(subset_size=200, subsets=10), real, generated, batch=64)
     expected = sklearn_mmd(real.astype(np.float64), generated.astype(np.float64))
-    np.testing.assert_allclose(float(metric.result()["kid"]), expected, rtol=1e-6)
+    result = metric.result()
+    np.testing.assert_allclose(float(result["kid"]), expected, rtol=1e-6)
+    assert np.isnan(float(result["kid_std"]))
     same = fed(tm.KernelDistance(subset_size=100, subsets=50), real, gaussian_features(200, seed=2))
     result = {key: float(value) for key, value in same.result().items()}
     assert abs(result["kid"]) < 0.05 * expected and result["kid_std"] > 0
+
+
+def test_kernel_distance_spread_is_over_subsets_that_differ():
+    real, generated = gaussian_features(300), gaussian_features(200, shift=0.5, seed=1)
+    # Default subsets: half the smaller side (100); the std is that of the subset estimates.
+    mean, std = tm.kernel_distance(real, generated, subsets=20, seed=3)
+    rng = np.random.default_rng(3)
+    estimates = [
+        sklearn_mmd(
+            real[rng.choice(300, 100, replace=False)].astype(np.float64),
+            generated[rng.choice(200, 100, replace=False)].astype(np.float64),
+        )
+        for _ in range(20)
+    ]
+    np.testing.assert_allclose([mean, std], [np.mean(estimates), np.std(estimates)], rtol=1e-6)
+    assert std > 1e-3 * abs(mean)
+    # One side drawn whole every time: the spread is the other side's, still a spread.
+    assert tm.kernel_distance(real, generated, subset_size=200, subsets=5)[1] > 0
+    assert np.isnan(tm.kernel_distance(real, generated, subset_size=150, subsets=1)[1])
+
+
+def test_kernel_distance_refuses_too_few_samples_and_too_large_subsets():
+    real, generated = gaussian_features(50), gaussian_features(40, seed=1)
+    with pytest.raises(ValueError, match=r"subset_size=41 is larger than the samples \(50 real"):
+        tm.kernel_distance(real, generated, subset_size=41)
+    metric = fed(tm.KernelDistance(subset_size=1000), real, generated)
+    with pytest.raises(ValueError, match="subset_size=1000 is larger"):
+        metric.result()
+    with pytest.raises(ValueError, match="at least 2 samples on each side, got 50 real and 1"):
+        tm.kernel_distance(real, generated[:1])
+    with pytest.raises(ValueError, match="subset_size must be None or at least 2"):
+        tm.KernelDistance(subset_size=1)
 
 
 def test_precision_recall_directions():
@@ -276,9 +330,9 @@ def test_inception_score_equals_closed_forms():
 # Feature extractors.
 
 
-def test_digits_extractor_orders_real_degraded_and_noise(digits):
+def test_digits_extractor_orders_real_degraded_and_noise(digits, split):
     extractor = tm.digits_features()
-    train, held_out = digits[:1500], digits[1500:]
+    train, held_out = digits[split["train"]], digits[split["test"]]
     # A degraded copy of real digits (shifted by one pixel and blurred) stands in for a trained
     # GAN's samples: training one to that quality takes far longer than a test may.
     degraded = scipy.ndimage.gaussian_filter(np.roll(train, 1, axis=2), (0, 0.7, 0.7, 0))
@@ -312,11 +366,31 @@ def test_digits_extractor_takes_batches_of_any_size_shape_and_an_empty_one(digit
             )
 
 
-def test_digits_classifier_gives_probabilities(digits):
-    probabilities = tm.digits_classifier()(digits[1500:]).numpy()
+def test_digits_classifier_gives_probabilities(digits, split):
+    probabilities = tm.digits_classifier()(digits[split["test"]]).numpy()
     np.testing.assert_allclose(probabilities.sum(1), 1.0, rtol=1e-5)
-    accuracy = np.mean(probabilities.argmax(1) == load_digits().target[1500:])
+    accuracy = np.mean(probabilities.argmax(1) == load_digits().target[split["test"]])
     assert accuracy > 0.95
+
+
+def test_digits_metrics_rank_real_blurred_and_noise_with_a_kid_floor_near_zero(digits, split):
+    """The issue-26 instrument check on its cheap cases: 1,000 training digits against the 297
+    held-out ones score a KID within its spread of 0 (two samples of one distribution), and
+    FID and KID rank held-out real < blurred real < uniform noise by wide margins."""
+    train, held_out = digits[split["train"][:1000]], digits[split["test"]]
+    blurred = scipy.ndimage.gaussian_filter(held_out, (0, 1.0, 1.0, 0))
+    noise = np.random.default_rng(0).uniform(-1, 1, held_out.shape).astype(np.float32)
+    scores = {}
+    for name, images in (("real", held_out), ("blurred", blurred), ("noise", noise)):
+        fid, kid = tm.FrechetDistance(tm.digits_features()), tm.KernelDistance(tm.digits_features())
+        for metric in (fid, kid):
+            metric.update_state(train, images)
+        scores[name] = (float(fid.result()), *(float(v) for v in kid.result().values()))
+    (real_fid, real_kid, real_std), (blur_fid, blur_kid, _), (noise_fid, noise_kid, _) = (
+        scores[name] for name in ("real", "blurred", "noise")
+    )
+    assert abs(real_kid) < 2 * real_std and abs(real_kid) < 0.05 * blur_kid
+    assert real_fid * 5 < blur_fid < noise_fid and blur_kid < noise_kid
 
 
 def stand_in_inception_graph(width=6):
@@ -486,3 +560,62 @@ def test_evaluate_generator_callback_logs_into_history_csv_and_tensorboard(digit
     assert any(name.startswith("events") for name in os.listdir(tmp_path / "logs" / "evaluation"))
     with pytest.raises(ValueError, match="every_n_epochs"):
         callbacks.EvaluateGenerator([tm.SlicedWasserstein()], digits, every_n_epochs=0)
+
+
+def test_evaluate_generator_callback_logs_each_score_beside_its_floor(digits, split):
+    gan = tiny_gan()
+    gan.compile()
+    real = digits[split["train"][:300]]
+    flat = real.reshape(len(real), -1)
+
+    def pixels(images):
+        return tf.reshape(images, [tf.shape(images)[0], -1])
+
+    evaluate = callbacks.EvaluateGenerator(
+        [tm.FrechetDistance(pixels, feature_dim=64), tm.KernelDistance(pixels)],
+        real,
+        num_samples=150,
+        floor=True,
+    )
+    dataset = tf.data.Dataset.from_tensor_slices(real[:64]).batch(32)
+    history = gan.fit(dataset, epochs=2, verbose=0, callbacks=[evaluate]).history
+    # Real against real: the first 150 images are the reference, the next 150 the floor's.
+    assert history["fid_floor"][0] == pytest.approx(numpy_fid(flat[:150], flat[150:]), rel=1e-6)
+    kid = fed(tm.KernelDistance(), flat[:150], flat[150:])
+    assert history["kid_floor"][0] == pytest.approx(float(kid.result()["kid"]), rel=1e-6)
+    assert "kid_std_floor" not in history and np.isfinite(history["kid_std"][0])
+    assert history["fid_floor"][1] == history["fid_floor"][0] < history["fid"][1]
+    too_many = callbacks.EvaluateGenerator([tm.FrechetDistance(pixels)], real, 2, 200, floor=True)
+    too_many.set_model(gan)
+    with pytest.raises(ValueError, match=r"needs 400 real images .* got 300; .* at most 150"):
+        too_many.evaluate()
+    with pytest.raises(ValueError, match="floor=True needs real images"):
+        callbacks.EvaluateGenerator([tm.FrechetDistance(pixels)], None, floor=True)
+
+
+def test_evaluate_example_prints_each_score_beside_its_floor(tmp_path):
+    """examples/evaluate.py with its default flags (the digits, 10,000 samples asked for): the
+    floor takes half the 1,500 training digits, so 750 against 750, and says so."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "gan.keras"
+    gan = tiny_gan()
+    gan.compile()
+    gan.save(path)
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run(
+        [sys.executable, os.path.join(repo, "examples", "evaluate.py"), f"--model={path}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "750 generated images against 750 real ones; floor: 750 other real" in done.stdout
+    lines = {line.split()[0]: line.split() for line in done.stdout.splitlines()[2:]}
+    assert set(lines) == {"fid", "kid", "kid_std", "precision", "recall"}
+    fid, fid_floor = float(lines["fid"][1]), float(lines["fid"][-1])
+    assert 0 < fid_floor < fid  # An untrained generator is far from real digits.
+    assert "floor" not in " ".join(lines["kid_std"])

@@ -126,6 +126,42 @@ def test_loss_curves_writes_a_png(tmp_path, wrap):
     assert png[..., :3].min() < 0.5
 
 
+def test_loss_curves_puts_losses_outputs_and_each_score_on_its_own_panel(tmp_path):
+    nan = float("nan")
+    history = {
+        "d_loss": [1.4, 1.3, 1.35, 1.3],
+        "g_loss": [0.7, 0.8, 0.9, 0.9],
+        "gradient_penalty": [0.1, 0.2, 0.1, 0.1],
+        "d_real": [0.1, 0.2, 0.3, 0.3],
+        "d_fake": [-0.1, -0.2, -0.3, -0.3],
+        "fid": [2000.0, nan, nan, 60.0],
+        "fid_floor": [20.0, nan, nan, 20.0],
+        "kid": [9000.0, nan, nan, 300.0],
+        "kid_std": [400.0, nan, nan, 200.0],
+        "kid_floor": [-5.0, nan, nan, -5.0],
+        "precision": [0.0, nan, nan, 0.5],
+        "precision_floor": [0.9, nan, nan, 0.9],
+        "recall": [0.0, nan, nan, 0.8],
+        "val_psnr": [20.0, 21.0, 22.0, 23.0],
+    }
+    groups = {name: plot.metric_group(name) for name in history}
+    assert {name for name, group in groups.items() if group == "losses"} == {
+        "d_loss",
+        "g_loss",
+        "gradient_penalty",
+    }
+    assert groups["d_real"] == groups["d_fake"] == "discriminator outputs"
+    assert groups["fid_floor"] == "fid" and groups["kid_std"] == groups["kid_floor"] == "kid"
+    assert groups["precision_floor"] == groups["recall"] == "precision and recall"
+    assert groups["val_psnr"] == "psnr"
+    # Six panels, two a row: three rows of PANEL_ROW_HEIGHT pixels.
+    assert plot.loss_curves_size(history) == (3 * plot.PANEL_ROW_HEIGHT, plot.FIGURE_WIDTH)
+    png = mpimg.imread(plot.loss_curves(history, tmp_path / "losses.png"))
+    assert png.shape[:2] == plot.loss_curves_size(history)
+    # A one-panel history keeps the least size.
+    assert plot.loss_curves_size({"loss": [1.0]}) == (500, 800)
+
+
 def test_loss_curves_rejects_empty_or_wrong_history(tmp_path):
     with pytest.raises(ValueError, match="holds no numeric metric values"):
         plot.loss_curves({}, tmp_path / "l.png")

@@ -637,7 +637,16 @@ class EvaluateGenerator(keras.callbacks.Callback):
     results to the epoch's logs (`fid`, `kid`, `kid_std`, `precision`, `recall`, `swd`, ...).
     Callbacks after it in the list see them: `History` (the returned history), `CSVLogger`
     ("NA" on epochs without evaluation), Keras' `TensorBoard` and thus tfgen's loss plot. With
-    `tensorboard_dir` it also writes them itself, run "evaluation", step = epoch.
+    `tensorboard_dir` it also writes them itself, run "evaluation", step = epoch, each under
+    its group of `tfgen.plot.metric_group` ("fid/fid", "fid/fid_floor", "precision and
+    recall/recall").
+
+    With `floor=True` every score comes with its floor, `<key>_floor`: the same metric of real
+    images against real images at the same sample counts (`num_samples` against
+    `num_samples`), the best a generator can score there; FID in particular is biased upwards
+    by few samples. The first `num_samples` real images are then the reference of every
+    evaluation and the next `num_samples` the floor's, computed once (so `real` must hold
+    `2 * num_samples` images, else a `ValueError` at the first evaluation).
 
     Args:
         metrics: `tfgen.metrics` metrics (or any with `update_state(real, generated)`,
@@ -649,9 +658,12 @@ class EvaluateGenerator(keras.callbacks.Callback):
         batch_size: Images per generator call.
         seed: Seed of the latent codes, the same at every evaluation.
         tensorboard_dir: Optional TensorBoard log directory (needs the `tensorboard` package).
+        floor: Also log each score's floor, real against real (see above).
 
     Attributes:
         evaluated: (epoch, {key: value}) of every evaluation so far.
+        floor_results: {key: value} of real against real, after the first evaluation with
+            `floor=True`; None otherwise.
     """
 
     def __init__(
@@ -663,6 +675,7 @@ class EvaluateGenerator(keras.callbacks.Callback):
         batch_size=250,
         seed=0,
         tensorboard_dir=None,
+        floor=False,
     ):
         super().__init__()
         self.metrics = list(metrics)
@@ -677,6 +690,11 @@ class EvaluateGenerator(keras.callbacks.Callback):
         self.num_samples, self.batch_size = int(num_samples), batch_size
         self.seed = checks.seed(seed, optional=False)
         self.tensorboard_dir = tensorboard_dir
+        self.floor = checks.boolean(floor, "floor")
+        if self.floor and real is None:
+            raise ValueError("floor=True needs real images (real against real), got real=None")
+        self.floor_results = None
+        self._reference = real
         self.evaluated = []
         self._writer = None
         self._first_epoch = True
@@ -699,9 +717,11 @@ class EvaluateGenerator(keras.callbacks.Callback):
         if logs is not None:
             logs.update(results)
         if self._writer is not None:
+            from tfgen.plot import metric_group
+
             with self._writer.as_default():
                 for key, value in results.items():
-                    tf.summary.scalar(key, value, step=epoch + 1)
+                    tf.summary.scalar(f"{metric_group(key)}/{key}", value, step=epoch + 1)
             self._writer.flush()
 
     def on_train_end(self, logs=None):
@@ -710,9 +730,17 @@ class EvaluateGenerator(keras.callbacks.Callback):
             self._writer = None
 
     def evaluate(self):
-        """Scores the model's sampling network now; returns {key: float}."""
+        """Scores the model's sampling network now; returns {key: float}, floors beside."""
         from tfgen.metrics import evaluation
 
-        return evaluation.score(
-            self.metrics, self.model, self.real, self.num_samples, self.batch_size, self.seed
+        if self.floor and self.floor_results is None:
+            self._reference, others = evaluation.split_real(self.real, self.num_samples)
+            self.floor_results = evaluation.real_floor(
+                self.metrics, self._reference, others, self.batch_size
+            )
+        results = evaluation.score(
+            self.metrics, self.model, self._reference, self.num_samples, self.batch_size, self.seed
         )
+        if self.floor_results is None:
+            return results
+        return evaluation.with_floors(results, self.floor_results)

@@ -18,7 +18,7 @@ from tfgen import _checks as checks
 from tfgen import _files
 from tfgen._checks import positive_int
 
-__all__ = ["grid_size", "image_grid", "loss_curves"]
+__all__ = ["grid_size", "image_grid", "loss_curves", "loss_curves_size", "metric_group"]
 
 #: Images are enlarged by whole-pixel replication until their longer side is at least this many
 #: pixels, so grids of small images (8x8 digits) stay legible.
@@ -194,17 +194,95 @@ def _as_history_dict(history):
     return curves
 
 
-def loss_curves(history, path, title=None):
-    """Plots every metric of a training history against the epoch, one line each, as a PNG.
+#: Panels of `loss_curves` (and TensorBoard's groups, `metric_group`): a metric name (without
+#: "val_") ending in one of these suffixes, or equal to one of these names, joins the panel.
+LOSS_SUFFIXES = ("loss", "penalty")
+DISCRIMINATOR_OUTPUTS = ("d_real", "d_fake")
+UNIT_SCORES = ("precision", "recall")
+#: Suffixes of companion series drawn in their metric's panel: a spread and a floor.
+SPREAD_SUFFIX, FLOOR_SUFFIX = "_std", "_floor"
+#: Pixel height of one row of panels (two panels a row) and the least height of the figure.
+PANEL_ROW_HEIGHT, MIN_FIGURE_HEIGHT, FIGURE_WIDTH = 250, 500, 800
 
-    A validation metric `val_<name>` is drawn dashed in the colour of `<name>`. Non-finite
-    values leave gaps.
+
+def metric_group(name):
+    """The panel (and TensorBoard group) of a metric: "losses", "discriminator outputs",
+    "precision and recall", or the metric's own name (FID, KID, PSNR, ... each on its scale).
+    A spread `<m>_std` or floor `<m>_floor` goes with `<m>`."""
+    base = name[len("val_") :] if name.startswith("val_") else name
+    for suffix in (FLOOR_SUFFIX, SPREAD_SUFFIX):
+        if base.endswith(suffix) and len(base) > len(suffix):
+            base = base[: -len(suffix)]
+    if base.endswith(LOSS_SUFFIXES):
+        return "losses"
+    if base in DISCRIMINATOR_OUTPUTS:
+        return "discriminator outputs"
+    if base in UNIT_SCORES:
+        return "precision and recall"
+    return base
+
+
+def _panels(curves):
+    """{panel: [names]} in the order: losses, discriminator outputs, then first appearance."""
+    panels = {}
+    for group in ("losses", "discriminator outputs"):
+        if any(metric_group(name) == group for name in curves):
+            panels[group] = []
+    for name in curves:
+        panels.setdefault(metric_group(name), []).append(name)
+    return panels
+
+
+def loss_curves_size(history):
+    """Pixel size `(height, width)` of the PNG `loss_curves` writes for `history`."""
+    rows = math.ceil(len(_panels(_as_history_dict(history))) / 2)
+    return max(MIN_FIGURE_HEIGHT, rows * PANEL_ROW_HEIGHT), FIGURE_WIDTH
+
+
+def _draw(axes, name, series, colours):
+    """One series: a line through its finite points, markers where few epochs have values."""
+    epochs = np.arange(1, series.size + 1)
+    finite = np.isfinite(series)
+    base = name[len("val_") :] if name.startswith("val_") else name
+    # Scores of evaluated epochs only (NaN elsewhere): the points joined, each one marked.
+    sparse = finite.sum() < series.size and not np.all(np.isnan(series))
+    if sparse:
+        epochs, series = epochs[finite], series[finite]
+    style = dict(
+        label=name,
+        linestyle="--" if name.startswith("val_") else "-",
+        marker="o" if sparse or series.size <= 20 else None,
+        markersize=4 if sparse else 3,
+    )
+    if base in colours:
+        style["color"] = colours[base]
+    (line,) = axes.plot(epochs, series, **style)
+    colours.setdefault(base, line.get_color())
+    return line
+
+
+def _spans_decades(values, ratio=30.0):
+    values = values[values != 0]
+    return values.size > 1 and values.min() > 0 and values.max() > ratio * values.min()
+
+
+def loss_curves(history, path, title=None):
+    """Plots a training history against the epoch as a PNG, one panel per kind of number.
+
+    Panels (`metric_group`), each with its own scale: losses (`*loss`, gradient penalties),
+    discriminator outputs (`d_real`, `d_fake`), precision and recall together, and every
+    other metric alone (FID, KID, SWD, PSNR, ...). A validation metric `val_<name>` is drawn
+    dashed in the colour of `<name>`; a spread `<name>_std` is a band around `<name>`, a floor
+    `<name>_floor` (real against real data) a dotted horizontal line. Metrics scored only on
+    some epochs (NaN on the others, as `EvaluateGenerator` logs them) are drawn as markers at
+    those epochs, joined; a score panel whose positive values span more than 30x has a
+    logarithmic scale. The figure is `loss_curves_size(history)` pixels: two panels a row.
 
     Args:
         history: The `keras.callbacks.History` returned by `fit`, or its `.history` dict
             (metric name -> one value per epoch).
         path: PNG file to write; missing directories are created.
-        title: Optional title of the plot.
+        title: Optional title of the figure.
 
     Returns:
         `path`.
@@ -214,33 +292,49 @@ def loss_curves(history, path, title=None):
     """
     curves = _as_history_dict(history)
     path = _check_path(path)
-    figure = Figure(figsize=(8, 5), dpi=_DPI, facecolor="white")
+    height, width = loss_curves_size(curves)
+    panels = _panels(curves)
+    rows = math.ceil(len(panels) / 2)
+    columns = 1 if len(panels) == 1 else 2
+    figure = Figure(figsize=(width / _DPI, height / _DPI), dpi=_DPI, facecolor="white")
     FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
     colours = {}
-    training = [name for name in curves if not name.startswith("val_")]
-    validation = [name for name in curves if name.startswith("val_")]
-    for name in training + validation:
-        series = curves[name]
-        epochs = np.arange(1, series.size + 1)
-        base = name[len("val_") :] if name.startswith("val_") else name
-        style = dict(
-            label=name,
-            linestyle="--" if name.startswith("val_") else "-",
-            marker="o" if series.size <= 20 else None,
-            markersize=3,
-        )
-        if base in colours:
-            style["color"] = colours[base]
-        (line,) = axes.plot(epochs, np.where(np.isfinite(series), series, np.nan), **style)
-        colours.setdefault(base, line.get_color())
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set_xlabel("epoch")
-    axes.set_ylabel("value")
-    axes.grid(True, alpha=0.3)
-    axes.legend(loc="best", fontsize="small")
+    for index, (panel, names) in enumerate(panels.items()):
+        axes = figure.add_subplot(rows, columns, index + 1)
+        companions = [n for n in names if n.endswith((SPREAD_SUFFIX, FLOOR_SUFFIX))]
+        plotted = {}
+        for name in sorted(
+            (n for n in names if n not in companions), key=lambda n: n.startswith("val_")
+        ):
+            plotted[name] = _draw(axes, name, curves[name], colours)
+        for name in companions:
+            suffix = SPREAD_SUFFIX if name.endswith(SPREAD_SUFFIX) else FLOOR_SUFFIX
+            base = name[: -len(suffix)]
+            series = curves[name]
+            colour = plotted[base].get_color() if base in plotted else "grey"
+            if suffix == FLOOR_SUFFIX:
+                finite = series[np.isfinite(series)]
+                if finite.size:
+                    axes.axhline(
+                        finite[-1], color=colour, linestyle=":", label=f"{base} floor (real)"
+                    )
+            elif base in curves and np.any(np.isfinite(series)):
+                centre = curves[base]
+                finite = np.isfinite(centre) & np.isfinite(series)
+                epochs = np.arange(1, centre.size + 1)[finite]
+                low, high = centre[finite] - series[finite], centre[finite] + series[finite]
+                axes.fill_between(epochs, low, high, color=colour, alpha=0.2, label=f"± {name}")
+        values = np.concatenate([curves[n][np.isfinite(curves[n])] for n in names])
+        if panel not in ("losses", "discriminator outputs") and _spans_decades(values):
+            axes.set_yscale("log")  # A score falling from noise level to near its floor.
+        axes.set_title(panel, fontsize="medium")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.grid(True, alpha=0.3)
+        axes.legend(loc="best", fontsize="x-small")
+        if index >= len(panels) - columns:
+            axes.set_xlabel("epoch")
     if title:
-        axes.set_title(str(title))
+        figure.suptitle(str(title))
     figure.tight_layout()
     with _files.replaced_atomically(path) as staging:
         figure.savefig(staging, dpi=_DPI, facecolor="white")

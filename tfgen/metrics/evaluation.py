@@ -21,7 +21,16 @@ from tfgen.metrics.precision_recall import PrecisionRecall
 from tfgen.metrics.statistics import image_batches
 from tfgen.models import sampling_network
 
-__all__ = ["Sampler", "default_metrics", "evaluate_generator", "sampler", "score"]
+__all__ = [
+    "Sampler",
+    "default_metrics",
+    "evaluate_generator",
+    "real_floor",
+    "sampler",
+    "score",
+    "split_real",
+    "with_floors",
+]
 
 #: Most images `score` generates.
 MAX_SAMPLES = 1_000_000
@@ -117,11 +126,61 @@ def score(metrics, generator, real, num_samples, batch_size=250, seed=0):
     needs_real = [not _uses_reference(metric) for metric in metrics]
     if real is None and any(needs_real):
         raise ValueError("real images are needed by metrics without reference statistics")
+    real_batches = image_batches(real, num_samples) if real is not None else ()
+    generated_batches = generator.sample(num_samples, seed, batch_size)
+    return _feed(metrics, real_batches, generated_batches, generator.image_shape, needs_real)
+
+
+def split_real(real, num_samples):
+    """Two disjoint sets of `num_samples` real images (numpy): the reference and the floor's.
+
+    The first `num_samples` images of `real` (a dataset of batches or an array) are the
+    reference, the next `num_samples` the floor's "generated" side. Too few images is a
+    `ValueError` naming how many there are.
+    """
+    images = _real_array(real, 2 * num_samples)
+    if len(images) < 2 * num_samples:
+        raise ValueError(
+            f"a floor of {num_samples} samples needs {2 * num_samples} real images (a reference "
+            f"and as many others), got {len(images)}; lower num_samples to at most "
+            f"{len(images) // 2}"
+        )
+    return images[:num_samples], images[num_samples:]
+
+
+def _real_array(real, limit):
+    batches = list(image_batches(real, limit))
+    return np.concatenate(batches) if batches else np.zeros((0,), np.float32)
+
+
+def with_floors(results, floors):
+    """`results` with `<key>_floor` from `floors` after each key (a spread `*_std` has none)."""
+    merged = {}
+    for key, value in results.items():
+        merged[key] = value
+        if not key.endswith("_std"):
+            merged[f"{key}_floor"] = floors[key]
+    return merged
+
+
+def real_floor(metrics, reference, others, batch_size=250):
+    """Each metric of real images `others` against the real `reference`: the best a generator
+    can score with these sample counts (FID's bias, KID's and precision's spread included).
+
+    Returns {key: float} as `score` does.
+    """
+    others = np.asarray(others, np.float32)
+    batches = (others[i : i + batch_size] for i in range(0, len(others), batch_size))
+    needs_real = [not _uses_reference(metric) for metric in metrics]
+    return _feed(metrics, image_batches(reference), batches, others.shape[1:], needs_real)
+
+
+def _feed(metrics, real_batches, generated_batches, image_shape, needs_real):
+    """Resets `metrics`, feeds them pairs of batches (either side may run out first)."""
     for metric in metrics:
         metric.reset_state()
-    real_batches = iter(image_batches(real, num_samples) if real is not None else ())
-    empty = np.zeros((0, *generator.image_shape), np.float32)
-    generated_batches = generator.sample(num_samples, seed, batch_size)
+    real_batches, generated_batches = iter(real_batches), iter(generated_batches)
+    empty = np.zeros((0, *image_shape), np.float32)
     while True:
         generated = next(generated_batches, None)
         real_batch = next(real_batches, None)
@@ -152,8 +211,15 @@ def evaluate_generator(
     split="train",
     data_dir=None,
     trust_saved_model=False,
+    floor=False,
 ):
     """Scores a generator against real images; returns {"fid": ..., "kid": ..., ...} floats.
+
+    With `floor=True` each score comes with `<key>_floor`, the same metric of real images
+    against real images at the same sample counts (`split_real`, `real_floor`): the first n
+    real images are the reference of both, the next n the floor's, and n generated images are
+    scored, n = `num_samples` or, when the real images are fewer than twice that, half of them;
+    the result's "num_samples" says which n was used.
 
     Args:
         generator: A GAN, a generator network, a `.keras` file of either, or a SavedModel
@@ -171,6 +237,7 @@ def evaluate_generator(
         data_dir: tfds data directory of a named dataset.
         trust_saved_model: load a SavedModel `generator`, a program that runs whatever ops it
             holds (see `tfgen.export.load_generator`); without it one is refused.
+        floor: Also score real against real (see above); needs real images.
     """
     generator = sampler(generator, trust_saved_model)
     if isinstance(real, str):
@@ -188,4 +255,15 @@ def evaluate_generator(
             data_dir=data_dir,
         )
     metrics = default_metrics() if metrics is None else list(metrics)
-    return score(metrics, generator, real, num_samples, batch_size, seed)
+    if not floor:
+        return score(metrics, generator, real, num_samples, batch_size, seed)
+    if real is None:
+        raise ValueError("floor=True needs real images (real against real), got real=None")
+    images = _real_array(real, 2 * num_samples)
+    n = min(num_samples, len(images) // 2)
+    if n < 2:
+        raise ValueError(f"floor=True needs at least 4 real images, got {len(images)}")
+    reference, others = images[:n], images[n : 2 * n]
+    floors = real_floor(metrics, reference, others, batch_size)
+    results = score(metrics, generator, reference, n, batch_size, seed)
+    return {**with_floors(results, floors), "num_samples": float(n)}

@@ -5,9 +5,14 @@ generated features Y with the cubic polynomial kernel k(x, y) = (x·y / d + 1)³
 
     MMD² = 1/(m(m-1)) Σ_{i≠j} [k(x_i, x_j) + k(y_i, y_j)] - 2/m² Σ_{i,j} k(x_i, y_j)
 
-averaged over `subsets` random subsets of m = min(subset_size, n_real, n_generated) samples of
-each side (drawn without replacement, as the authors' code does); the standard deviation over
-the subsets is reported with it. Unlike FID it is unbiased, so it is fair with few samples.
+averaged over `subsets` random subsets of m samples of each side (drawn without replacement,
+as the authors' code does). Unlike FID it is unbiased, so it is fair with few samples.
+
+The spread reported with it is the standard deviation over the subsets: how much a KID of m
+samples varies. It means something only when the subsets differ; with m equal to both sample
+counts every subset is the whole set and the spread would be a round-off zero, so it is NaN
+instead (there is no spread to report). By default m is half the smaller side (at most 1,000),
+so that the subsets differ; a `subset_size` larger than the samples is an error.
 """
 
 from __future__ import annotations
@@ -32,28 +37,54 @@ def _polynomial_kernel(a, b):
     return base * base * base  # far faster than numpy's general power
 
 
-def kernel_distance(real, generated, subset_size=1000, subsets=100, seed=0):
-    """(mean, std) of the unbiased MMD² over random subsets (see the module docstring)."""
+#: The largest subset the default `subset_size` chooses (the authors' code's size).
+MAX_SUBSET_SIZE = 1000
+
+
+def default_subset_size(n_real, n_generated):
+    """Half the smaller side, at most `MAX_SUBSET_SIZE` (at least 2): subsets that differ."""
+    return max(2, min(MAX_SUBSET_SIZE, min(n_real, n_generated) // 2))
+
+
+def kernel_distance(real, generated, subset_size=None, subsets=100, seed=0):
+    """(mean, std) of the unbiased MMD² over random subsets (see the module docstring).
+
+    `subset_size` None chooses `default_subset_size`; larger than either side's samples it is a
+    `ValueError`. `std` is NaN when every subset is the whole of both sides (no spread).
+    """
     real, generated = np.asarray(real, np.float64), np.asarray(generated, np.float64)
     if real.ndim != 2 or generated.ndim != 2 or real.shape[1] != generated.shape[1]:
         raise ValueError(
             "real and generated features must be (n, d) of one d, got "
             f"{real.shape} and {generated.shape}"
         )
-    m = min(subset_size, len(real), len(generated))
-    if m < 2:
+    n_real, n_generated = len(real), len(generated)
+    if min(n_real, n_generated) < 2:
         raise ValueError(
-            f"KID needs at least 2 samples on each side, got {len(real)} and {len(generated)}"
+            f"KID needs at least 2 samples on each side, got {n_real} real and {n_generated} "
+            "generated"
         )
+    m = default_subset_size(n_real, n_generated) if subset_size is None else int(subset_size)
+    if m > min(n_real, n_generated):
+        raise ValueError(
+            f"subset_size={m} is larger than the samples ({n_real} real, {n_generated} "
+            f"generated); use at most {min(n_real, n_generated)}, or None for half the smaller "
+            "side, which gives a spread"
+        )
+    if m < 2:
+        raise ValueError(f"subset_size must be at least 2, got {m}")
+    same_every_time = m == n_real and m == n_generated
     rng = np.random.default_rng(seed)
-    estimates = np.empty(subsets)
-    for index in range(subsets):
-        x = real[rng.choice(len(real), m, replace=False)]
-        y = generated[rng.choice(len(generated), m, replace=False)]
+    estimates = np.empty(1 if same_every_time else subsets)
+    for index in range(len(estimates)):
+        x = real[rng.choice(n_real, m, replace=False)]
+        y = generated[rng.choice(n_generated, m, replace=False)]
         k_xx, k_yy = _polynomial_kernel(x, x), _polynomial_kernel(y, y)
         k_xy = _polynomial_kernel(x, y)
         within = (k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / (m * (m - 1))
         estimates[index] = within - 2.0 * k_xy.sum() / m**2
+    if same_every_time or subsets == 1:
+        return float(estimates.mean()), float("nan")
     return float(estimates.mean()), float(estimates.std())
 
 
@@ -64,20 +95,22 @@ class KernelDistance(SampleMetric):
 
     Args:
         feature_extractor: As for `FrechetDistance`.
-        subset_size: Samples of each side per subset (fewer when fewer were fed).
-            Defaults to `1000`.
+        subset_size: Samples of each side per subset; at most the samples fed (else a
+            `ValueError` from `result()`). Defaults to None: half the smaller side, at most
+            1,000, so that the subsets differ and `kid_std` is a spread.
         subsets: Number of random subsets averaged. Defaults to `100`.
         seed: Seed of the subset draws, so `result()` is reproducible. Defaults to `0`.
         reference: Statistics from `reference_statistics` saved with their features; then
             `update_state(None, generated)`.
-        name: Metric name; `result()` returns `{name: mean, name + "_std": std}`.
+        name: Metric name; `result()` returns `{name: mean, name + "_std": std}`, the std NaN
+            when it has no meaning (one subset, or subsets that are all the whole set).
             Defaults to `"kid"`.
     """
 
     def __init__(
         self,
         feature_extractor=None,
-        subset_size=1000,
+        subset_size=None,
         subsets=100,
         seed=0,
         reference=None,
@@ -86,12 +119,15 @@ class KernelDistance(SampleMetric):
     ):
         super().__init__(name=name, **kwargs)
         for argument, value in (("subset_size", subset_size), ("subsets", subsets)):
+            if value is None and argument == "subset_size":
+                continue
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"{argument} must be a positive int, got {value!r}")
-        if subset_size < 2:
-            raise ValueError(f"subset_size must be at least 2, got {subset_size}")
+        if subset_size is not None and subset_size < 2:
+            raise ValueError(f"subset_size must be None or at least 2, got {subset_size}")
         self.feature_extractor = as_feature_extractor(feature_extractor)
-        self.subset_size, self.subsets, self.seed = int(subset_size), int(subsets), int(seed)
+        self.subset_size = None if subset_size is None else int(subset_size)
+        self.subsets, self.seed = int(subsets), int(seed)
         self.reference_features = None
         if reference is not None:
             statistics = load_reference_statistics(reference)

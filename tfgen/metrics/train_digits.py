@@ -3,12 +3,13 @@
     python -m tfgen.metrics.train_digits [--output PATH] [--epochs 40] [--seed 0]
 
 The data are the bundled digits (scikit-learn's 1,797 8x8 digits, the source of
-`tfgen.data.load("digits")`, with the same uint8 rounding and the same split: the first 1,500
-train, the last 297 are held out). Images go through the extractor's own preprocessing (resize
-to 16 x 16, antialiased bilinear, values in [-1, 1]); training adds random shifts of up to one
-pixel of the 8x8 original so that the features do not hinge on exact alignment. Seeds are fixed
-and TensorFlow's deterministic ops are on, so a run on the same software writes the same
-weights. The held-out accuracy is printed; without `--output` the shipped file is replaced.
+`tfgen.data.load("digits")`, with the same uint8 rounding and the same seeded random split,
+`tfgen.data.builders.digits_split_indices`: 1,500 train, 297 held out). Images go through the
+extractor's own preprocessing (resize to 16 x 16, antialiased bilinear, values in [-1, 1]);
+training adds random shifts of up to one pixel of the 8x8 original so that the features do not
+hinge on exact alignment. Seeds are fixed and TensorFlow's deterministic ops are on, so a run on
+the same software writes the same weights. The held-out accuracy is printed; without
+`--output` the shipped file is replaced.
 """
 
 import os
@@ -19,9 +20,8 @@ import tensorflow as tf
 from absl import app, flags
 from sklearn.datasets import load_digits
 
+from tfgen.data.builders import digits_split_indices
 from tfgen.metrics import features
-
-TRAIN_SIZE = 1500  # tfgen.data's "train" split of the digits; the rest is "test".
 
 
 def digits_images():
@@ -40,8 +40,9 @@ def train(output=None, epochs=40, seed=0, verbose=0):
         lambda x: x, features.DIGITS_IMAGE_SIZE, channels=1, name="resize"
     )
     resized = extractor.preprocess(images).numpy()
-    train_x, test_x = resized[:TRAIN_SIZE], resized[TRAIN_SIZE:]
-    train_y, test_y = labels[:TRAIN_SIZE], labels[TRAIN_SIZE:]
+    split = digits_split_indices(len(images))
+    train_x, test_x = resized[split["train"]], resized[split["test"]]
+    train_y, test_y = labels[split["train"]], labels[split["test"]]
 
     network = features.digits_classifier_network(seed)
     shift = 1.0 / 8.0  # one pixel of the 8x8 original, as a fraction of the side
@@ -69,7 +70,8 @@ def main(_):
     flag_values = flags.FLAGS
     accuracy = train(flag_values.output, flag_values.epochs, flag_values.seed)
     path = flag_values.output or features.digits_weights_path()
-    print(f"held-out accuracy {accuracy:.4f} on {len(digits_images()[1]) - TRAIN_SIZE} digits")
+    held_out = len(digits_split_indices()["test"])
+    print(f"held-out accuracy {accuracy:.4f} on {held_out} digits")
     print(f"weights: {path} ({os.path.getsize(path) / 1024:.0f} KiB)")
 
 

@@ -42,7 +42,11 @@ class GAN(_base.ImageModel):
     ignored). Each step makes `discriminator_steps` discriminator updates, then one generator
     update against the updated discriminator, with the losses of `tfgen.losses` (Goodfellow et
     al. 2014 and successors). The first discriminator update and the generator update share
-    one batch of generated images, so a step runs the generator forward once.
+    one batch of generated images, so a step runs the generator forward once. The
+    discriminator sees real and generated images in one concatenated batch, unless it has batch
+    normalisation (`discriminator_batch_norm`, detected in any nested model): then in two, so
+    that each batch is normalised by its own statistics as in the PyTorch DCGAN example, not by
+    those of real and fake mixed.
 
     Under any `tf.distribute` strategy, create the GAN inside `strategy.scope()`; `compile`
     builds both optimizers there. Losses are averaged over the global batch and latent codes
@@ -95,6 +99,8 @@ class GAN(_base.ImageModel):
             _check_label_embeddings(network, role, self.num_classes)
         self.generator = generator
         self.discriminator = discriminator
+        #: Whether the discriminator normalises batches: real and fake then go in separately.
+        self.discriminator_batch_norm = has_batch_normalization(discriminator)
         self.seed = checks.seed_or_random(seed)
         self.ema_generator = None
         self.augment = ()
@@ -381,11 +387,16 @@ class GAN(_base.ImageModel):
         """
         real_images = self._augmented(real[0], _AUGMENT_REAL_SEED, stream)
         fake_images = self._augmented(fake[0], _AUGMENT_FAKE_SEED, stream)
-        labels = None if real[1] is None else tf.concat([real[1], fake[1]], 0)
-        # One pass over real and fake together: the discriminator treats examples
-        # independently (no batch norm), and one large batch runs faster than two.
-        logits = self._discriminate(tf.concat([real_images, fake_images], 0), labels, training)
-        real_logits, fake_logits = tf.split(logits, 2)
+        if self.discriminator_batch_norm:
+            # Batch statistics of real images alone and of generated ones alone.
+            real_logits = self._discriminate(real_images, real[1], training)
+            fake_logits = self._discriminate(fake_images, fake[1], training)
+        else:
+            # One pass over real and fake together: the discriminator treats examples
+            # independently, and one large batch runs faster than two.
+            labels = None if real[1] is None else tf.concat([real[1], fake[1]], 0)
+            images = tf.concat([real_images, fake_images], 0)
+            real_logits, fake_logits = tf.split(self._discriminate(images, labels, training), 2)
         per_example = self.loss_functions.discriminator(real_logits, fake_logits)
         if self.gradient_penalty:
             penalty = self._penalty(real_images, fake_images, real[1], stream, training)
@@ -500,11 +511,10 @@ def _check_generator(generator, latent_dim, conditional):
 
 
 def _layers_within(network):
-    """Every layer of `network`, nested models' layers included."""
-    for layer in network.layers:
+    """Every layer of `network`, those of nested models (anything with `.layers`) included."""
+    for layer in getattr(network, "layers", None) or ():
         yield layer
-        if isinstance(layer, keras.Model):
-            yield from _layers_within(layer)
+        yield from _layers_within(layer)
 
 
 def _check_label_embeddings(network, role, num_classes):
@@ -518,6 +528,15 @@ def _check_label_embeddings(network, role, num_classes):
                 f"{layer.input_dim} classes (labels {layer.input_dim} to {num_classes - 1} "
                 f"would fail): build the networks with num_classes={num_classes}"
             )
+
+
+def has_batch_normalization(model):
+    """Whether `model` or a model or layer nested in it (through `.layers`) is a Keras
+    `BatchNormalization` (tfgen's fused one is a subclass)."""
+    return any(
+        isinstance(layer, keras.layers.BatchNormalization)
+        for layer in (model, *_layers_within(model))
+    )
 
 
 def _check_discriminator(discriminator, image_shape, conditional):

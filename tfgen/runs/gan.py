@@ -48,7 +48,11 @@ class GANSettings(TrainingSettings):
     eval_every: int = setting(
         5, "Epochs between FID, KID and precision/recall scores in the history; 0 turns it off."
     )
-    eval_samples: int = setting(1000, "Generated images per evaluation.")
+    eval_samples: int = setting(
+        500,
+        "Generated images per evaluation; as many real images are the reference and as many "
+        "others the floor (real against real), so the data needs twice this many.",
+    )
     eval_features: str = setting(
         "auto",
         "Feature extractor of the scores: 'digits', 'inception_pool3:PATH', 'inception_v3:PATH', "
@@ -130,6 +134,6 @@ def evaluation_callbacks(config, run):
             every_n_epochs=config.eval_every,
             num_samples=config.eval_samples,
             seed=config.seed,
-            tensorboard_dir=run.path("logs"),
+            floor=True,  # The run's TensorBoard writer (`GroupedScalars`) logs the scores.
         )
     ]

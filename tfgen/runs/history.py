@@ -7,8 +7,10 @@ import math
 import os
 
 import keras
+import tensorflow as tf
 
 from tfgen import callbacks as tfgen_callbacks
+from tfgen.plot import metric_group
 
 
 def read_history(path):
@@ -34,8 +36,49 @@ def read_history(path):
     return {key: values for key, values in history.items() if not all(map(math.isnan, values))}
 
 
+class GroupedScalars(keras.callbacks.Callback):
+    """Writes the epoch's logs to TensorBoard grouped as `loss_curves` draws them.
+
+    Each number `name` becomes the scalar `<metric_group(name)>/<name>` (e.g. "losses/d_loss",
+    "discriminator outputs/d_real", "fid/fid", "fid/fid_floor") at step = epoch (from 1), in
+    the run "train"; `val_<name>` goes to the run "validation" as `<group>/<name>`, so that
+    TensorBoard draws both on one chart. Scores absent from an epoch (NaN) are not written.
+    """
+
+    def __init__(self, log_dir):
+        super().__init__()
+        self.log_dir = os.fspath(log_dir)
+        self._writers = {}
+
+    def _writer(self, run):
+        if run not in self._writers:
+            self._writers[run] = tf.summary.create_file_writer(os.path.join(self.log_dir, run))
+        return self._writers[run]
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not tfgen_callbacks.is_chief():
+            return
+        for name, value in (logs or {}).items():
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                continue
+            if not math.isfinite(value):
+                continue
+            run, base = ("validation", name[4:]) if name.startswith("val_") else ("train", name)
+            with self._writer(run).as_default():
+                tf.summary.scalar(f"{metric_group(base)}/{base}", value, step=epoch + 1)
+        for writer in self._writers.values():
+            writer.flush()
+
+    def on_train_end(self, logs=None):
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
+
+
 def tensorboard_callbacks(log_dir):
-    """[keras.callbacks.TensorBoard(log_dir)] when the tensorboard package is installed, else []."""
+    """[GroupedScalars(log_dir)] when the tensorboard package is installed, else []."""
     if not tfgen_callbacks.tensorboard_available():
         print(
             "The tensorboard package is not installed: no TensorBoard logs "
@@ -43,4 +86,4 @@ def tensorboard_callbacks(log_dir):
             flush=True,
         )
         return []
-    return [keras.callbacks.TensorBoard(log_dir, write_graph=False, profile_batch=0)]
+    return [GroupedScalars(log_dir)]
