@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 
@@ -346,6 +347,82 @@ class Autoencoder(_base.ImageModel):
         return tf.cast(images, tf.float32)
 
     # -----------------------------------------------------------------------------------------
+    # Corruptions XLA cannot compile: applied in the input pipeline.
+
+    @property
+    def _corrupts_in_pipeline(self):
+        """Whether batches reach the step corrupted already (a corruption XLA cannot compile)."""
+        return self.corruption is not None and not self.corruption.xla_compilable
+
+    def fit(self, x=None, *args, **kwargs):
+        if not self._corrupts_in_pipeline:
+            return super().fit(x, *args, **kwargs)
+        kwargs = _as_keywords(keras.Model.fit, x, args, kwargs)
+        if kwargs.get("validation_split"):
+            raise ValueError(
+                f"validation_split cannot be used with {self.corruption!r}, which is applied in "
+                "the input pipeline (XLA cannot compile it): pass validation_data instead"
+            )
+        shuffle = kwargs.pop("shuffle", True)
+        batch_size = kwargs.pop("batch_size", None)
+        kwargs["x"] = self._pipeline_corrupted(kwargs.get("x"), batch_size, shuffle, training=True)
+        kwargs.pop("y", None)
+        validation = kwargs.get("validation_data")
+        if validation is not None:
+            if isinstance(validation, tuple | list):  # (images, labels): labels are ignored
+                validation = validation[0]
+            kwargs["validation_data"] = self._pipeline_corrupted(
+                validation, kwargs.get("validation_batch_size") or batch_size, False, False
+            )
+        return super().fit(**kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        if not self._corrupts_in_pipeline or kwargs.get("_use_cached_eval_dataset"):
+            return super().evaluate(x, *args, **kwargs)
+        kwargs = _as_keywords(keras.Model.evaluate, x, args, kwargs)
+        batch_size = kwargs.pop("batch_size", None)
+        kwargs.pop("y", None)
+        kwargs["x"] = self._pipeline_corrupted(kwargs.get("x"), batch_size, False, training=False)
+        return super().evaluate(**kwargs)
+
+    def _pipeline_corrupted(self, data, batch_size, shuffle, training):
+        """`data` as a dataset of `(clean, corrupted)` batches, corrupted by the pipeline.
+
+        Training batches get seeds from a per-iteration random stream (a different corruption
+        every epoch, reproducible for a given seed and step count); evaluation batches the seeds
+        of `_test_on`, so `evaluate` corrupts exactly as it does inside the step.
+        """
+        if not isinstance(data, tf.data.Dataset):
+            _images.check_training_data(data, self.image_shape, self._image_role)
+            images = np.asarray(data, np.float32)
+            data = tf.data.Dataset.from_tensor_slices(images)
+            if shuffle:
+                data = data.shuffle(len(images), seed=self.seed, reshuffle_each_iteration=True)
+            data = data.batch(batch_size or 32)
+        else:
+            _images.check_training_data(data, self.image_shape, self._image_role)
+        clean = data.map(lambda *element: tf.cast(element[0], tf.float32))
+        if training:
+            start = int(keras.ops.convert_to_numpy(self.noise_step))
+            stream_seed = (self.seed * 1_000_003 + start) % (2**31 - 1)
+            counters = tf.data.Dataset.random(seed=stream_seed, rerandomize_each_iteration=True)
+            offset = 0
+        else:
+            counters, offset = tf.data.Dataset.counter(), 1
+
+        def corrupt(images, counter):
+            seed = self._seed(counter, offset, _CORRUPTION_STREAM)
+            return images, tf.cast(self.corruption.call(images, seed), tf.float32)
+
+        pairs = tf.data.Dataset.zip(clean, counters).map(corrupt)
+        return pairs.prefetch(tf.data.AUTOTUNE)
+
+    def _inputs(self, images, data):
+        if self._corrupts_in_pipeline:
+            return images, tf.cast(data[1], tf.float32)
+        return images
+
+    # -----------------------------------------------------------------------------------------
     # Training.
 
     def _before_evaluate(self):
@@ -368,9 +445,15 @@ class Autoencoder(_base.ImageModel):
             )
         return tf.cast(corrupted, tf.float32)
 
-    def _forward(self, clean, counter, offset, training):
-        """Per-example losses, reconstructions and KL (None unless variational)."""
-        corrupted = self._corrupt(clean, counter, offset)
+    def _forward(self, inputs, counter, offset, training):
+        """Per-example losses, reconstructions and KL (None unless variational).
+
+        `inputs` are the clean images, or `(clean, corrupted)` when the pipeline corrupted them.
+        """
+        if isinstance(inputs, tuple):
+            clean, corrupted = inputs
+        else:
+            clean, corrupted = inputs, self._corrupt(inputs, counter, offset)
         z_mean, z_log_var = self._posterior(corrupted, training)
         kl = None
         code = z_mean
@@ -390,12 +473,13 @@ class Autoencoder(_base.ImageModel):
     def _training_step_counter(self):
         return self.noise_step
 
-    def _train_on(self, clean):
+    def _train_on(self, inputs):
+        clean = inputs[0] if isinstance(inputs, tuple) else inputs
         global_batch = distribute.global_batch_size(tf.shape(clean)[0])
         variables = self.trainable_variables
         with tf.GradientTape() as tape:
             per_example, reconstructions, kl = self._forward(
-                clean, self.noise_step, offset=0, training=True
+                inputs, self.noise_step, offset=0, training=True
             )
             loss = distribute.average_over_global_batch(per_example, global_batch)
             scaled = self.optimizer.scale_loss(loss)
@@ -404,10 +488,11 @@ class Autoencoder(_base.ImageModel):
         self.noise_step.assign_add(1)
         return distribute.step_logs(self.metrics, self.distribute_strategy)
 
-    def _test_on(self, clean):
+    def _test_on(self, inputs):
+        clean = inputs[0] if isinstance(inputs, tuple) else inputs
         # Seeds offset from training's, so evaluation never reuses a training corruption.
         per_example, reconstructions, kl = self._forward(
-            clean, self.eval_step, offset=1, training=False
+            inputs, self.eval_step, offset=1, training=False
         )
         self._track(clean, reconstructions, per_example, kl)
         self.eval_step.assign_add(1)
@@ -459,6 +544,15 @@ class VAE(Autoencoder):
 
 # ---------------------------------------------------------------------------------------------
 # Checks.
+
+
+def _as_keywords(method, x, args, kwargs):
+    """The arguments of a call ``method(self, x, *args, **kwargs)`` as keywords."""
+    bound = inspect.signature(method).bind(None, x, *args, **kwargs)
+    keywords = dict(bound.arguments)
+    keywords.pop("self")
+    keywords.update(keywords.pop("kwargs", {}))
+    return keywords
 
 
 def _shape_of(shape):
