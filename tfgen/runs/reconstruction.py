@@ -72,7 +72,8 @@ def build_autoencoder(config, image_shape):
     """The `Autoencoder` of `config` (a `ReconstructionSettings`), compiled as it says.
 
     Restoration tasks (`RESTORATION_TASKS`) train a U-Net on the degraded images (no encoder,
-    no bottleneck); compress and variational a convolutional encoder and decoder. Call it inside the strategy's scope.
+    no bottleneck); compress and variational a convolutional encoder and decoder. Call it
+    inside the strategy's scope.
     """
     variational = config.task == "variational"
     if config.task in RESTORATION_TASKS:
