@@ -197,8 +197,8 @@ def opencv_inpaint(masked, known, radius):
     return known * masked + (1.0 - known) * filled
 
 
-def train(network, corruption, data, args, loss="l1"):
-    model = Autoencoder(None, network, corruption=corruption, loss=loss, seed=args.seed)
+def train(network, corruption, data, args):
+    model = Autoencoder(None, network, corruption=corruption, loss=args.loss, seed=args.seed)
     return fit(model, data, args)
 
 
@@ -226,6 +226,7 @@ def main():
     parser.add_argument("--dip-steps", type=int, default=600)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bm3d-crops", type=int, default=20)
+    parser.add_argument("--loss", default="l1", help="l1, l2 or ssim")
     parser.add_argument("--filters", type=int, default=FILTERS)
     parser.add_argument("--figure", default="docs/restoration.png")
     parser.add_argument("--tasks", default="denoise,inpaint,sr2,sr4,deblur,jpeg,dip")
@@ -248,7 +249,7 @@ def main():
         f"crops of {', '.join(photos.HELD_OUT)} ({SIDE}x{SIDE}, averaged from "
         f"{SCALE * SIDE}x{SCALE * SIDE}); "
         f"U-Net ({args.filters} filters, depth 2, residual), {args.steps} steps of "
-        f"{args.batch_size}, Adam({args.learning_rate}) with cosine decay, l1 loss"
+        f"{args.batch_size}, Adam({args.learning_rate}) with cosine decay, {args.loss} loss"
     )
     figure = []  # rows of (input, baseline, tfgen, clean), one test crop each
     shown = 7

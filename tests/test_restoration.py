@@ -426,3 +426,38 @@ def _psnr(clean, images):
     """Mean PSNR (dB) of images in [0, 1]."""
     mse = np.mean((clean - images) ** 2, axis=(1, 2, 3))
     return float(np.mean(10 * np.log10(1.0 / mse)))
+
+
+def test_blind_spot_denoiser_learns_from_noisy_images_only():
+    clean = smooth_images(64, 16, 16, sigma=1.0)
+    noise = corruptions.GaussianNoise(0.2)
+    noisy = noise(clean, seed=9).numpy()
+    keras.utils.set_random_seed(0)
+    # Not residual: a skip from input to output would carry each pixel's own noise through.
+    network = architectures.unet((16, 16, 3), base_filters=8, depth=1, residual=False)
+    model = Autoencoder(None, network, objective="blind_spot", loss="l2", seed=1)
+    model.compile(Adam(3e-3))
+    # Trained on the noisy images alone: no clean image is ever a target.
+    model.fit(noisy, batch_size=16, epochs=30, verbose=0)
+    restored = model.predict(noisy, batch_size=32, verbose=0)
+    gain = _psnr((clean + 1) / 2, (restored + 1) / 2) - _psnr((clean + 1) / 2, (noisy + 1) / 2)
+    assert gain > 0.5, gain
+    loaded = Autoencoder.from_config(model.get_config())
+    assert loaded.objective == "blind_spot"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(objective="noise2noise"), "objective must be one of"),
+        (dict(objective="blind_spot", loss="ssim"), "takes loss 'l1' or 'l2'"),
+    ],
+)
+def test_blind_spot_bad_arguments(kwargs, message):
+    network = architectures.unet((8, 8, 3), base_filters=4, depth=1)
+    with pytest.raises(ValueError, match=message):
+        Autoencoder(None, network, **kwargs)
+    encoder = architectures.conv_encoder((8, 8, 3), 4, base_filters=4)
+    decoder = architectures.conv_decoder(4, (8, 8, 3), base_filters=4)
+    with pytest.raises(ValueError, match="needs an image-to-image network"):
+        Autoencoder(encoder, decoder, objective="blind_spot")

@@ -18,7 +18,9 @@ from tfgen.models._base import mean as _mean
 from tfgen.optimizers import Adam
 
 __all__ = [
+    "BLIND_SPOT_FRACTION",
     "DEFAULT_LEARNING_RATE",
+    "OBJECTIVES",
     "RECONSTRUCTION_LOSSES",
     "VAE",
     "Autoencoder",
@@ -32,7 +34,12 @@ __all__ = [
 DEFAULT_LEARNING_RATE = 1e-3
 #: Names accepted by `loss`, alone or as keys of a dict of weights.
 RECONSTRUCTION_LOSSES = ("l1", "l2", "ssim")
-# Independent random streams per training step: the corruption and the reparameterisation.
+#: What a model learns from: "supervised" (clean targets) or "blind_spot" (noisy images only).
+OBJECTIVES = ("supervised", "blind_spot")
+#: Share of the pixels hidden from the network at each step of the blind-spot objective.
+BLIND_SPOT_FRACTION = 1.0 / 16.0
+# Independent random streams per training step: the corruption and the reparameterisation (or
+# the blind-spot mask, which never meets a variational model).
 _CORRUPTION_STREAM, _SAMPLING_STREAM, _STREAMS_PER_STEP = 0, 1, 2
 
 
@@ -189,6 +196,20 @@ class Autoencoder(_base.ImageModel):
             `reconstruction_loss`.
         variational: Whether the model is a variational autoencoder.
         kl_weight: Weight >= 0 of the KL term (variational only). Defaults to 1.
+        objective: "supervised" (default): the clean images are the targets, as above.
+            "blind_spot": self-supervised denoising for data that has no clean images
+            (Batson & Royer 2019, "Noise2Self"; Krull et al. 2019, "Noise2Void"). The images
+            `fit` gets (after `corruption`, if any, which then only simulates noisy data: its
+            clean input is never a target) are the targets themselves; at each step a random
+            `BLIND_SPOT_FRACTION` of the pixels J of each image is replaced by the mean of its
+            four neighbours (mirrored at the borders) and the loss is taken on J only,
+            ``L_i = mean_{p in J} l(f(y_masked)_p - y_p)``, with l the "l1" or "l2" `loss`.
+            The network cannot see y_p when predicting it, so it cannot copy the noise; for
+            noise independent across pixels and zero-mean the minimiser is E[x_p | neighbours]
+            (Noise2Self, section 3). Needs `encoder=None` (an image-to-image network). The
+            "psnr" and "ssim" metrics compare the outputs with the images `fit` got (the clean
+            ones when `corruption` simulates the noise): in `evaluate` the outputs on the
+            whole noisy images, what the model returns at inference; in `fit` on the masked.
         seed: Seed of the corruption and sampling draws. Defaults to a random one.
         name: Model name. Defaults to "autoencoder".
 
@@ -209,9 +230,23 @@ class Autoencoder(_base.ImageModel):
         kl_weight=1.0,
         seed=None,
         name="autoencoder",
+        objective="supervised",
         **kwargs,
     ):
         super().__init__(name=name, **kwargs)
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+        if objective == "blind_spot" and encoder is not None:
+            raise ValueError(
+                "objective='blind_spot' needs an image-to-image network: pass encoder=None and "
+                "the network as decoder (e.g. architectures.unet)"
+            )
+        if objective == "blind_spot" and loss not in ("l1", "l2"):
+            raise ValueError(
+                f"objective='blind_spot' takes loss 'l1' or 'l2' (on the hidden pixels), got "
+                f"{loss!r}"
+            )
+        self.objective = objective
         if not isinstance(variational, bool):
             raise ValueError(f"variational must be a bool, got {variational!r}")
         self.image_shape, self.code_shape = _check_networks(encoder, decoder, variational)
@@ -286,6 +321,7 @@ class Autoencoder(_base.ImageModel):
             variational=self.variational,
             kl_weight=self.kl_weight,
             seed=self.seed,
+            objective=self.objective,
         )
         return config
 
@@ -464,11 +500,35 @@ class Autoencoder(_base.ImageModel):
             # Reparameterisation (Kingma & Welling 2014, eq. 10): gradients flow through mu, lv.
             code = z_mean + tf.exp(0.5 * z_log_var) * eps
             kl = kl_divergence(z_mean, z_log_var)
+        if self.objective == "blind_spot":
+            return self._blind_spot(clean, corrupted, counter, offset, training)
         reconstructions = tf.cast(self.decoder(code, training=training), tf.float32)
         per_example = self._loss_fn(clean, reconstructions)
         if self.variational:
             per_example = per_example + (self.kl_weight / self.image_size) * kl
         return per_example, reconstructions, kl
+
+    def _blind_spot(self, clean, noisy, counter, offset, training):
+        """Losses on hidden pixels, and the outputs on the whole images (see `objective`)."""
+        seed = self._seed(counter, offset, _SAMPLING_STREAM)
+        shape = tf.shape(noisy)
+        draws = distribute.per_example_uniform([shape[1], shape[2], 1], shape[0], seed)
+        hidden = tf.cast(draws < BLIND_SPOT_FRACTION, tf.float32)
+        channels = self.image_shape[-1]
+        ring = tf.constant([[0.0, 0.25, 0.0], [0.25, 0.0, 0.25], [0.0, 0.25, 0.0]])
+        kernel = tf.tile(ring[:, :, None, None], [1, 1, channels, 1])
+        padded = tf.pad(noisy, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT")
+        neighbours = tf.nn.depthwise_conv2d(padded, kernel, [1, 1, 1, 1], "VALID")
+        masked = hidden * neighbours + (1.0 - hidden) * noisy
+        outputs = tf.cast(self.decoder(masked, training=training), tf.float32)
+        error = outputs - noisy
+        error = tf.abs(error) if self.reconstruction_loss == "l1" else tf.square(error)
+        per_pixel_sum = tf.reduce_sum(error * hidden, axis=[1, 2, 3])
+        count = tf.reduce_sum(hidden, axis=[1, 2, 3]) * channels
+        per_example = tf.math.divide_no_nan(per_pixel_sum, count)
+        # What the model returns at inference, for the metrics: the unmasked images' outputs.
+        reconstructions = outputs if training else self.decoder(noisy, training=False)
+        return per_example, tf.cast(reconstructions, tf.float32), None
 
     def _training_step_counter(self):
         return self.noise_step
