@@ -213,8 +213,8 @@ def fit(model, data, args):
     return model, time.time() - start
 
 
-def unet(filters, shape=(SIDE, SIDE, 3)):
-    return architectures.unet(shape, base_filters=filters, depth=2)
+def unet(filters, shape=(SIDE, SIDE, 3), **options):
+    return architectures.unet(shape, base_filters=filters, depth=2, **options)
 
 
 def main():
@@ -267,6 +267,19 @@ def main():
         model, seconds = train(unet(args.filters), noise, train_crops, args)
         models["denoise"] = model
         restored = model.predict(noisy, batch_size=100, verbose=0)
+        # Self-supervised: the same crops, but only their noisy versions are ever targets.
+        keras.utils.set_random_seed(args.seed)
+        blind = Autoencoder(
+            None,
+            unet(args.filters, residual=False),
+            corruption=noise,
+            objective="blind_spot",
+            loss="l2",
+            seed=args.seed,
+        )
+        blind, blind_seconds = fit(blind, train_crops, args)
+        models["blind_spot"] = blind
+        by_blind = blind.predict(noisy, batch_size=100, verbose=0)
         sigma, *blurred = best_of(test, lambda s: blur(noisy, s), SIGMAS)
         peers = scikit_image_denoisers(test, noisy)
         table(
@@ -275,6 +288,10 @@ def main():
                 ("noisy input", scores(test, noisy)),
                 (f"Gaussian blur (best sigma {sigma})", tuple(blurred)),
                 *[(label, result) for label, result, _ in peers],
+                (
+                    f"tfgen U-Net, blind spot, noisy data only ({blind_seconds:.0f} s)",
+                    scores(test, by_blind),
+                ),
                 ("tfgen U-Net", scores(test, restored)),
             ],
         )
@@ -298,7 +315,8 @@ def main():
         masked = mask(test, EVAL_SEED).numpy()
         known = mask.mask(test, EVAL_SEED).numpy()
         keras.utils.set_random_seed(args.seed)
-        model, seconds = train(unet(args.filters), mask, train_crops, args)
+        # The mask-aware U-Net: the holes (fill value 0) as an input channel, known pixels kept.
+        model, seconds = train(unet(args.filters, inpaint_fill=0.0), mask, train_crops, args)
         models["inpaint"] = model
         restored = model.predict(masked, batch_size=100, verbose=0)
         pasted = known * masked + (1.0 - known) * restored
@@ -402,7 +420,8 @@ def deep_image_prior_rows(args, models, figure):
         """The task's trained U-Net, rebuilt for the larger crop (fully convolutional)."""
         if task not in models:
             return None
-        network = unet(args.filters, (side, side, 3))
+        options = {"inpaint_fill": 0.0} if task == "inpaint" else {}
+        network = unet(args.filters, (side, side, 3), **options)
         network.set_weights(models[task].decoder.get_weights())
         return network(images).numpy()
 
@@ -420,6 +439,11 @@ def deep_image_prior_rows(args, models, figure):
     sigma, *blurred = best_of(clean, lambda s: blur(noisy, s), SIGMAS)
     denoised, seconds, history = rows["denoise"]
     by_network = trained("denoise", noisy)
+    by_blind = None
+    if "blind_spot" in models:
+        network = unet(args.filters, (side, side, 3), residual=False)
+        network.set_weights(models["blind_spot"].decoder.get_weights())
+        by_blind = network(noisy).numpy()
     table(
         f"Deep image prior, denoising one {side}x{side} crop of {TEST_PHOTO} "
         f"({args.dip_steps} steps, {seconds:.0f} s; PSNR every 250 steps: "
@@ -430,6 +454,11 @@ def deep_image_prior_rows(args, models, figure):
             *(
                 [("trained tfgen U-Net (denoising above)", scores(clean, by_network))]
                 if by_network is not None
+                else []
+            ),
+            *(
+                [("blind-spot tfgen U-Net (noisy data only)", scores(clean, by_blind))]
+                if by_blind is not None
                 else []
             ),
             ("deep image prior", scores(clean, denoised)),

@@ -78,7 +78,12 @@ def build_autoencoder(config, image_shape):
     variational = config.task == "variational"
     if config.task in RESTORATION_TASKS:
         encoder = None
-        decoder = architectures.unet(image_shape, base_filters=config.base_filters)
+        # Inpainting: the network finds the holes by RandomMask's fill value (0) and keeps the
+        # known pixels, so its loss falls on the holes alone.
+        fill = 0.0 if config.task == "inpaint" else None
+        decoder = architectures.unet(
+            image_shape, base_filters=config.base_filters, inpaint_fill=fill
+        )
     else:
         encoder = architectures.conv_encoder(
             image_shape, config.latent_dim, variational, base_filters=config.base_filters
