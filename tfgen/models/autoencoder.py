@@ -20,6 +20,7 @@ from tfgen.optimizers import Adam
 __all__ = [
     "BLIND_SPOT_FRACTION",
     "DEFAULT_LEARNING_RATE",
+    "MAX_PSNR",
     "OBJECTIVES",
     "RECONSTRUCTION_LOSSES",
     "VAE",
@@ -36,6 +37,8 @@ DEFAULT_LEARNING_RATE = 1e-3
 RECONSTRUCTION_LOSSES = ("l1", "l2", "ssim")
 #: What a model learns from: "supervised" (clean targets) or "blind_spot" (noisy images only).
 OBJECTIVES = ("supervised", "blind_spot")
+#: The "psnr" metric of an example, in dB, at most: an exact reconstruction scores this.
+MAX_PSNR = 100.0
 #: Share of the pixels hidden from the network at each step of the blind-spot objective.
 BLIND_SPOT_FRACTION = 1.0 / 16.0
 # Independent random streams per training step: the corruption and the reparameterisation (or
@@ -170,9 +173,10 @@ class Autoencoder(_base.ImageModel):
     tanh decoder. The decoder is a `keras.Model` of its own and can be saved or exported alone.
 
     Metrics, reported by `fit` and `evaluate` on the clean targets: "loss", "psnr" and "ssim"
-    (dB and SSIM of the reconstructions on [0, 1], see `psnr` and `ssim`), plus "kl" (mean KL per
-    example) when variational. `evaluate` corrupts its inputs as training does, with its own
-    seeds that restart at every call, so it measures restoration and repeats exactly.
+    (dB and SSIM of the reconstructions on [0, 1], see `psnr` and `ssim`; an example's PSNR at
+    most `MAX_PSNR`), plus "kl" (mean KL per example) when variational. `evaluate` corrupts its
+    inputs as training does, with its own seeds that restart at every call, so it measures
+    restoration and repeats exactly.
 
     Under any `tf.distribute` strategy create the model inside `strategy.scope()`. Losses are
     averaged over the global batch and every random draw (corruption, reparameterisation) is
@@ -561,7 +565,10 @@ class Autoencoder(_base.ImageModel):
     def _track(self, clean, reconstructions, per_example, kl):
         count = tf.size(per_example)
         self.loss_tracker.update_state(_mean(per_example), sample_weight=count)
-        self.psnr_tracker.update_state(_mean(psnr(clean, reconstructions)), sample_weight=count)
+        # An exact reconstruction (an inpainting example without holes) has an infinite PSNR;
+        # capped, it cannot make the mean infinite, which `fit` would take for divergence.
+        capped = tf.minimum(psnr(clean, reconstructions), MAX_PSNR)
+        self.psnr_tracker.update_state(_mean(capped), sample_weight=count)
         self.ssim_tracker.update_state(_mean(ssim(clean, reconstructions)), sample_weight=count)
         if kl is not None:
             self.kl_tracker.update_state(_mean(kl), sample_weight=count)
