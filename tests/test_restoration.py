@@ -508,3 +508,19 @@ def test_denoiser_beats_the_noisy_input_on_held_out_photographs():
     unit = (clean + 1) / 2
     gain = _psnr(unit, (restored + 1) / 2) - _psnr(unit, (noisy + 1) / 2)
     assert gain > 1.0, gain
+
+
+@pytest.mark.parametrize(
+    "build, corruption, message",
+    [
+        (dict(inpaint_fill=0.0), corruptions.GaussianNoise(0.2), "must be a RandomMask"),
+        (dict(inpaint_fill=0.0), corruptions.RandomMask(fill_value=0.5), "fill_value=0.0"),
+        ({}, corruptions.Downsample(16), "needs images of at least 16 pixels"),
+        ({}, corruptions.RandomMask(), "blind_spot"),
+    ],
+)
+def test_a_corruption_the_model_cannot_use_is_refused(build, corruption, message):
+    network = architectures.unet((8, 8, 3), base_filters=4, depth=1, **build)
+    objective = "blind_spot" if message == "blind_spot" else "supervised"
+    with pytest.raises(ValueError, match=message):
+        Autoencoder(None, network, corruption=corruption, objective=objective, loss="l2")

@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfgen import _checks as checks
-from tfgen import corruptions, distribute
+from tfgen import architectures, corruptions, distribute
 from tfgen.losses import kl_divergence, psnr, ssim
 from tfgen.models import _base, _images
 from tfgen.models._base import mean as _mean
@@ -258,6 +258,7 @@ class Autoencoder(_base.ImageModel):
         self.decoder = decoder
         self.variational = variational
         self.corruption = corruptions.get(corruption)
+        _check_corruption(self.corruption, decoder, self.image_shape, objective)
         self.reconstruction_loss = _check_loss(loss)
         self._loss_fn = reconstruction_loss(self.reconstruction_loss)
         ok = isinstance(kl_weight, numbers.Real) and not isinstance(kl_weight, bool)
@@ -611,6 +612,43 @@ class VAE(Autoencoder):
 
 # ---------------------------------------------------------------------------------------------
 # Checks.
+
+
+def _check_corruption(corruption, network, image_shape, objective):
+    """Refuses, before any training, a corruption the images or the network cannot use."""
+    fills = [
+        layer.fill_value
+        for layer in getattr(network, "layers", [])
+        if isinstance(layer, architectures.KnownPixels)
+    ]
+    if fills and not (
+        isinstance(corruption, corruptions.RandomMask) and corruption.fill_value == fills[0]
+    ):
+        raise ValueError(
+            f"corruption must be a RandomMask with fill_value={fills[0]} for a network built "
+            f"with unet(..., inpaint_fill={fills[0]}), which finds the holes by that value; "
+            f"got {corruption!r}"
+        )
+    if isinstance(corruption, corruptions.Downsample) and corruption.factor > min(image_shape[:2]):
+        raise ValueError(
+            f"corruption {corruption!r} needs images of at least {corruption.factor} pixels a "
+            f"side, but the model takes {image_shape}"
+        )
+    if (
+        isinstance(corruption, corruptions.JPEG)
+        and image_shape[-1] not in corruptions.JPEG_CHANNELS
+    ):
+        raise ValueError(
+            f"corruption {corruption!r} needs images with channels in "
+            f"{corruptions.JPEG_CHANNELS}, but the model takes {image_shape}"
+        )
+    if objective == "blind_spot" and isinstance(
+        corruption, corruptions.RandomMask | corruptions.Downsample | corruptions.GaussianBlur
+    ):
+        raise ValueError(
+            f"objective='blind_spot' learns to remove noise independent from pixel to pixel; "
+            f"corruption {corruption!r} is not such noise (use GaussianNoise or None)"
+        )
 
 
 def _as_keywords(method, x, args, kwargs):
