@@ -1,11 +1,11 @@
 """Restoration quality on photographs that no training crop comes from.
 
 Training crops are `tfgen.data.load("photos", image_size=32)`: random 64x64 crops (flipped and
-turned, new every epoch) of the seven training photographs of `tfgen.data.photos`, averaged down
+turned, new every epoch) of the seven training photographs of `tfgen.data.photos`, resized
 to 32x32; the test crops are its `split="test"`: the 154 non-overlapping 64x64 tiles of the
-held-out photographs grace_hopper, coffee and chelsea, averaged to 32x32. One U-Net
+held-out photographs grace_hopper, coffee and chelsea, resized to 32x32 (antialiased). One U-Net
 (`tfgen.architectures.unet`, residual output) per task trains for `--steps` steps of batch
-`--batch-size` with an L1 loss through `tfgen.models.Autoencoder(None, unet)`; each test crop
+`--batch-size` with the `--loss` (l1 by default) through `tfgen.models.Autoencoder(None, unet)`; each test crop
 is corrupted once with a fixed seed and every method sees the same corrupted crops.
 
 Tasks and baselines, in the same run:
@@ -246,13 +246,14 @@ def main():
     test = np.concatenate([batch.numpy() for batch in held_out])
     print(
         f"Random training crops of {', '.join(photos.split_names('train'))}; {len(test)} test "
-        f"crops of {', '.join(photos.HELD_OUT)} ({SIDE}x{SIDE}, averaged from "
+        f"crops of {', '.join(photos.HELD_OUT)} ({SIDE}x{SIDE}, resized from "
         f"{SCALE * SIDE}x{SCALE * SIDE}); "
         f"U-Net ({args.filters} filters, depth 2, residual), {args.steps} steps of "
         f"{args.batch_size}, Adam({args.learning_rate}) with cosine decay, {args.loss} loss"
     )
     figure = []  # rows of (input, baseline, tfgen, clean), one test crop each
-    shown = 7
+    # The figure's crop: the most detailed one (largest pixel spread), where methods differ.
+    shown = int(np.argmax(test.reshape(len(test), -1).std(axis=1)))
 
     def show(inputs, baseline, restored):
         figure.append(

@@ -29,7 +29,7 @@ chosen uniformly, at a uniform position, flipped left-right with probability 1/2
 a uniform multiple of 90 degrees (`augment`): reproducible for a given seed, different at every
 epoch. `split="test"`: the non-overlapping crops tiling each held-out photograph from its top-left
 corner, in order, always the same. Crops are then resized to `image_size` like any image of
-`tfgen.data.load` (antialiased), e.g. 64x64 crops averaged to 32x32.
+`tfgen.data.load` (antialiased), e.g. 64x64 crops to 32x32.
 
 scikit-image is a dependency of tfgen (not an extra): the split must hold the same photographs
 on every installation, or a benchmark on held-out photographs would change with what else
