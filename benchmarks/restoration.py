@@ -5,8 +5,9 @@ turned, new every epoch) of the seven training photographs of `tfgen.data.photos
 to 32x32; the test crops are its `split="test"`: the 154 non-overlapping 64x64 tiles of the
 held-out photographs grace_hopper, coffee and chelsea, resized to 32x32 (antialiased). One U-Net
 (`tfgen.architectures.unet`, residual output) per task trains for `--steps` steps of batch
-`--batch-size` with the `--loss` (l1 by default) through `tfgen.models.Autoencoder(None, unet)`; each test crop
-is corrupted once with a fixed seed and every method sees the same corrupted crops.
+`--batch-size` with the `--loss` (l1 by default) through `tfgen.models.Autoencoder(None,
+unet)`; each test crop is corrupted once with a fixed seed and every method sees the same
+corrupted crops.
 
 Tasks and baselines, in the same run:
 * denoising, Gaussian noise of stddev 0.1 on [0, 1]: the noisy input; a Gaussian blur with the
