@@ -1,18 +1,23 @@
-"""Restoration quality on a photograph that no training crop comes from.
+"""Restoration quality on photographs that no training crop comes from.
 
-Training crops are cut from china.jpg and flower.jpg (scikit-learn); every test crop is cut
-from grace_hopper.jpg (matplotlib), a photograph the models never see. Crops are 64x64 pixels
-averaged down to 32x32 (the scale of `tfgen.data.load("photos", image_size=32)`). One U-Net
+Training crops are `tfgen.data.load("photos", image_size=32)`: random 64x64 crops (flipped and
+turned, new every epoch) of the seven training photographs of `tfgen.data.photos`, resized
+to 32x32; the test crops are its `split="test"`: the 154 non-overlapping 64x64 tiles of the
+held-out photographs grace_hopper, coffee and chelsea, resized to 32x32 (antialiased). One U-Net
 (`tfgen.architectures.unet`, residual output) per task trains for `--steps` steps of batch
-`--batch-size` with an L1 loss through `tfgen.models.Autoencoder(None, unet)`; each test crop
-is corrupted once with a fixed seed and every method sees the same corrupted crops.
+`--batch-size` with the `--loss` (l1 by default) through `tfgen.models.Autoencoder(None,
+unet)`; each test crop is corrupted once with a fixed seed and every method sees the same
+corrupted crops.
 
 Tasks and baselines, in the same run:
 * denoising, Gaussian noise of stddev 0.1 on [0, 1]: the noisy input; a Gaussian blur with the
   sigma that scores best on the test crops themselves (an oracle choice, which favours the
-  baseline); the README's former recipe (`conv_encoder`/`conv_decoder`, a 128-d dense code);
+  baseline); scikit-image's `denoise_nl_means` (Buades et al. 2005), `denoise_tv_chambolle`
+  (Chambolle 2004) and `denoise_wavelet` (BayesShrink), each with its oracle parameter; BM3D
+  (Dabov et al. 2007, the `bm3d` package) told the true noise level;
 * inpainting, 25 % of the pixels masked in 4x4 blocks: the masked input, mean fill and blur
-  fill (normalised convolution, Knutsson & Westin 1993) with the best sigma;
+  fill (normalised convolution, Knutsson & Westin 1993) with the best sigma, and OpenCV's
+  `cv2.inpaint` (Telea 2004) with the best radius;
 * super-resolution x2 and x4 (`Downsample`, bicubic): bicubic upsampling, which is the
   corrupted input itself;
 * deblurring, Gaussian blur of sigma 1.5: the blurred input; unsharp masking and a Wiener
@@ -21,12 +26,15 @@ Tasks and baselines, in the same run:
 * JPEG at quality 10 and 20 (one model trained on qualities drawn from [10, 20]): the
   compressed input, and a Gaussian blur with the best sigma;
 * the deep image prior (`tfgen.reconstruct.deep_image_prior`, Ulyanov et al. 2018) on one 64x64
-  crop of the held-out photograph, for denoising and inpainting, against the same baselines and
+  crop of the held-out grace_hopper, for denoising and inpainting, against the same baselines and
   the trained U-Net applied to the whole crop.
 
 PSNR (dB) and SSIM on [0, 1] images (`tf.image.psnr`/`ssim`, max_val=1, 11x11 window), averaged
 over the test crops. A figure (input / baseline / tfgen / clean, one row per task) is written to
 `--figure`.
+
+The peers are the `bench` extra: `pip install -e .[bench]` (scikit-image, bm3d,
+opencv-python-headless).
 
 Usage:
     python benchmarks/restoration.py [--steps 300] [--filters 16] [--dip-steps 600]
@@ -48,15 +56,15 @@ import tensorflow as tf  # noqa: E402
 # The sibling benchmark's scores and baselines (its directory is on the path as the script's).
 from reconstruction import blur, blur_fill, mean_fill, scores, table  # noqa: E402
 
+import tfgen.data  # noqa: E402
 from tfgen import architectures, corruptions, plot, reconstruct  # noqa: E402
-from tfgen.data.builders import photo_arrays  # noqa: E402
+from tfgen.data import photos  # noqa: E402
 from tfgen.models.autoencoder import Autoencoder  # noqa: E402
 from tfgen.optimizers import Adam  # noqa: E402
 
 SIDE = 32
 SCALE = 2  # crops of SCALE * SIDE pixels, averaged down to SIDE
-TRAIN_PHOTOS = ("china", "flower")
-TEST_PHOTO = "grace_hopper"
+TEST_PHOTO = "grace_hopper"  # of the deep image prior's crop
 NOISE_STDDEV = 0.2  # [-1, 1] units: 0.1 on [0, 1]
 MASK_FRACTION, MASK_PATCH = 0.25, 4
 BLUR_SIGMA = 1.5
@@ -70,12 +78,11 @@ FILTERS = 16  # of the U-Nets' full-resolution level (--filters)
 
 def crops(names, count, side, seed):
     """`count` random crops of SCALE * side pixels from the named photos, averaged to side."""
-    photos = photo_arrays()
     rng = np.random.default_rng(seed)
     big = SCALE * side
     out = []
     for i in range(count):
-        photo = photos[names[i % len(names)]]
+        photo = photos.photographs()[names[i % len(names)]]
         y = rng.integers(0, photo.shape[0] - big + 1)
         x = rng.integers(0, photo.shape[1] - big + 1)
         patch = photo[y : y + big, x : x + big].astype(np.float32) / 127.5 - 1.0
@@ -111,27 +118,104 @@ def wiener(images, ratio, sigma=BLUR_SIGMA):
     return restored.real[:, :h, :w].astype(np.float32)
 
 
-def train(network, corruption, data, args, loss="l1"):
-    model = Autoencoder(None, network, corruption=corruption, loss=loss, seed=args.seed)
+def to_unit(images):
+    return np.clip((np.asarray(images, np.float64) + 1.0) / 2.0, 0.0, 1.0)
+
+
+def from_unit(images):
+    return (2.0 * np.asarray(images, np.float32) - 1.0).astype(np.float32)
+
+
+def scikit_image_denoisers(clean, noisy):
+    """[(label, (psnr, ssim), images)] of scikit-image's three denoisers, oracle parameters."""
+    from skimage.restoration import denoise_nl_means, denoise_tv_chambolle, denoise_wavelet
+
+    unit = to_unit(noisy)
+    sigma = NOISE_STDDEV / 2.0
+
+    def each(fn):
+        return from_unit(np.stack([fn(image) for image in unit]))
+
+    candidates = {
+        "nl_means (h = {} sigma)": (
+            lambda h: each(
+                lambda im: denoise_nl_means(
+                    im,
+                    h=h * sigma,
+                    sigma=sigma,
+                    patch_size=5,
+                    patch_distance=6,
+                    fast_mode=True,
+                    channel_axis=-1,
+                )
+            ),
+            (0.4, 0.5, 0.6, 0.8, 1.0),
+        ),
+        "tv_chambolle (weight {})": (
+            lambda w: each(lambda im: denoise_tv_chambolle(im, weight=w, channel_axis=-1)),
+            (0.04, 0.06, 0.08, 0.1, 0.14),
+        ),
+        "wavelet, BayesShrink (sigma x {})": (
+            lambda f: each(
+                lambda im: denoise_wavelet(
+                    im,
+                    sigma=f * sigma,
+                    method="BayesShrink",
+                    mode="soft",
+                    channel_axis=-1,
+                    convert2ycbcr=True,
+                    rescale_sigma=True,
+                )
+            ),
+            (0.75, 1.0, 1.5),
+        ),
+    }
+    rows = []
+    for label, (make, values) in candidates.items():
+        value, *result = best_of(clean, make, values)
+        rows.append((f"scikit-image {label.format(value)}", tuple(result), make(value)))
+    return rows
+
+
+def bm3d_denoise(noisy):
+    """BM3D of each image, told the true noise standard deviation (on [0, 1])."""
+    import bm3d
+
+    sigma = NOISE_STDDEV / 2.0
+    return from_unit(np.stack([bm3d.bm3d_rgb(image, sigma) for image in to_unit(noisy)]))
+
+
+def opencv_inpaint(masked, known, radius):
+    """OpenCV's Telea inpainting of each image (8-bit, as cv2.inpaint needs), known pixels kept."""
+    import cv2
+
+    out = []
+    for image, keep in zip(to_unit(masked), known, strict=True):
+        pixels = np.round(image * 255).astype(np.uint8)
+        holes = (keep[..., 0] < 0.5).astype(np.uint8)
+        out.append(cv2.inpaint(pixels, holes, radius, cv2.INPAINT_TELEA) / 255.0)
+    filled = from_unit(np.stack(out))
+    return known * masked + (1.0 - known) * filled
+
+
+def train(network, corruption, data, args):
+    model = Autoencoder(None, network, corruption=corruption, loss=args.loss, seed=args.seed)
     return fit(model, data, args)
 
 
 def fit(model, data, args):
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, args.steps)
     model.compile(Adam(schedule))
-    dataset = (
-        tf.data.Dataset.from_tensor_slices(data)
-        .shuffle(len(data), seed=args.seed)
-        .repeat()
-        .batch(args.batch_size, drop_remainder=True)
+    dataset = tfgen.data.load(
+        "photos", image_size=SIDE, batch_size=args.batch_size, repeat=True, seed=args.seed
     )
     start = time.time()
     model.fit(dataset, steps_per_epoch=args.steps, epochs=1, verbose=0)
     return model, time.time() - start
 
 
-def unet(filters, shape=(SIDE, SIDE, 3)):
-    return architectures.unet(shape, base_filters=filters, depth=2)
+def unet(filters, shape=(SIDE, SIDE, 3), **options):
+    return architectures.unet(shape, base_filters=filters, depth=2, **options)
 
 
 def main():
@@ -141,9 +225,9 @@ def main():
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--dip-steps", type=int, default=600)
-    parser.add_argument("--train-crops", type=int, default=2000)
-    parser.add_argument("--test-crops", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--bm3d-crops", type=int, default=20)
+    parser.add_argument("--loss", default="l1", help="l1, l2 or ssim")
     parser.add_argument("--filters", type=int, default=FILTERS)
     parser.add_argument("--figure", default="docs/restoration.png")
     parser.add_argument("--tasks", default="denoise,inpaint,sr2,sr4,deblur,jpeg,dip")
@@ -151,16 +235,26 @@ def main():
     tasks = args.tasks.split(",")
 
     keras.utils.set_random_seed(args.seed)
-    train_crops = crops(TRAIN_PHOTOS, args.train_crops, SIDE, seed=1)
-    test = crops((TEST_PHOTO,), args.test_crops, SIDE, seed=2)
+    train_crops = None  # drawn by tfgen.data.load("photos") inside `fit`
+    held_out = tfgen.data.load(
+        "photos",
+        split="test",
+        image_size=SIDE,
+        batch_size=64,
+        shuffle=False,
+        drop_remainder=False,
+    )
+    test = np.concatenate([batch.numpy() for batch in held_out])
     print(
-        f"{len(train_crops)} training crops of {', '.join(TRAIN_PHOTOS)}; {len(test)} test "
-        f"crops of {TEST_PHOTO} ({SIDE}x{SIDE}, averaged from {SCALE * SIDE}x{SCALE * SIDE}); "
+        f"Random training crops of {', '.join(photos.split_names('train'))}; {len(test)} test "
+        f"crops of {', '.join(photos.HELD_OUT)} ({SIDE}x{SIDE}, resized from "
+        f"{SCALE * SIDE}x{SCALE * SIDE}); "
         f"U-Net ({args.filters} filters, depth 2, residual), {args.steps} steps of "
-        f"{args.batch_size}, Adam({args.learning_rate}) with cosine decay, l1 loss"
+        f"{args.batch_size}, Adam({args.learning_rate}) with cosine decay, {args.loss} loss"
     )
     figure = []  # rows of (input, baseline, tfgen, clean), one test crop each
-    shown = 7
+    # The figure's crop: the most detailed one (largest pixel spread), where methods differ.
+    shown = int(np.argmax(test.reshape(len(test), -1).std(axis=1)))
 
     def show(inputs, baseline, restored):
         figure.append(
@@ -175,41 +269,61 @@ def main():
         model, seconds = train(unet(args.filters), noise, train_crops, args)
         models["denoise"] = model
         restored = model.predict(noisy, batch_size=100, verbose=0)
+        # Self-supervised: the same crops, but only their noisy versions are ever targets.
         keras.utils.set_random_seed(args.seed)
-        dense = Autoencoder(
-            architectures.conv_encoder((SIDE, SIDE, 3), 128),
-            architectures.conv_decoder(128, (SIDE, SIDE, 3)),
+        blind = Autoencoder(
+            None,
+            unet(args.filters, residual=False),
             corruption=noise,
-            loss={"l1": 1.0, "ssim": 0.2},
+            objective="blind_spot",
+            loss="l2",
             seed=args.seed,
         )
-        dense, dense_seconds = fit(dense, train_crops, args)
+        blind, blind_seconds = fit(blind, train_crops, args)
+        models["blind_spot"] = blind
+        by_blind = blind.predict(noisy, batch_size=100, verbose=0)
         sigma, *blurred = best_of(test, lambda s: blur(noisy, s), SIGMAS)
+        peers = scikit_image_denoisers(test, noisy)
         table(
-            f"Denoising, noise stddev 0.1 on [0, 1] (U-Net {seconds:.0f} s, dense "
-            f"{dense_seconds:.0f} s of training)",
+            f"Denoising, noise stddev 0.1 on [0, 1] (U-Net {seconds:.0f} s of training)",
             [
                 ("noisy input", scores(test, noisy)),
                 (f"Gaussian blur (best sigma {sigma})", tuple(blurred)),
+                *[(label, result) for label, result, _ in peers],
                 (
-                    "former recipe: conv_encoder/conv_decoder, 128-d code",
-                    scores(test, dense.predict(noisy, batch_size=100, verbose=0)),
+                    f"tfgen U-Net, blind spot, noisy data only ({blind_seconds:.0f} s)",
+                    scores(test, by_blind),
                 ),
                 ("tfgen U-Net", scores(test, restored)),
             ],
         )
-        show(noisy, blur(noisy, sigma), restored)
+        # BM3D takes seconds per crop here: scored on every k-th crop, the U-Net beside it.
+        subset = slice(None, None, max(1, len(test) // args.bm3d_crops))
+        start = time.time()
+        by_bm3d = bm3d_denoise(noisy[subset])
+        table(
+            f"Denoising, the same on {len(by_bm3d)} of the crops (BM3D "
+            f"{time.time() - start:.0f} s)",
+            [
+                ("noisy input", scores(test[subset], noisy[subset])),
+                ("BM3D (bm3d package, true sigma)", scores(test[subset], by_bm3d)),
+                ("tfgen U-Net", scores(test[subset], restored[subset])),
+            ],
+        )
+        show(noisy, peers[0][2], restored)
 
     if "inpaint" in tasks:
         mask = corruptions.RandomMask(MASK_FRACTION, MASK_PATCH)
         masked = mask(test, EVAL_SEED).numpy()
         known = mask.mask(test, EVAL_SEED).numpy()
         keras.utils.set_random_seed(args.seed)
-        model, seconds = train(unet(args.filters), mask, train_crops, args)
+        # The mask-aware U-Net: the holes (fill value 0) as an input channel, known pixels kept.
+        model, seconds = train(unet(args.filters, inpaint_fill=0.0), mask, train_crops, args)
         models["inpaint"] = model
         restored = model.predict(masked, batch_size=100, verbose=0)
         pasted = known * masked + (1.0 - known) * restored
         sigma, *filled = best_of(test, lambda s: blur_fill(masked, known, s), SIGMAS)
+        radius, *telea = best_of(test, lambda r: opencv_inpaint(masked, known, r), (1, 2, 3, 5))
         table(
             f"Inpainting, {MASK_FRACTION:.0%} masked in {MASK_PATCH}x{MASK_PATCH} blocks "
             f"(measured {1 - known.mean():.1%}; {seconds:.0f} s of training)",
@@ -217,6 +331,7 @@ def main():
                 ("masked input (grey fill)", scores(test, masked)),
                 ("mean fill", scores(test, mean_fill(masked, known))),
                 (f"blur fill (best sigma {sigma})", tuple(filled)),
+                (f"OpenCV inpaint, Telea (best radius {radius})", tuple(telea)),
                 ("tfgen U-Net, known pixels kept", scores(test, pasted)),
             ],
         )
@@ -307,7 +422,8 @@ def deep_image_prior_rows(args, models, figure):
         """The task's trained U-Net, rebuilt for the larger crop (fully convolutional)."""
         if task not in models:
             return None
-        network = unet(args.filters, (side, side, 3))
+        options = {"inpaint_fill": 0.0} if task == "inpaint" else {}
+        network = unet(args.filters, (side, side, 3), **options)
         network.set_weights(models[task].decoder.get_weights())
         return network(images).numpy()
 
@@ -325,6 +441,11 @@ def deep_image_prior_rows(args, models, figure):
     sigma, *blurred = best_of(clean, lambda s: blur(noisy, s), SIGMAS)
     denoised, seconds, history = rows["denoise"]
     by_network = trained("denoise", noisy)
+    by_blind = None
+    if "blind_spot" in models:
+        network = unet(args.filters, (side, side, 3), residual=False)
+        network.set_weights(models["blind_spot"].decoder.get_weights())
+        by_blind = network(noisy).numpy()
     table(
         f"Deep image prior, denoising one {side}x{side} crop of {TEST_PHOTO} "
         f"({args.dip_steps} steps, {seconds:.0f} s; PSNR every 250 steps: "
@@ -335,6 +456,11 @@ def deep_image_prior_rows(args, models, figure):
             *(
                 [("trained tfgen U-Net (denoising above)", scores(clean, by_network))]
                 if by_network is not None
+                else []
+            ),
+            *(
+                [("blind-spot tfgen U-Net (noisy data only)", scores(clean, by_blind))]
+                if by_blind is not None
                 else []
             ),
             ("deep image prior", scores(clean, denoised)),

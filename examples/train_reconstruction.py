@@ -11,12 +11,14 @@ artefact removal, compression or a VAE) with `fit`.
     python examples/train_reconstruction.py --task=jpeg --jpeg_quality=15 --dataset=photos
 
 Tasks: `denoise` learns to remove Gaussian noise (--noise_stddev), `inpaint` to fill in masked
-square patches (--mask_fraction, --mask_patch), `compress` to pass clean images through a
---latent_dim bottleneck, `variational` trains a VAE (Kingma & Welling 2014) whose decoder
-also generates images from prior codes. `super_resolution` (--factor, bicubic), `deblur`
-(--blur_sigma) and `jpeg` (--jpeg_quality) train a U-Net (`tfgen.architectures.unet`, residual)
-on the degraded images at full size; their SavedModel serves the `restore` signature: `images`
-in [0, 1], degraded at full size, to restored `images` in [0, 1].
+square patches (--mask_fraction, --mask_patch; the U-Net takes the holes as an input channel and
+keeps the known pixels), `super_resolution` (--factor, bicubic), `deblur` (--blur_sigma) and
+`jpeg` (--jpeg_quality, run in the input pipeline, as XLA cannot compile libjpeg): these train a
+U-Net (`tfgen.architectures.unet`, residual) on the degraded images at full size, and their
+SavedModel serves the `restore` signature: `images` in [0, 1], degraded, of any height and width,
+to restored `images` in [0, 1]. `compress` passes clean images through a --latent_dim
+bottleneck, `variational` trains a VAE (Kingma & Welling 2014) whose decoder also generates
+images from prior codes; their SavedModel decodes codes (see `tfgen.export.export_decoder`).
 
 Outputs in --output_dir (default runs/reconstruction), laid out by `tfgen.runs` as for
 examples/train_gan.py: sample grids (clean / model input / reconstruction of a fixed batch of

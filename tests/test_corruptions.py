@@ -122,9 +122,19 @@ def test_downsample_matches_pillow(factor, method, pillow):
     clean = _smooth_images(height=17, width=24)  # odd and even sides, not all divisible
     down = _pillow_resize(clean, (24 // factor, 17 // factor), pillow)
     expected = np.clip(_pillow_resize(down, (24, 17), pillow), -1, 1)
-    corrupted = Downsample(factor, method)(clean).numpy()
+    corruption = Downsample(factor, method)
+    corrupted = corruption(clean).numpy()
     assert corrupted.shape == clean.shape
     np.testing.assert_allclose(corrupted, expected, atol=1e-5)
+    # Compiled by XLA (static sides: matrix products) and traced with unknown sides
+    # (tf.image.resize itself), the same images.
+    compiled = tf.function(corruption.call, jit_compile=True)
+    seed = corruptions.as_seed(0)
+    np.testing.assert_allclose(compiled(clean, seed).numpy(), expected, atol=1e-5)
+    unknown_sides = tf.TensorSpec([None, None, None, clean.shape[-1]], tf.float32)
+    seed_spec = tf.TensorSpec([2], tf.int64)
+    traced = tf.function(corruption.call, input_signature=[unknown_sides, seed_spec])
+    np.testing.assert_allclose(traced(clean, seed).numpy(), expected, atol=1e-5)
 
 
 @pytest.mark.parametrize("sigma", [0.6, 1.5, 7.0])

@@ -162,7 +162,7 @@ def test_exports_serve_without_tfgen(gan_run, denoise_run, tmp_path):
         {
             "path": denoise_run.saved_model_dir,
             "output": str(tmp_path / "denoise.json"),
-            "calls": {"reconstruct": {"images": [str(tmp_path / "images.npy"), "float32"]}},
+            "calls": {"restore": {"images": [str(tmp_path / "images.npy"), "float32"]}},
         },
     ]
     assert "loaded 2" in finish(start_loader(jobs, str(tmp_path)))
@@ -170,9 +170,9 @@ def test_exports_serve_without_tfgen(gan_run, denoise_run, tmp_path):
     expected = np.clip((np.asarray(gan_run.model.sampling_generator(z)) + 1) / 2, 0, 1)
     np.testing.assert_allclose(gan_served["serving_default/images"], expected, atol=1e-5)
     denoise_served = json.load(open(tmp_path / "denoise.json"))
-    assert denoise_served["signatures"] == ["encode", "reconstruct", "serving_default"]
+    assert denoise_served["signatures"] == ["restore", "serving_default"]
     expected = np.clip((np.asarray(denoise_run.model(images * 2 - 1)) + 1) / 2, 0, 1)
-    np.testing.assert_allclose(denoise_served["reconstruct/images"], expected, atol=1e-5)
+    np.testing.assert_allclose(denoise_served["restore/images"], expected, atol=1e-5)
 
 
 class _Interrupt(keras.callbacks.Callback):

@@ -13,7 +13,9 @@ import scipy.ndimage
 import tensorflow as tf
 
 from tfgen import architectures, corruptions, export
+from tfgen import data as tfgen_data
 from tfgen.data import builders
+from tfgen.models import _jit
 from tfgen.models.autoencoder import Autoencoder
 from tfgen.optimizers import Adam
 from tfgen.perceptual import PerceptualLoss
@@ -283,6 +285,12 @@ def test_reconstruction_example_corruptions_of_the_restoration_tasks():
         for task in reconstruction.RESTORATION_TASKS
     }
     assert made == {
+        "denoise": {"stddev": 2 * config.noise_stddev, "clip": True},
+        "inpaint": {
+            "fraction": config.mask_fraction,
+            "patch_size": config.mask_patch,
+            "fill_value": 0.0,
+        },
         "super_resolution": {"factor": 3, "method": "bicubic"},
         "deblur": {"sigma": 0.8},
         "jpeg": {"quality": 12},
@@ -343,3 +351,184 @@ def test_deep_image_prior_default_network_is_seeded_without_touching_global_seed
     assert after(lambda: deep_image_prior(image, steps=1, seed=3)) == untouched
     np.testing.assert_array_equal(runs[0].image, runs[1].image)
     assert not np.array_equal(runs[0].image, runs[2].image)
+
+
+@pytest.mark.parametrize("task", reconstruction.TASKS)
+def test_every_reconstruction_task_runs_with_its_default_flags(tmp_path, task):
+    """Each task as a user runs it, default flags (jit_compile="auto" included), only smaller:
+    enough steps for "auto" to compile the XLA step and time it, so a corruption XLA cannot
+    compile would crash here."""
+    example = load_example("train_reconstruction")
+    steps = _jit.STEPS_TO_DECIDE + 2
+    small = dict(image_size=8, batch_size=8, base_filters=4, latent_dim=4, samples=4)
+    run = example.train(
+        task=task, steps=steps, epochs=1, verbose=0, output_dir=str(tmp_path), **small
+    )
+    assert run.model.jit_decision is not None  # both variants ran and were timed
+    assert np.all(np.isfinite(run.history["loss"])) and np.isfinite(run.history["val_psnr"][-1])
+    served = tf.saved_model.load(run.saved_model_dir)
+    if task in reconstruction.RESTORATION_TASKS:
+        assert sorted(served.signatures) == ["restore", "serving_default"]
+    else:
+        assert "reconstruct" in served.signatures
+
+
+def test_jpeg_runs_in_the_input_pipeline_under_xla_and_evaluates_as_in_the_step():
+    clean = smooth_images(16, 16, 16)
+    jpeg = corruptions.JPEG((10, 20))
+    assert not jpeg.xla_compilable and not corruptions.Compose([jpeg]).xla_compilable
+    model = deblurring_model(corruption=jpeg)
+    model.compile(Adam(1e-3), jit_compile=True)
+    model.fit(clean, batch_size=8, epochs=2, verbose=0)
+    assert int(model.noise_step.numpy()) == 4
+    piped = model.evaluate(clean, batch_size=8, verbose=0, return_dict=True)
+    # The same JPEG wrapped as a function XLA is not asked to compile runs inside the step with
+    # the step's seeds: the pipeline's evaluation seeds are the same, so are the scores.
+    in_step = Autoencoder(
+        None, model.decoder, corruption=corruptions.CorruptionFunction(jpeg.call), seed=model.seed
+    )
+    in_step.compile(Adam(1e-3), jit_compile=False)
+    assert in_step.corruption.xla_compilable
+    expected = in_step.evaluate(clean, batch_size=8, verbose=0, return_dict=True)
+    for name in ("loss", "psnr", "ssim"):
+        assert piped[name] == pytest.approx(expected[name], rel=1e-5)
+    data = tf.data.Dataset.from_tensor_slices((clean, np.zeros(16))).batch(8)
+    assert model.evaluate(data, verbose=0, return_dict=True)["psnr"] == pytest.approx(
+        expected["psnr"], rel=1e-5
+    )
+    with pytest.raises(ValueError, match="validation_split cannot be used"):
+        model.fit(clean, validation_split=0.25, verbose=0)
+
+
+def test_default_denoise_export_denoises_held_out_images_of_any_size(tmp_path):
+    """examples/train_reconstruction.py's default task, trained briefly: its SavedModel, loaded
+    with plain TensorFlow, restores held-out noisy digits better than the noisy input, at the
+    trained size and at sizes it was not built for."""
+    example = load_example("train_reconstruction")
+    # Deterministic (jit_compile pinned off): "auto" picks XLA or not by timing, and the two
+    # round differently, so a short run's gain would vary with the machine's load.
+    run = example.train(
+        steps=60,
+        epochs=1,
+        base_filters=8,
+        verbose=0,
+        samples=4,
+        deterministic=True,
+        output_dir=str(tmp_path),
+    )
+    served = tf.saved_model.load(run.saved_model_dir)
+    restore = served.signatures["restore"]
+    clean = next(iter(tfgen_data.load("digits", split="test", image_size=16, batch_size=16)))
+    clean = (clean.numpy() + 1) / 2  # [0, 1]
+    noise = np.random.default_rng(0).normal(0, example.Config().noise_stddev, clean.shape)
+    noisy = np.clip(clean + noise, 0, 1).astype(np.float32)
+    # The model trained on 16x16 digits; 13x15 crops are a size it was not built for.
+    for y, x in ((clean, noisy), (clean[:, 1:14, :15], noisy[:, 1:14, :15])):
+        restored = restore(images=tf.constant(x))["images"].numpy()
+        assert restored.shape == x.shape and restored.min() >= 0 and restored.max() <= 1
+        gain = _psnr(y, restored) - _psnr(y, x)
+        assert gain > 0.5, gain
+
+
+def _psnr(clean, images):
+    """Mean PSNR (dB) of images in [0, 1]."""
+    mse = np.mean((clean - images) ** 2, axis=(1, 2, 3))
+    return float(np.mean(10 * np.log10(1.0 / mse)))
+
+
+def test_blind_spot_denoiser_learns_from_noisy_images_only():
+    clean = smooth_images(64, 16, 16, sigma=1.0)
+    noise = corruptions.GaussianNoise(0.2)
+    noisy = noise(clean, seed=9).numpy()
+    keras.utils.set_random_seed(0)
+    # Not residual: a skip from input to output would carry each pixel's own noise through.
+    network = architectures.unet((16, 16, 3), base_filters=8, depth=1, residual=False)
+    model = Autoencoder(None, network, objective="blind_spot", loss="l2", seed=1)
+    model.compile(Adam(3e-3))
+    # Trained on the noisy images alone: no clean image is ever a target.
+    model.fit(noisy, batch_size=16, epochs=30, verbose=0)
+    restored = model.predict(noisy, batch_size=32, verbose=0)
+    gain = _psnr((clean + 1) / 2, (restored + 1) / 2) - _psnr((clean + 1) / 2, (noisy + 1) / 2)
+    assert gain > 0.5, gain
+    loaded = Autoencoder.from_config(model.get_config())
+    assert loaded.objective == "blind_spot"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(objective="noise2noise"), "objective must be one of"),
+        (dict(objective="blind_spot", loss="ssim"), "takes loss 'l1' or 'l2'"),
+    ],
+)
+def test_blind_spot_bad_arguments(kwargs, message):
+    network = architectures.unet((8, 8, 3), base_filters=4, depth=1)
+    with pytest.raises(ValueError, match=message):
+        Autoencoder(None, network, **kwargs)
+    encoder = architectures.conv_encoder((8, 8, 3), 4, base_filters=4)
+    decoder = architectures.conv_decoder(4, (8, 8, 3), base_filters=4)
+    with pytest.raises(ValueError, match="needs an image-to-image network"):
+        Autoencoder(encoder, decoder, objective="blind_spot")
+
+
+def test_mask_aware_unet_keeps_known_pixels_and_learns_to_fill(tmp_path):
+    clean = smooth_images(64, 16, 16, sigma=1.0)
+    mask = corruptions.RandomMask(0.25, 4)
+    masked, known = mask(clean, seed=3).numpy(), mask.mask(clean, seed=3).numpy()
+    keras.utils.set_random_seed(0)
+    network = architectures.unet((16, 16, 3), base_filters=8, depth=1, inpaint_fill=0.0)
+    # Untrained (identity start): known pixels pass, the holes keep the fill value.
+    np.testing.assert_allclose(network(masked).numpy(), masked, atol=1e-6)
+    model = Autoencoder(None, network, corruption=mask, seed=1)
+    model.compile(Adam(3e-3))
+    before = model.evaluate(clean, batch_size=32, verbose=0, return_dict=True)["psnr"]
+    model.fit(clean, batch_size=16, epochs=15, verbose=0)
+    after = model.evaluate(clean, batch_size=32, verbose=0, return_dict=True)["psnr"]
+    assert after > before + 0.5, (before, after)
+    restored = network(masked).numpy()
+    np.testing.assert_allclose(restored * known, masked * known, atol=1e-6)  # known pixels kept
+    assert np.abs(restored * (1 - known)).max() > 0.05  # the holes are filled
+    path = str(tmp_path / "net.keras")
+    network.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(loaded(masked).numpy(), restored, atol=1e-6)
+    with pytest.raises(ValueError, match="inpaint_fill must be None or a number in"):
+        architectures.unet((16, 16, 3), inpaint_fill=2.0)
+
+
+def test_denoiser_beats_the_noisy_input_on_held_out_photographs():
+    """CI-sized: a small U-Net trained briefly on the training photographs restores crops of
+    the held-out ones (grace_hopper, coffee, chelsea) above the noisy input."""
+    keras.utils.set_random_seed(0)
+    noise = corruptions.GaussianNoise(0.2)  # 0.1 on [0, 1]
+    model = Autoencoder(
+        None, architectures.unet((16, 16, 3), base_filters=8, depth=1), corruption=noise, seed=0
+    )
+    model.compile(Adam(3e-3))
+    train = tfgen_data.load("photos/crop32", image_size=16, batch_size=16, repeat=True, seed=0)
+    model.fit(train, steps_per_epoch=80, epochs=1, verbose=0)
+    test = tfgen_data.load(
+        "photos/crop32", split="test", image_size=16, batch_size=64, shuffle=False
+    )
+    clean = next(iter(test)).numpy()
+    noisy = noise(clean, seed=7).numpy()
+    restored = model.predict(noisy, verbose=0)
+    unit = (clean + 1) / 2
+    gain = _psnr(unit, (restored + 1) / 2) - _psnr(unit, (noisy + 1) / 2)
+    assert gain > 1.0, gain
+
+
+@pytest.mark.parametrize(
+    "build, corruption, message",
+    [
+        (dict(inpaint_fill=0.0), corruptions.GaussianNoise(0.2), "must be a RandomMask"),
+        (dict(inpaint_fill=0.0), corruptions.RandomMask(fill_value=0.5), "fill_value=0.0"),
+        ({}, corruptions.Downsample(16), "needs images of at least 16 pixels"),
+        ({}, corruptions.RandomMask(), "blind_spot"),
+    ],
+)
+def test_a_corruption_the_model_cannot_use_is_refused(build, corruption, message):
+    network = architectures.unet((8, 8, 3), base_filters=4, depth=1, **build)
+    objective = "blind_spot" if message == "blind_spot" else "supervised"
+    with pytest.raises(ValueError, match=message):
+        Autoencoder(None, network, corruption=corruption, objective=objective, loss="l2")

@@ -556,12 +556,47 @@ def conv_decoder(latent_dim: int, image_shape, base_filters: int = 64) -> keras.
     return keras.Model(z, _to_image(x, channels), name="decoder")
 
 
+def _keep_known(images, known, outputs):
+    """``y = m * x + (1 - m) * u = u + m * (x - u)``, in float32: the known pixels pass."""
+    images, known = (
+        layers.Activation("linear", dtype="float32", name=f"{name}_float32")(t)
+        for name, t in (("known_input", images), ("known", known))
+    )
+    difference = layers.Subtract(name="known_minus_output")([images, outputs])
+    kept = layers.Multiply(name="known_part")([known, difference])
+    return layers.Add(name="keep_known")([outputs, kept])
+
+
+@keras.saving.register_keras_serializable(package="tfgen")
+class KnownPixels(layers.Layer):
+    """1 where a pixel is known, 0 where it holds `fill_value` in every channel (a hole).
+
+    Images in [-1, 1] from 8-bit pixels (p / 127.5 - 1) never hold 0 exactly, the default fill
+    of `tfgen.corruptions.RandomMask`, so its holes are found from the image alone.
+    """
+
+    def __init__(self, fill_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.fill_value = float(fill_value)
+
+    def call(self, images):
+        hole = keras.ops.all(keras.ops.equal(images, self.fill_value), axis=-1, keepdims=True)
+        return 1.0 - keras.ops.cast(hole, images.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 1)
+
+    def get_config(self):
+        return {**super().get_config(), "fill_value": self.fill_value}
+
+
 def unet(
     image_shape,
     base_filters: int = 32,
     depth: int = 2,
     residual: bool = True,
     negative_slope: float = 0.0,
+    inpaint_fill: float | None = None,
 ) -> keras.Model:
     """A small U-Net for image restoration (Ronneberger et al. 2015, "U-Net: Convolutional
     Networks for Biomedical Image Segmentation"), image to image of the same shape.
@@ -590,6 +625,13 @@ def unet(
         residual: Whether to predict the correction to the input. Defaults to True.
         negative_slope: Slope of the activations below zero: 0 for ReLU, > 0 for a LeakyReLU
             (the deep image prior uses 0.2, which keeps units from dying). Defaults to 0.
+        inpaint_fill: None, or the fill value of the holes of an inpainting task (0 for
+            `RandomMask`'s default): the network then finds the holes (`KnownPixels`: pixels
+            equal to it in every channel), takes the mask as an extra input channel, and keeps
+            the known pixels, ``y = m * x + (1 - m) * u(x, m)``, so its loss falls on the holes
+            alone. With the identity start of `residual`, an l1 loss on every pixel otherwise
+            stays at the identity: any change costs on the known pixels what it gains on the
+            holes. Defaults to None.
 
     Returns:
         ``keras.Model`` named "unet": images (batch, H, W, C) in [-1, 1] -> float32 images of
@@ -610,6 +652,11 @@ def unet(
     base_filters = positive_int(base_filters, "base_filters", MAX_WIDTH)
     if isinstance(depth, bool) or not isinstance(depth, numbers.Integral) or depth < 0:
         raise ValueError(f"depth must be an int >= 0, got {depth!r}")
+    ok = inpaint_fill is None or (
+        isinstance(inpaint_fill, numbers.Real) and not isinstance(inpaint_fill, bool)
+    )
+    if not ok or (inpaint_fill is not None and not -1.0 <= inpaint_fill <= 1.0):
+        raise ValueError(f"inpaint_fill must be None or a number in [-1, 1], got {inpaint_fill!r}")
     if depth > math.log2(min(height, width)):
         raise ValueError(
             f"depth={depth} halves the image {depth} times, too often for {height}x{width}: "
@@ -627,6 +674,9 @@ def unet(
 
     images = keras.Input(shape=(height, width, channels), name="images")
     x = images
+    if inpaint_fill is not None:
+        known = KnownPixels(float(inpaint_fill), name="known_pixels")(images)
+        x = layers.Concatenate(name="with_mask")([images, known])
     skips = []
     for level in range(depth):
         x = block(x, base_filters * 2**level, f"down{level}")
@@ -648,7 +698,10 @@ def unet(
         x = layers.Concatenate(name=f"up{level}_skip")([x, skip])
         x = block(x, base_filters * 2**level, f"up{level}")
     if not residual:
-        return keras.Model(images, _to_image(x, channels), name="unet")
+        outputs = _to_image(x, channels)
+        if inpaint_fill is None:
+            return keras.Model(images, outputs, name="unet")
+        return keras.Model(images, _keep_known(images, known, outputs), name="unet")
     correction = Conv2D(
         channels, OUTPUT_KERNEL_SIZE, padding="same", kernel_initializer="zeros", name="correction"
     )(x)
@@ -659,6 +712,8 @@ def unet(
     ]
     restored = layers.Add(name="residual")(as_float32)
     outputs = layers.Activation("hard_tanh", dtype="float32", name="image")(restored)
+    if inpaint_fill is not None:
+        outputs = _keep_known(images, known, outputs)
     return keras.Model(images, outputs, name="unet")
 
 

@@ -104,7 +104,14 @@ class Corruption:
 
     Subclasses implement `call(images, seed)` with `images` a float tensor of rank 4 and `seed`
     a [2] int64 stateless seed, and `get_config`.
+
+    `xla_compilable` says whether XLA can compile `call`: a model corrupts its batches inside
+    its (possibly XLA-compiled) training step when it can, and in its input pipeline, outside
+    the compiled step, when it cannot (`JPEG`, which runs libjpeg).
     """
+
+    #: Whether XLA can compile `call` (see the class docstring).
+    xla_compilable = True
 
     def __call__(self, images, seed=None):
         """Corrupts `images` (batch, H, W, C) in [-1, 1] with the stateless `seed`.
@@ -269,6 +276,25 @@ def _static_sides(images):
     )
 
 
+def _resize_matrix(size_in, size_out, method):
+    """The (size_out, size_in) matrix of `tf.image.resize(method, antialias=True)` along one axis.
+
+    The resize is separable and linear, so resizing the unit vectors gives its matrix. It is
+    computed eagerly (`tf.init_scope`), once per traced shape, and enters a traced or compiled
+    function as a constant.
+    """
+    with tf.init_scope():
+        unit_vectors = tf.eye(size_in)[:, :, None, None]  # size_in images of size_in x 1
+        resized = tf.image.resize(unit_vectors, [size_out, 1], method, antialias=True)
+        return tf.transpose(resized[:, :, 0, 0])
+
+
+def _resize_axes(images, rows, cols):
+    """``rows @ x @ cols^T`` for each image and channel: a separable resize of (H, W)."""
+    images = tf.einsum("ih,bhwc->biwc", rows, images)
+    return tf.einsum("jw,biwc->bijc", cols, images)
+
+
 @keras.saving.register_keras_serializable(package="tfgen")
 class Downsample(Corruption):
     """Loss of resolution: downsample by `factor`, then upsample back to the original size.
@@ -279,7 +305,9 @@ class Downsample(Corruption):
     Keys' cubic with a = -0.5 for "bicubic", as Pillow's). The corrupted image keeps the shape
     of the clean one, so it is itself the classical baseline of super-resolution (bicubic
     upsampling of the low-resolution image), and a restoration network learns the correction.
-    Deterministic: the seed is not used.
+    Deterministic: the seed is not used. For images of static height and width both resizes
+    run as products with the resize's matrices (equal to `tf.image.resize` up to float
+    round-off), which XLA compiles; XLA has no kernel for the antialiased resize itself.
 
     Args:
         factor: Downsampling factor, int >= 1 (1 leaves the image unchanged up to round-off).
@@ -303,10 +331,25 @@ class Downsample(Corruption):
                     f"Downsample(factor={self.factor}) needs images of {name} >= {self.factor}, "
                     f"got images of shape {tuple(images.shape)}"
                 )
-        small = tf.image.resize(
-            images, [height // self.factor, width // self.factor], self.method, antialias=True
-        )
-        restored = tf.image.resize(small, [height, width], self.method, antialias=True)
+        small = (height // self.factor, width // self.factor)
+        if isinstance(height, int) and isinstance(width, int):
+            # Static sides: the two resizes as matrix products, which XLA compiles (it has no
+            # kernel for the antialiased resize, ScaleAndTranslate), so the corruption stays
+            # inside a compiled training step.
+            x = tf.cast(images, tf.float32)
+            x = _resize_axes(
+                x,
+                _resize_matrix(height, small[0], self.method),
+                _resize_matrix(width, small[1], self.method),
+            )
+            x = _resize_axes(
+                x,
+                _resize_matrix(small[0], height, self.method),
+                _resize_matrix(small[1], width, self.method),
+            )
+            return tf.cast(tf.clip_by_value(x, -1.0, 1.0), images.dtype)
+        down = tf.image.resize(images, small, self.method, antialias=True)
+        restored = tf.image.resize(down, [height, width], self.method, antialias=True)
         return tf.cast(tf.clip_by_value(restored, -1.0, 1.0), images.dtype)
 
     def get_config(self):
@@ -380,7 +423,8 @@ class JPEG(Corruption):
     Images in [-1, 1] are mapped to [0, 1], rounded to 8 bits, encoded and decoded by
     TensorFlow's libjpeg (`tf.image.adjust_jpeg_quality`, one image at a time) and mapped back.
     With a range, each example draws an integer quality uniformly from [low, high]. Grey or RGB
-    images only; the op runs on the CPU.
+    images only; the op runs on the CPU and XLA cannot compile it (`xla_compilable` is False),
+    so models apply it in their input pipeline.
 
     Args:
         quality: JPEG quality, an int in [1, 100] or a pair (low, high) of them.
@@ -394,6 +438,8 @@ class JPEG(Corruption):
             )
         low, high = _number_or_range(quality, "quality", 1, 100)
         self.quality = (int(low), int(high))
+
+    xla_compilable = False
 
     def call(self, images, seed):
         channels = images.shape[-1]
@@ -446,6 +492,10 @@ class Compose(Corruption):
         if any(c is None for c in corruptions):
             raise ValueError(f"corruptions must not hold None, got {corruptions!r}")
         self.corruptions = [get(c) for c in corruptions]
+
+    @property
+    def xla_compilable(self):
+        return all(c.xla_compilable for c in self.corruptions)
 
     def call(self, images, seed):
         for i, corruption in enumerate(self.corruptions):

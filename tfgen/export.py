@@ -22,7 +22,8 @@ to `GAN.generate(len(labels), labels=labels, seed=seed)`.
 log-variance comes as "z_log_var") and `reconstruct` (images in [0, 1] -> {"images": ...}),
 plus `sample` for a variational model. A restoration network without encoder
 (`Autoencoder(None, unet(...))`) gets `restore`, images in [0, 1] degraded at full size ->
-{"images": restored images in [0, 1]}, also as `serving_default`.
+{"images": restored images in [0, 1]}, also as `serving_default`; images of any height and width
+when the network is fully convolutional (see `export_decoder`).
 
 Writing is safe: the SavedModel is written into a fresh directory next to `path` and renamed
 into place only when complete, so a failed export leaves a previous export at `path` intact.
@@ -236,8 +237,9 @@ def export_decoder(autoencoder, path):
     images of prior codes equal to `VAE.sample(batch_size, seed=seed)`. A model whose encoder
     is None (an image-to-image restoration network such as `Autoencoder(None,
     architectures.unet(...))`) gets only `restore` and the same function as `serving_default`:
-    degraded `images` in [0, 1] at full size -> {"images": ...} in [0, 1]. Everything runs in
-    inference mode.
+    degraded `images` in [0, 1] at full size -> {"images": ...} in [0, 1], of any height and
+    width (at least 2^depth - 1 pixels) for a `unet` built for sides divisible by 2^depth, and
+    of the built size otherwise. Everything runs in inference mode.
 
     Args:
         autoencoder: A model with `encoder` and `decoder` attributes (e.g.
@@ -303,7 +305,14 @@ def export_decoder(autoencoder, path):
 
 
 def _export_restorer(network, path):
-    """`serving_default` and `restore`: degraded images in [0, 1] -> restored images in [0, 1]."""
+    """`serving_default` and `restore`: degraded images in [0, 1] -> restored images in [0, 1].
+
+    A fully convolutional network built for even sides (no cropping layer, as `unet` built for
+    sides divisible by 2^depth) takes images of any height and width: they are mirrored
+    (symmetric padding) on the bottom and right up to the next multiple of 2^(pooling layers)
+    and the result cropped back, so sides need at least that multiple minus one pixels. A
+    network with cropping layers keeps the size it was built for.
+    """
     shapes = [tuple(t.shape[1:]) for t in (*network.inputs, *network.outputs)]
     if not network.built or len(shapes) != 2 or None in shapes[0] or shapes[0] != shapes[1]:
         raise ValueError(
@@ -311,11 +320,29 @@ def _export_restorer(network, path):
             f"of the same shape, got {network.input_shape} -> {network.output_shape}"
         )
     path = _check_path(path)
+    channels = shapes[0][-1]
+    flexible = not any(isinstance(layer, keras.layers.Cropping2D) for layer in network.layers)
+    if flexible:
+        # The same layers (and so the same weights) called on inputs of any height and width.
+        network = keras.models.clone_model(
+            network,
+            input_tensors=keras.Input((None, None, channels), name="images"),
+            clone_function=lambda layer: layer,
+        )
+        images_spec = tf.TensorSpec([None, None, None, channels], tf.float32, name="images")
+    else:
+        images_spec = tf.TensorSpec([None, *shapes[0]], tf.float32, name="images")
+    multiple = 2 ** sum(isinstance(layer, keras.layers.MaxPooling2D) for layer in network.layers)
 
     def restore(images):
-        return {"images": _to_unit_range(network(_to_model_range(images), training=False))}
+        x = _to_model_range(images)
+        height, width = tf.shape(x)[1], tf.shape(x)[2]
+        if flexible and multiple > 1:
+            pads = [[0, 0], [0, -height % multiple], [0, -width % multiple], [0, 0]]
+            x = tf.pad(x, pads, mode="SYMMETRIC")
+        restored = network(x, training=False)[:, :height, :width, :]
+        return {"images": _to_unit_range(restored)}
 
-    images_spec = tf.TensorSpec([None, *shapes[0]], tf.float32, name="images")
     archive = keras.export.ExportArchive()
     archive.track(network)
     archive.add_endpoint("serving_default", restore, input_signature=[images_spec])

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import warnings
 
+import numpy as np
 import tensorflow as tf
 from absl import logging
 
 from tfgen import _checks as checks
-from tfgen.data import sources
+from tfgen.data import photos, sources
 
 __all__ = ["FITS", "class_names", "load"]
 
@@ -228,14 +229,18 @@ def load(
     input_context: tf.distribute.InputContext | None = None,
     max_pixels: int = sources.DEFAULT_MAX_PIXELS,
     with_labels: bool = False,
+    held_out=None,
 ) -> tf.data.Dataset:
     """Batches of images, float32 in `value_range`, ready for `model.fit`.
 
     Args:
       name: where the images come from:
-        - "digits" or "photos" (also "photos/crop32", "photos/crop128"): bundled offline data,
-          the tfds builders `tfgen_digits` and `tfgen_photos` (see `tfgen.data.builders`),
-          prepared on first use from files installed with scikit-learn and matplotlib;
+        - "digits": bundled offline data, the tfds builder `tfgen_digits` (see
+          `tfgen.data.builders`), prepared on first use from files installed with scikit-learn;
+        - "photos" (also "photos/crop<N>", crops of N pixels, default 64): crops of the ten
+          photographs scikit-learn, matplotlib and scikit-image ship (see `tfgen.data.photos`
+          for which is in which split): "train" draws new random crops, flips and 90-degree
+          turns every epoch from the training photographs, "test" tiles the held-out ones;
         - any tensorflow-datasets name ("mnist", "cifar10", "celeb_a", "mnist:3.*.*", ...),
           read from `data_dir` and downloaded there when missing (see `download`);
         - "folder:/path/to/images": png/jpg/bmp/gif files in a directory and its sub-folders
@@ -280,7 +285,11 @@ def load(
         or its only `ClassLabel`); a folder needs one sub-folder per class, classes numbered
         in the sorted order of the sub-folder names (every file inside a class folder, at any
         depth, has its class); the bundled digits have their digit. `class_names(name)` gives
-        the classes, K = its length.
+        the classes, K = its length. For "photos" the labels come from the tfds builder
+        `tfgen_photos` instead (fixed crops of china, flower and grace_hopper, labelled by
+        photograph).
+      held_out: "photos" only: the names of the photographs of the test split, never in the
+        training split; default `tfgen.data.photos.HELD_OUT`.
 
     Returns:
       A `tf.data.Dataset` of float32 tensors of shape (batch, height, width, channels) (with
@@ -317,6 +326,24 @@ def load(
     ).items():
         checks.boolean(value, argument)
     deterministic = seed is not None or not shuffle
+    if photos.is_photos(name) and not with_labels:
+        return _load_photos(
+            name,
+            split,
+            size,
+            channels,
+            batch_size,
+            shuffle,
+            repeat,
+            seed,
+            (low, high),
+            drop_remainder,
+            fit,
+            input_context,
+            held_out,
+        )
+    if held_out is not None:
+        raise ValueError(f"held_out is for the bundled 'photos' only, got it for {name!r}")
     source = open_source(
         name,
         split,
@@ -346,6 +373,55 @@ def load(
         ds = shuffle_images(ds, source.num_examples, seed, shuffle_buffer, in_memory)
     ds = batch_images(ds, per_pipeline_batch, (low, high), repeat, drop_remainder, deterministic)
     return ds.with_options(_options(source, input_context, deterministic))
+
+
+def _load_photos(
+    name,
+    split,
+    size,
+    channels,
+    batch_size,
+    shuffle,
+    repeat,
+    seed,
+    value_range,
+    drop_remainder,
+    fit,
+    input_context,
+    held_out,
+):
+    """`load` for the bundled photographs (`tfgen.data.photos`)."""
+    stream_seed = seed if seed is not None else int(np.random.default_rng().integers(2**31 - 1))
+    ds, count, crop = photos.crops(name, split, stream_seed, held_out)
+    deterministic = seed is not None or not shuffle
+    per_pipeline_batch = batch_size
+    if input_context is not None:
+        per_pipeline_batch = input_context.get_per_replica_batch_size(batch_size)
+        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+        count //= input_context.num_input_pipelines
+    if drop_remainder and not repeat and per_pipeline_batch > count:
+        raise ValueError(
+            f"batch_size={batch_size} is larger than the {count} crops of the {split} split of "
+            f"{name!r}: with drop_remainder=True not a single batch would be produced. Use a "
+            "smaller batch_size, drop_remainder=False or repeat=True."
+        )
+    if size is not None or channels is not None:
+        ds = ds.map(
+            lambda image: preprocess(image, size or (crop, crop), channels, fit),
+            num_parallel_calls=AUTOTUNE,
+            deterministic=deterministic,
+        )
+    if shuffle and split == "test":  # training crops are drawn in random order already
+        ds = ds.cache().shuffle(count, seed=seed, reshuffle_each_iteration=True)
+    ds = batch_images(ds, per_pipeline_batch, value_range, repeat, drop_remainder, deterministic)
+    options = tf.data.Options()
+    policy = tf.data.experimental.AutoShardPolicy
+    options.experimental_distribute.auto_shard_policy = (
+        policy.OFF if input_context is not None else policy.DATA
+    )
+    options.deterministic = deterministic
+    options.autotune.enabled = AUTOTUNE_ENABLED
+    return ds.with_options(options)
 
 
 def class_names(name: str, split: str = "train", data_dir=None, download=None) -> tuple:

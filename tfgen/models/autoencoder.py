@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 
@@ -10,14 +11,17 @@ import numpy as np
 import tensorflow as tf
 
 from tfgen import _checks as checks
-from tfgen import corruptions, distribute
+from tfgen import architectures, corruptions, distribute
 from tfgen.losses import kl_divergence, psnr, ssim
 from tfgen.models import _base, _images
 from tfgen.models._base import mean as _mean
 from tfgen.optimizers import Adam
 
 __all__ = [
+    "BLIND_SPOT_FRACTION",
     "DEFAULT_LEARNING_RATE",
+    "MAX_PSNR",
+    "OBJECTIVES",
     "RECONSTRUCTION_LOSSES",
     "VAE",
     "Autoencoder",
@@ -31,7 +35,14 @@ __all__ = [
 DEFAULT_LEARNING_RATE = 1e-3
 #: Names accepted by `loss`, alone or as keys of a dict of weights.
 RECONSTRUCTION_LOSSES = ("l1", "l2", "ssim")
-# Independent random streams per training step: the corruption and the reparameterisation.
+#: What a model learns from: "supervised" (clean targets) or "blind_spot" (noisy images only).
+OBJECTIVES = ("supervised", "blind_spot")
+#: The "psnr" metric of an example, in dB, at most: an exact reconstruction scores this.
+MAX_PSNR = 100.0
+#: Share of the pixels hidden from the network at each step of the blind-spot objective.
+BLIND_SPOT_FRACTION = 1.0 / 16.0
+# Independent random streams per training step: the corruption and the reparameterisation (or
+# the blind-spot mask, which never meets a variational model).
 _CORRUPTION_STREAM, _SAMPLING_STREAM, _STREAMS_PER_STEP = 0, 1, 2
 
 
@@ -162,9 +173,10 @@ class Autoencoder(_base.ImageModel):
     tanh decoder. The decoder is a `keras.Model` of its own and can be saved or exported alone.
 
     Metrics, reported by `fit` and `evaluate` on the clean targets: "loss", "psnr" and "ssim"
-    (dB and SSIM of the reconstructions on [0, 1], see `psnr` and `ssim`), plus "kl" (mean KL per
-    example) when variational. `evaluate` corrupts its inputs as training does, with its own
-    seeds that restart at every call, so it measures restoration and repeats exactly.
+    (dB and SSIM of the reconstructions on [0, 1], see `psnr` and `ssim`; an example's PSNR at
+    most `MAX_PSNR`), plus "kl" (mean KL per example) when variational. `evaluate` corrupts its
+    inputs as training does, with its own seeds that restart at every call, so it measures
+    restoration and repeats exactly.
 
     Under any `tf.distribute` strategy create the model inside `strategy.scope()`. Losses are
     averaged over the global batch and every random draw (corruption, reparameterisation) is
@@ -188,6 +200,20 @@ class Autoencoder(_base.ImageModel):
             `reconstruction_loss`.
         variational: Whether the model is a variational autoencoder.
         kl_weight: Weight >= 0 of the KL term (variational only). Defaults to 1.
+        objective: "supervised" (default): the clean images are the targets, as above.
+            "blind_spot": self-supervised denoising for data that has no clean images
+            (Batson & Royer 2019, "Noise2Self"; Krull et al. 2019, "Noise2Void"). The images
+            `fit` gets (after `corruption`, if any, which then only simulates noisy data: its
+            clean input is never a target) are the targets themselves; at each step a random
+            `BLIND_SPOT_FRACTION` of the pixels J of each image is replaced by the mean of its
+            four neighbours (mirrored at the borders) and the loss is taken on J only,
+            ``L_i = mean_{p in J} l(f(y_masked)_p - y_p)``, with l the "l1" or "l2" `loss`.
+            The network cannot see y_p when predicting it, so it cannot copy the noise; for
+            noise independent across pixels and zero-mean the minimiser is E[x_p | neighbours]
+            (Noise2Self, section 3). Needs `encoder=None` (an image-to-image network). The
+            "psnr" and "ssim" metrics compare the outputs with the images `fit` got (the clean
+            ones when `corruption` simulates the noise): in `evaluate` the outputs on the
+            whole noisy images, what the model returns at inference; in `fit` on the masked.
         seed: Seed of the corruption and sampling draws. Defaults to a random one.
         name: Model name. Defaults to "autoencoder".
 
@@ -208,9 +234,23 @@ class Autoencoder(_base.ImageModel):
         kl_weight=1.0,
         seed=None,
         name="autoencoder",
+        objective="supervised",
         **kwargs,
     ):
         super().__init__(name=name, **kwargs)
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+        if objective == "blind_spot" and encoder is not None:
+            raise ValueError(
+                "objective='blind_spot' needs an image-to-image network: pass encoder=None and "
+                "the network as decoder (e.g. architectures.unet)"
+            )
+        if objective == "blind_spot" and loss not in ("l1", "l2"):
+            raise ValueError(
+                f"objective='blind_spot' takes loss 'l1' or 'l2' (on the hidden pixels), got "
+                f"{loss!r}"
+            )
+        self.objective = objective
         if not isinstance(variational, bool):
             raise ValueError(f"variational must be a bool, got {variational!r}")
         self.image_shape, self.code_shape = _check_networks(encoder, decoder, variational)
@@ -218,6 +258,7 @@ class Autoencoder(_base.ImageModel):
         self.decoder = decoder
         self.variational = variational
         self.corruption = corruptions.get(corruption)
+        _check_corruption(self.corruption, decoder, self.image_shape, objective)
         self.reconstruction_loss = _check_loss(loss)
         self._loss_fn = reconstruction_loss(self.reconstruction_loss)
         ok = isinstance(kl_weight, numbers.Real) and not isinstance(kl_weight, bool)
@@ -285,6 +326,7 @@ class Autoencoder(_base.ImageModel):
             variational=self.variational,
             kl_weight=self.kl_weight,
             seed=self.seed,
+            objective=self.objective,
         )
         return config
 
@@ -346,6 +388,82 @@ class Autoencoder(_base.ImageModel):
         return tf.cast(images, tf.float32)
 
     # -----------------------------------------------------------------------------------------
+    # Corruptions XLA cannot compile: applied in the input pipeline.
+
+    @property
+    def _corrupts_in_pipeline(self):
+        """Whether batches reach the step corrupted already (a corruption XLA cannot compile)."""
+        return self.corruption is not None and not self.corruption.xla_compilable
+
+    def fit(self, x=None, *args, **kwargs):
+        if not self._corrupts_in_pipeline:
+            return super().fit(x, *args, **kwargs)
+        kwargs = _as_keywords(keras.Model.fit, x, args, kwargs)
+        if kwargs.get("validation_split"):
+            raise ValueError(
+                f"validation_split cannot be used with {self.corruption!r}, which is applied in "
+                "the input pipeline (XLA cannot compile it): pass validation_data instead"
+            )
+        shuffle = kwargs.pop("shuffle", True)
+        batch_size = kwargs.pop("batch_size", None)
+        kwargs["x"] = self._pipeline_corrupted(kwargs.get("x"), batch_size, shuffle, training=True)
+        kwargs.pop("y", None)
+        validation = kwargs.get("validation_data")
+        if validation is not None:
+            if isinstance(validation, tuple | list):  # (images, labels): labels are ignored
+                validation = validation[0]
+            kwargs["validation_data"] = self._pipeline_corrupted(
+                validation, kwargs.get("validation_batch_size") or batch_size, False, False
+            )
+        return super().fit(**kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        if not self._corrupts_in_pipeline or kwargs.get("_use_cached_eval_dataset"):
+            return super().evaluate(x, *args, **kwargs)
+        kwargs = _as_keywords(keras.Model.evaluate, x, args, kwargs)
+        batch_size = kwargs.pop("batch_size", None)
+        kwargs.pop("y", None)
+        kwargs["x"] = self._pipeline_corrupted(kwargs.get("x"), batch_size, False, training=False)
+        return super().evaluate(**kwargs)
+
+    def _pipeline_corrupted(self, data, batch_size, shuffle, training):
+        """`data` as a dataset of `(clean, corrupted)` batches, corrupted by the pipeline.
+
+        Training batches get seeds from a per-iteration random stream (a different corruption
+        every epoch, reproducible for a given seed and step count); evaluation batches the seeds
+        of `_test_on`, so `evaluate` corrupts exactly as it does inside the step.
+        """
+        if not isinstance(data, tf.data.Dataset):
+            _images.check_training_data(data, self.image_shape, self._image_role)
+            images = np.asarray(data, np.float32)
+            data = tf.data.Dataset.from_tensor_slices(images)
+            if shuffle:
+                data = data.shuffle(len(images), seed=self.seed, reshuffle_each_iteration=True)
+            data = data.batch(batch_size or 32)
+        else:
+            _images.check_training_data(data, self.image_shape, self._image_role)
+        clean = data.map(lambda *element: tf.cast(element[0], tf.float32))
+        if training:
+            start = int(keras.ops.convert_to_numpy(self.noise_step))
+            stream_seed = (self.seed * 1_000_003 + start) % (2**31 - 1)
+            counters = tf.data.Dataset.random(seed=stream_seed, rerandomize_each_iteration=True)
+            offset = 0
+        else:
+            counters, offset = tf.data.Dataset.counter(), 1
+
+        def corrupt(images, counter):
+            seed = self._seed(counter, offset, _CORRUPTION_STREAM)
+            return images, tf.cast(self.corruption.call(images, seed), tf.float32)
+
+        pairs = tf.data.Dataset.zip(clean, counters).map(corrupt)
+        return pairs.prefetch(tf.data.AUTOTUNE)
+
+    def _inputs(self, images, data):
+        if self._corrupts_in_pipeline:
+            return images, tf.cast(data[1], tf.float32)
+        return images
+
+    # -----------------------------------------------------------------------------------------
     # Training.
 
     def _before_evaluate(self):
@@ -368,9 +486,15 @@ class Autoencoder(_base.ImageModel):
             )
         return tf.cast(corrupted, tf.float32)
 
-    def _forward(self, clean, counter, offset, training):
-        """Per-example losses, reconstructions and KL (None unless variational)."""
-        corrupted = self._corrupt(clean, counter, offset)
+    def _forward(self, inputs, counter, offset, training):
+        """Per-example losses, reconstructions and KL (None unless variational).
+
+        `inputs` are the clean images, or `(clean, corrupted)` when the pipeline corrupted them.
+        """
+        if isinstance(inputs, tuple):
+            clean, corrupted = inputs
+        else:
+            clean, corrupted = inputs, self._corrupt(inputs, counter, offset)
         z_mean, z_log_var = self._posterior(corrupted, training)
         kl = None
         code = z_mean
@@ -381,21 +505,46 @@ class Autoencoder(_base.ImageModel):
             # Reparameterisation (Kingma & Welling 2014, eq. 10): gradients flow through mu, lv.
             code = z_mean + tf.exp(0.5 * z_log_var) * eps
             kl = kl_divergence(z_mean, z_log_var)
+        if self.objective == "blind_spot":
+            return self._blind_spot(clean, corrupted, counter, offset, training)
         reconstructions = tf.cast(self.decoder(code, training=training), tf.float32)
         per_example = self._loss_fn(clean, reconstructions)
         if self.variational:
             per_example = per_example + (self.kl_weight / self.image_size) * kl
         return per_example, reconstructions, kl
 
+    def _blind_spot(self, clean, noisy, counter, offset, training):
+        """Losses on hidden pixels, and the outputs on the whole images (see `objective`)."""
+        seed = self._seed(counter, offset, _SAMPLING_STREAM)
+        shape = tf.shape(noisy)
+        draws = distribute.per_example_uniform([shape[1], shape[2], 1], shape[0], seed)
+        hidden = tf.cast(draws < BLIND_SPOT_FRACTION, tf.float32)
+        channels = self.image_shape[-1]
+        ring = tf.constant([[0.0, 0.25, 0.0], [0.25, 0.0, 0.25], [0.0, 0.25, 0.0]])
+        kernel = tf.tile(ring[:, :, None, None], [1, 1, channels, 1])
+        padded = tf.pad(noisy, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT")
+        neighbours = tf.nn.depthwise_conv2d(padded, kernel, [1, 1, 1, 1], "VALID")
+        masked = hidden * neighbours + (1.0 - hidden) * noisy
+        outputs = tf.cast(self.decoder(masked, training=training), tf.float32)
+        error = outputs - noisy
+        error = tf.abs(error) if self.reconstruction_loss == "l1" else tf.square(error)
+        per_pixel_sum = tf.reduce_sum(error * hidden, axis=[1, 2, 3])
+        count = tf.reduce_sum(hidden, axis=[1, 2, 3]) * channels
+        per_example = tf.math.divide_no_nan(per_pixel_sum, count)
+        # What the model returns at inference, for the metrics: the unmasked images' outputs.
+        reconstructions = outputs if training else self.decoder(noisy, training=False)
+        return per_example, tf.cast(reconstructions, tf.float32), None
+
     def _training_step_counter(self):
         return self.noise_step
 
-    def _train_on(self, clean):
+    def _train_on(self, inputs):
+        clean = inputs[0] if isinstance(inputs, tuple) else inputs
         global_batch = distribute.global_batch_size(tf.shape(clean)[0])
         variables = self.trainable_variables
         with tf.GradientTape() as tape:
             per_example, reconstructions, kl = self._forward(
-                clean, self.noise_step, offset=0, training=True
+                inputs, self.noise_step, offset=0, training=True
             )
             loss = distribute.average_over_global_batch(per_example, global_batch)
             scaled = self.optimizer.scale_loss(loss)
@@ -404,10 +553,11 @@ class Autoencoder(_base.ImageModel):
         self.noise_step.assign_add(1)
         return distribute.step_logs(self.metrics, self.distribute_strategy)
 
-    def _test_on(self, clean):
+    def _test_on(self, inputs):
+        clean = inputs[0] if isinstance(inputs, tuple) else inputs
         # Seeds offset from training's, so evaluation never reuses a training corruption.
         per_example, reconstructions, kl = self._forward(
-            clean, self.eval_step, offset=1, training=False
+            inputs, self.eval_step, offset=1, training=False
         )
         self._track(clean, reconstructions, per_example, kl)
         self.eval_step.assign_add(1)
@@ -416,7 +566,10 @@ class Autoencoder(_base.ImageModel):
     def _track(self, clean, reconstructions, per_example, kl):
         count = tf.size(per_example)
         self.loss_tracker.update_state(_mean(per_example), sample_weight=count)
-        self.psnr_tracker.update_state(_mean(psnr(clean, reconstructions)), sample_weight=count)
+        # An exact reconstruction (an inpainting example without holes) has an infinite PSNR;
+        # capped, it cannot make the mean infinite, which `fit` would take for divergence.
+        capped = tf.minimum(psnr(clean, reconstructions), MAX_PSNR)
+        self.psnr_tracker.update_state(_mean(capped), sample_weight=count)
         self.ssim_tracker.update_state(_mean(ssim(clean, reconstructions)), sample_weight=count)
         if kl is not None:
             self.kl_tracker.update_state(_mean(kl), sample_weight=count)
@@ -459,6 +612,52 @@ class VAE(Autoencoder):
 
 # ---------------------------------------------------------------------------------------------
 # Checks.
+
+
+def _check_corruption(corruption, network, image_shape, objective):
+    """Refuses, before any training, a corruption the images or the network cannot use."""
+    fills = [
+        layer.fill_value
+        for layer in getattr(network, "layers", [])
+        if isinstance(layer, architectures.KnownPixels)
+    ]
+    if fills and not (
+        isinstance(corruption, corruptions.RandomMask) and corruption.fill_value == fills[0]
+    ):
+        raise ValueError(
+            f"corruption must be a RandomMask with fill_value={fills[0]} for a network built "
+            f"with unet(..., inpaint_fill={fills[0]}), which finds the holes by that value; "
+            f"got {corruption!r}"
+        )
+    if isinstance(corruption, corruptions.Downsample) and corruption.factor > min(image_shape[:2]):
+        raise ValueError(
+            f"corruption {corruption!r} needs images of at least {corruption.factor} pixels a "
+            f"side, but the model takes {image_shape}"
+        )
+    if (
+        isinstance(corruption, corruptions.JPEG)
+        and image_shape[-1] not in corruptions.JPEG_CHANNELS
+    ):
+        raise ValueError(
+            f"corruption {corruption!r} needs images with channels in "
+            f"{corruptions.JPEG_CHANNELS}, but the model takes {image_shape}"
+        )
+    if objective == "blind_spot" and isinstance(
+        corruption, corruptions.RandomMask | corruptions.Downsample | corruptions.GaussianBlur
+    ):
+        raise ValueError(
+            f"objective='blind_spot' learns to remove noise independent from pixel to pixel; "
+            f"corruption {corruption!r} is not such noise (use GaussianNoise or None)"
+        )
+
+
+def _as_keywords(method, x, args, kwargs):
+    """The arguments of a call ``method(self, x, *args, **kwargs)`` as keywords."""
+    bound = inspect.signature(method).bind(None, x, *args, **kwargs)
+    keywords = dict(bound.arguments)
+    keywords.pop("self")
+    keywords.update(keywords.pop("kwargs", {}))
+    return keywords
 
 
 def _shape_of(shape):

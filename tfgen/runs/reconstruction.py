@@ -10,8 +10,9 @@ from tfgen.runs.factories import jit_setting, make_optimizer
 from tfgen.runs.settings import TrainingSettings, setting
 
 TASKS = ("denoise", "inpaint", "compress", "variational", "super_resolution", "deblur", "jpeg")
-#: Tasks learnt by an image-to-image U-Net, without encoder or bottleneck.
-RESTORATION_TASKS = ("super_resolution", "deblur", "jpeg")
+#: Tasks learnt by an image-to-image U-Net, without encoder or bottleneck; their SavedModel
+#: serves `restore` (degraded images in [0, 1] -> restored images in [0, 1]).
+RESTORATION_TASKS = ("denoise", "inpaint", "super_resolution", "deblur", "jpeg")
 RESUME_KEYS = (
     *("task", "dataset", "image_size", "channels", "batch_size", "steps", "latent_dim"),
     *("base_filters", "loss", "noise_stddev", "mask_fraction", "mask_patch", "kl_weight"),
@@ -25,12 +26,13 @@ class ReconstructionSettings(TrainingSettings):
 
     task: str = setting(
         "denoise",
-        "denoise (remove Gaussian noise), inpaint (fill in masked patches), compress (a "
-        "bottleneck autoencoder) or variational (a VAE).",
+        "denoise (remove Gaussian noise), inpaint (fill in masked patches), super_resolution, "
+        "deblur, jpeg (remove compression artefacts), all with an image-to-image U-Net; "
+        "compress (a bottleneck autoencoder) or variational (a VAE).",
         choices=TASKS,
     )
     epochs: int = 20
-    latent_dim: int = setting(32, "Size of the code (the bottleneck).")
+    latent_dim: int = setting(32, "compress, variational: size of the code (the bottleneck).")
     output_dir: str = "runs/reconstruction"
     samples: int = 8
     loss: str = setting("l1", "Reconstruction loss: l1, l2 or ssim (1 - SSIM).")
@@ -69,13 +71,19 @@ def make_corruption(config):
 def build_autoencoder(config, image_shape):
     """The `Autoencoder` of `config` (a `ReconstructionSettings`), compiled as it says.
 
-    Restoration tasks train a U-Net on the degraded images (no encoder, no bottleneck); the
-    others a convolutional encoder and decoder. Call it inside the strategy's scope.
+    Restoration tasks (`RESTORATION_TASKS`) train a U-Net on the degraded images (no encoder,
+    no bottleneck); compress and variational a convolutional encoder and decoder. Call it
+    inside the strategy's scope.
     """
     variational = config.task == "variational"
     if config.task in RESTORATION_TASKS:
         encoder = None
-        decoder = architectures.unet(image_shape, base_filters=config.base_filters)
+        # Inpainting: the network finds the holes by RandomMask's fill value (0) and keeps the
+        # known pixels, so its loss falls on the holes alone.
+        fill = 0.0 if config.task == "inpaint" else None
+        decoder = architectures.unet(
+            image_shape, base_filters=config.base_filters, inpaint_fill=fill
+        )
     else:
         encoder = architectures.conv_encoder(
             image_shape, config.latent_dim, variational, base_filters=config.base_filters
