@@ -35,7 +35,8 @@ class ReconstructionSettings(TrainingSettings):
     latent_dim: int = setting(32, "compress, variational: size of the code (the bottleneck).")
     output_dir: str = "runs/reconstruction"
     samples: int = 8
-    loss: str = setting("l1", "Reconstruction loss: l1, l2 or ssim (1 - SSIM).")
+    # l2 and 2e-3: the recipe of benchmarks/restoration.py (BENCHMARKS.md, restoration section).
+    loss: str = setting("l2", "Reconstruction loss: l1, l2 or ssim (1 - SSIM).")
     noise_stddev: float = setting(0.2, "denoise: noise standard deviation on [0, 1] images.")
     mask_fraction: float = setting(0.25, "inpaint: probability that a pixel is masked.")
     mask_patch: int = setting(4, "inpaint: side of the masked squares.")
@@ -46,7 +47,7 @@ class ReconstructionSettings(TrainingSettings):
     optimizer: str = setting(
         "adam", "nesterov, adam, conjugate_gradient (tfgen) or any Keras optimizer name."
     )
-    lr: float = setting(1e-3, "Learning rate.")
+    lr: float = setting(2e-3, "Learning rate.")
     validation: bool = setting(True, "Evaluate on the dataset's test split every epoch.")
 
 
