@@ -6,6 +6,7 @@ The public surface, one module a job:
     tfgen.losses         GAN losses and gradient penalties as functions of logits
     tfgen.architectures  DCGAN generator/discriminator, convolutional encoder/decoder
     tfgen.layers         Keras' BatchNormalization and Conv2D, computed faster (the builders')
+    tfgen.activations    LeakyReLU whose gradient reads its output (the builders')
     tfgen.models         GAN, Autoencoder (keras.Model subclasses trained with fit)
     tfgen.corruptions    noise and masks that reconstruction models learn to undo
     tfgen.reconstruct    invert(): reconstruction through a trained generator
@@ -21,6 +22,7 @@ The public surface, one module a job:
 
 from tfgen import _quiet_import  # noqa: F401, I001  (first: TensorFlow's import-time lines)
 from tfgen import (
+    activations,
     architectures,
     callbacks,
     corruptions,
@@ -43,6 +45,7 @@ from tfgen import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "activations",
     "architectures",
     "callbacks",
     "corruptions",
