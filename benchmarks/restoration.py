@@ -214,8 +214,13 @@ def fit(model, data, args):
     return model, time.time() - start
 
 
-def unet(filters, shape=(SIDE, SIDE, 3), **options):
-    return architectures.unet(shape, base_filters=filters, depth=2, **options)
+def inpaint_options(args):
+    """The inpainting U-Net's options: holes found by their fill value 0, blur-filled first."""
+    return {"inpaint_fill": 0.0, "blur_fill": args.blur_fill or None}
+
+
+def unet(filters, shape=(SIDE, SIDE, 3), depth=2, **options):
+    return architectures.unet(shape, base_filters=filters, depth=depth, **options)
 
 
 def main():
@@ -229,8 +234,15 @@ def main():
     parser.add_argument("--bm3d-crops", type=int, default=20)
     parser.add_argument("--loss", default="l1", help="l1, l2 or ssim")
     parser.add_argument("--filters", type=int, default=FILTERS)
+    parser.add_argument(
+        "--blur-fill",
+        type=float,
+        default=1.5,
+        help="inpainting: sigma of the U-Net's normalised-convolution fill (0: none)",
+    )
+    parser.add_argument("--depth", type=int, default=2, help="the U-Nets' down-sampling steps")
     parser.add_argument("--figure", default="docs/restoration.png")
-    parser.add_argument("--tasks", default="denoise,inpaint,sr2,sr4,deblur,jpeg,dip")
+    parser.add_argument("--tasks", default="denoise,blind_spot,inpaint,sr2,sr4,deblur,jpeg,dip")
     args = parser.parse_args()
     tasks = args.tasks.split(",")
 
@@ -249,7 +261,7 @@ def main():
         f"Random training crops of {', '.join(photos.split_names('train'))}; {len(test)} test "
         f"crops of {', '.join(photos.HELD_OUT)} ({SIDE}x{SIDE}, resized from "
         f"{SCALE * SIDE}x{SCALE * SIDE}); "
-        f"U-Net ({args.filters} filters, depth 2, residual), {args.steps} steps of "
+        f"U-Net ({args.filters} filters, depth {args.depth}, residual), {args.steps} steps of "
         f"{args.batch_size}, Adam({args.learning_rate}) with cosine decay, {args.loss} loss"
     )
     figure = []  # rows of (input, baseline, tfgen, clean), one test crop each
@@ -266,22 +278,30 @@ def main():
         noise = corruptions.GaussianNoise(NOISE_STDDEV)
         noisy = noise(test, EVAL_SEED).numpy()
         keras.utils.set_random_seed(args.seed)
-        model, seconds = train(unet(args.filters), noise, train_crops, args)
+        model, seconds = train(unet(args.filters, depth=args.depth), noise, train_crops, args)
         models["denoise"] = model
         restored = model.predict(noisy, batch_size=100, verbose=0)
-        # Self-supervised: the same crops, but only their noisy versions are ever targets.
-        keras.utils.set_random_seed(args.seed)
-        blind = Autoencoder(
-            None,
-            unet(args.filters, residual=False),
-            corruption=noise,
-            objective="blind_spot",
-            loss="l2",
-            seed=args.seed,
-        )
-        blind, blind_seconds = fit(blind, train_crops, args)
-        models["blind_spot"] = blind
-        by_blind = blind.predict(noisy, batch_size=100, verbose=0)
+        blind_rows = []
+        if "blind_spot" in tasks:
+            # Self-supervised: the same crops, but only their noisy versions are ever targets.
+            keras.utils.set_random_seed(args.seed)
+            blind = Autoencoder(
+                None,
+                unet(args.filters, depth=args.depth, residual=False),
+                corruption=noise,
+                objective="blind_spot",
+                loss="l2",
+                seed=args.seed,
+            )
+            blind, blind_seconds = fit(blind, train_crops, args)
+            models["blind_spot"] = blind
+            by_blind = blind.predict(noisy, batch_size=100, verbose=0)
+            blind_rows.append(
+                (
+                    f"tfgen U-Net, blind spot, noisy data only ({blind_seconds:.0f} s)",
+                    scores(test, by_blind),
+                )
+            )
         sigma, *blurred = best_of(test, lambda s: blur(noisy, s), SIGMAS)
         peers = scikit_image_denoisers(test, noisy)
         table(
@@ -290,10 +310,7 @@ def main():
                 ("noisy input", scores(test, noisy)),
                 (f"Gaussian blur (best sigma {sigma})", tuple(blurred)),
                 *[(label, result) for label, result, _ in peers],
-                (
-                    f"tfgen U-Net, blind spot, noisy data only ({blind_seconds:.0f} s)",
-                    scores(test, by_blind),
-                ),
+                *blind_rows,
                 ("tfgen U-Net", scores(test, restored)),
             ],
         )
@@ -317,8 +334,10 @@ def main():
         masked = mask(test, EVAL_SEED).numpy()
         known = mask.mask(test, EVAL_SEED).numpy()
         keras.utils.set_random_seed(args.seed)
-        # The mask-aware U-Net: the holes (fill value 0) as an input channel, known pixels kept.
-        model, seconds = train(unet(args.filters, inpaint_fill=0.0), mask, train_crops, args)
+        # The mask-aware U-Net: holes as an input channel, blur-filled, known pixels kept.
+        model, seconds = train(
+            unet(args.filters, depth=args.depth, **inpaint_options(args)), mask, train_crops, args
+        )
         models["inpaint"] = model
         restored = model.predict(masked, batch_size=100, verbose=0)
         pasted = known * masked + (1.0 - known) * restored
@@ -343,7 +362,7 @@ def main():
         down = corruptions.Downsample(factor)
         bicubic = down(test).numpy()
         keras.utils.set_random_seed(args.seed)
-        model, seconds = train(unet(args.filters), down, train_crops, args)
+        model, seconds = train(unet(args.filters, depth=args.depth), down, train_crops, args)
         restored = model.predict(bicubic, batch_size=100, verbose=0)
         table(
             f"Super-resolution x{factor} ({seconds:.0f} s of training)",
@@ -356,7 +375,7 @@ def main():
         smear = corruptions.GaussianBlur(BLUR_SIGMA)
         blurred = smear(test).numpy()
         keras.utils.set_random_seed(args.seed)
-        model, seconds = train(unet(args.filters), smear, train_crops, args)
+        model, seconds = train(unet(args.filters, depth=args.depth), smear, train_crops, args)
         restored = model.predict(blurred, batch_size=100, verbose=0)
         amount, *sharpened = best_of(test, lambda a: unsharp(blurred, a), UNSHARP_AMOUNTS)
         ratio, *deconvolved = best_of(test, lambda r: wiener(blurred, r), WIENER_RATIOS)
@@ -374,7 +393,10 @@ def main():
     if "jpeg" in tasks:
         keras.utils.set_random_seed(args.seed)
         model, seconds = train(
-            unet(args.filters), corruptions.JPEG(JPEG_QUALITIES), train_crops, args
+            unet(args.filters, depth=args.depth),
+            corruptions.JPEG(JPEG_QUALITIES),
+            train_crops,
+            args,
         )
         for quality in JPEG_QUALITIES:
             compressed = corruptions.JPEG(quality)(test, EVAL_SEED).numpy()
@@ -422,8 +444,8 @@ def deep_image_prior_rows(args, models, figure):
         """The task's trained U-Net, rebuilt for the larger crop (fully convolutional)."""
         if task not in models:
             return None
-        options = {"inpaint_fill": 0.0} if task == "inpaint" else {}
-        network = unet(args.filters, (side, side, 3), **options)
+        options = inpaint_options(args) if task == "inpaint" else {}
+        network = unet(args.filters, (side, side, 3), args.depth, **options)
         network.set_weights(models[task].decoder.get_weights())
         return network(images).numpy()
 
@@ -443,7 +465,7 @@ def deep_image_prior_rows(args, models, figure):
     by_network = trained("denoise", noisy)
     by_blind = None
     if "blind_spot" in models:
-        network = unet(args.filters, (side, side, 3), residual=False)
+        network = unet(args.filters, (side, side, 3), args.depth, residual=False)
         network.set_weights(models["blind_spot"].decoder.get_weights())
         by_blind = network(noisy).numpy()
     table(

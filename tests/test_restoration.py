@@ -353,6 +353,24 @@ def test_deep_image_prior_default_network_is_seeded_without_touching_global_seed
     assert not np.array_equal(runs[0].image, runs[2].image)
 
 
+def test_the_inpainting_run_starts_from_the_blur_fill_of_its_flag():
+    config = reconstruction.ReconstructionSettings(task="inpaint", base_filters=4)
+
+    def sigmas(**settings):
+        model = reconstruction.build_autoencoder(dataclasses.replace(config, **settings), (8, 8, 3))
+        return [
+            layer.sigma
+            for layer in model.decoder.layers
+            if isinstance(layer, architectures.BlurFill)
+        ]
+
+    assert sigmas() == [1.5]
+    assert sigmas(blur_fill=0.0) == []
+    assert sigmas(blur_fill=0.0, task="denoise") == []
+    with pytest.raises(ValueError, match="blur_fill must be a sigma >= 0"):
+        sigmas(blur_fill=-1.0)
+
+
 @pytest.mark.parametrize("task", reconstruction.TASKS)
 def test_every_reconstruction_task_runs_with_its_default_flags(tmp_path, task):
     """Each task as a user runs it, default flags (jit_compile="auto" included), only smaller:
@@ -494,6 +512,55 @@ def test_mask_aware_unet_keeps_known_pixels_and_learns_to_fill(tmp_path):
     np.testing.assert_allclose(loaded(masked).numpy(), restored, atol=1e-6)
     with pytest.raises(ValueError, match="inpaint_fill must be None or a number in"):
         architectures.unet((16, 16, 3), inpaint_fill=2.0)
+
+
+@pytest.mark.parametrize("sigma", [0.5, 1.5, 2.5])
+def test_blur_fill_is_the_normalised_convolution_of_scipy(sigma):
+    rng = np.random.default_rng(1)
+    images = rng.uniform(-1, 1, (2, 13, 17, 3)).astype(np.float32)
+    known = (rng.uniform(size=(2, 13, 17, 1)) > 0.4).astype(np.float32)
+    known[1, :, :9] = 0.0  # a hole wider than the kernel for sigma 0.5: stays at 0 there
+    filled = architectures.BlurFill(sigma)([images, known]).numpy()
+
+    # Independent reference: scipy's Gaussian (truncated at 4 sigma), outside the image unknown.
+    def gauss(a):
+        return scipy.ndimage.gaussian_filter(a, (0, sigma, sigma, 0), mode="constant", cval=0.0)
+
+    weight = gauss(known)
+    average = gauss(images * known) / np.maximum(weight, 1e-12)
+    expected = np.where(known > 0, images, np.where(weight > 1e-6, average, 0.0))
+    np.testing.assert_allclose(filled, expected, atol=2e-6)
+    if sigma == 0.5:
+        assert np.all(filled[1, :, :6] == 0.0)  # more than 4 sigma from every known pixel
+
+
+def test_blur_filled_unet_starts_at_the_blur_fill_and_learns(tmp_path):
+    clean = smooth_images(64, 16, 16, sigma=1.0)
+    mask = corruptions.RandomMask(0.25, 4)
+    masked, known = mask(clean, seed=3).numpy(), mask.mask(clean, seed=3).numpy()
+    keras.utils.set_random_seed(0)
+    network = architectures.unet(
+        (16, 16, 3), base_filters=8, depth=1, inpaint_fill=0.0, blur_fill=1.0
+    )
+    # Untrained, the network is the classical blur fill: it starts at the peer.
+    fill = architectures.BlurFill(1.0)([masked, known[..., :1]]).numpy()
+    np.testing.assert_allclose(network(masked).numpy(), fill, atol=1e-6)
+    model = Autoencoder(None, network, corruption=mask, seed=1)
+    model.compile(Adam(1e-3))
+    before = model.evaluate(clean, batch_size=32, verbose=0, return_dict=True)["loss"]
+    model.fit(clean, batch_size=16, epochs=6, verbose=0)
+    after = model.evaluate(clean, batch_size=32, verbose=0, return_dict=True)["loss"]
+    assert after < before, (before, after)
+    restored = network(masked).numpy()
+    np.testing.assert_allclose(restored * known, masked * known, atol=1e-6)
+    path = str(tmp_path / "net.keras")
+    network.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(loaded(masked).numpy(), restored, atol=1e-6)
+    with pytest.raises(ValueError, match="needs inpaint_fill"):
+        architectures.unet((16, 16, 3), blur_fill=1.0)
+    with pytest.raises(ValueError, match=r"blur_fill\) must be a number in \(0, 16.0\]"):
+        architectures.unet((16, 16, 3), inpaint_fill=0.0, blur_fill=-1.0)
 
 
 def test_denoiser_beats_the_noisy_input_on_held_out_photographs():

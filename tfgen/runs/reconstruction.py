@@ -16,7 +16,7 @@ RESTORATION_TASKS = ("denoise", "inpaint", "super_resolution", "deblur", "jpeg")
 RESUME_KEYS = (
     *("task", "dataset", "image_size", "channels", "batch_size", "steps", "latent_dim"),
     *("base_filters", "loss", "noise_stddev", "mask_fraction", "mask_patch", "kl_weight"),
-    *("optimizer", "mixed_precision", "factor", "blur_sigma", "jpeg_quality"),
+    *("optimizer", "mixed_precision", "factor", "blur_sigma", "jpeg_quality", "blur_fill"),
 )
 
 
@@ -40,6 +40,11 @@ class ReconstructionSettings(TrainingSettings):
     noise_stddev: float = setting(0.2, "denoise: noise standard deviation on [0, 1] images.")
     mask_fraction: float = setting(0.25, "inpaint: probability that a pixel is masked.")
     mask_patch: int = setting(4, "inpaint: side of the masked squares.")
+    blur_fill: float = setting(
+        1.5,
+        "inpaint: sigma (pixels) of the normalised-convolution fill of the holes that the U-Net "
+        "starts from and corrects; 0 for none (the holes keep their fill value).",
+    )
     kl_weight: float = setting(1.0, "variational: weight of the KL term (beta).")
     factor: int = setting(2, "super_resolution: downsampling factor (bicubic, then back up).")
     blur_sigma: float = setting(1.5, "deblur: standard deviation of the Gaussian blur, pixels.")
@@ -79,12 +84,16 @@ def build_autoencoder(config, image_shape):
     variational = config.task == "variational"
     if config.task in RESTORATION_TASKS:
         encoder = None
-        # Inpainting: the network finds the holes by RandomMask's fill value (0) and keeps the
-        # known pixels, so its loss falls on the holes alone.
-        fill = 0.0 if config.task == "inpaint" else None
-        decoder = architectures.unet(
-            image_shape, base_filters=config.base_filters, inpaint_fill=fill
-        )
+        # Inpainting: the network finds the holes by RandomMask's fill value (0), starts from
+        # their blur fill and keeps the known pixels, so its loss falls on the holes alone.
+        options = {}
+        if config.task == "inpaint":
+            if config.blur_fill < 0:
+                raise ValueError(
+                    f"blur_fill must be a sigma >= 0 (0: no fill), got {config.blur_fill!r}"
+                )
+            options = {"inpaint_fill": 0.0, "blur_fill": config.blur_fill or None}
+        decoder = architectures.unet(image_shape, base_filters=config.base_filters, **options)
     else:
         encoder = architectures.conv_encoder(
             image_shape, config.latent_dim, variational, base_filters=config.base_filters
