@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import math
 import numbers
 
@@ -11,10 +10,26 @@ import numpy as np
 import tensorflow as tf
 
 from tfgen import _checks as checks
-from tfgen import architectures, corruptions, distribute
+from tfgen import corruptions, distribute
 from tfgen.losses import kl_divergence, psnr, ssim
 from tfgen.models import _base, _images
+from tfgen.models._autoencoder_checks import (
+    _check_corruption,
+    _check_networks,
+)
 from tfgen.models._base import mean as _mean
+from tfgen.models._pipeline_corruption import (
+    _CORRUPTION_STREAM,
+    _SAMPLING_STREAM,
+    _STREAMS_PER_STEP,
+    PipelineCorruption,
+)
+from tfgen.models._reconstruction_losses import (  # noqa: F401 (used by tfgen.perceptual)
+    RECONSTRUCTION_LOSSES,
+    _check_loss,
+    _mean_over_pixels,
+    reconstruction_loss,
+)
 from tfgen.optimizers import Adam
 
 __all__ = [
@@ -33,17 +48,12 @@ __all__ = [
 ]
 
 DEFAULT_LEARNING_RATE = 1e-3
-#: Names accepted by `loss`, alone or as keys of a dict of weights.
-RECONSTRUCTION_LOSSES = ("l1", "l2", "ssim")
 #: What a model learns from: "supervised" (clean targets) or "blind_spot" (noisy images only).
 OBJECTIVES = ("supervised", "blind_spot")
 #: The "psnr" metric of an example, in dB, at most: an exact reconstruction scores this.
 MAX_PSNR = 100.0
 #: Share of the pixels hidden from the network at each step of the blind-spot objective.
 BLIND_SPOT_FRACTION = 1.0 / 16.0
-# Independent random streams per training step: the corruption and the reparameterisation (or
-# the blind-spot mask, which never meets a variational model).
-_CORRUPTION_STREAM, _SAMPLING_STREAM, _STREAMS_PER_STEP = 0, 1, 2
 
 
 def default_optimizer():
@@ -51,104 +61,8 @@ def default_optimizer():
     return Adam(learning_rate=DEFAULT_LEARNING_RATE)
 
 
-# ---------------------------------------------------------------------------------------------
-# Per-example losses and metrics on images in [-1, 1].
-
-
-def _mean_over_pixels(values):
-    return tf.reduce_mean(tf.reshape(values, [tf.shape(values)[0], -1]), axis=1)
-
-
-def _l1(y_true, y_pred):
-    return _mean_over_pixels(tf.abs(tf.cast(y_true, tf.float32) - tf.cast(y_pred, tf.float32)))
-
-
-def _l2(y_true, y_pred):
-    return _mean_over_pixels(tf.square(tf.cast(y_true, tf.float32) - tf.cast(y_pred, tf.float32)))
-
-
-def _dssim(y_true, y_pred):
-    return 1.0 - ssim(y_true, y_pred)
-
-
-_LOSS_FUNCTIONS = {"l1": _l1, "l2": _l2, "ssim": _dssim}
-
-
-def _loss_error(loss):
-    return ValueError(
-        f"loss must be one of {RECONSTRUCTION_LOSSES}, a dict of non-negative weights over them "
-        f'(e.g. {{"l1": 1.0, "ssim": 0.2}}) or a callable (y_true, y_pred) -> per-example '
-        f"losses, got {loss!r}"
-    )
-
-
-def _check_loss(loss):
-    """Validates `loss`; returns it as given (str, dict of floats or callable)."""
-    if isinstance(loss, str):
-        if loss not in RECONSTRUCTION_LOSSES:
-            raise _loss_error(loss)
-        return loss
-    if isinstance(loss, dict):
-        if not loss:
-            raise _loss_error(loss)
-        weights = {}
-        for name, weight in loss.items():
-            if name not in RECONSTRUCTION_LOSSES:
-                raise _loss_error(loss)
-            ok = isinstance(weight, numbers.Real) and not isinstance(weight, bool)
-            if not ok or not math.isfinite(weight) or weight < 0:
-                raise _loss_error(loss)
-            weights[name] = float(weight)
-        return weights
-    if callable(loss):
-        return loss
-    raise _loss_error(loss)
-
-
-def reconstruction_loss(loss):
-    """The per-example loss function ``f(y_true, y_pred) -> (batch,)`` for `loss`.
-
-    * "l1": mean absolute error over pixels and channels, ``mean |x - y|``;
-    * "l2": mean squared error, ``mean (x - y)^2``;
-    * "ssim": ``1 - SSIM(x, y)`` (Wang et al. 2004; see `ssim`);
-    * a dict ``{name: weight}``: the weighted sum of those;
-    * a callable ``(y_true, y_pred) -> losses``: its values, averaged over any axes after the
-      batch axis.
-
-    All on images in [-1, 1] (SSIM on the same images mapped to [0, 1]).
-
-    Raises:
-        ValueError: for any other `loss`.
-    """
-    loss = _check_loss(loss)
-    if isinstance(loss, str):
-        return _LOSS_FUNCTIONS[loss]
-    if isinstance(loss, dict):
-
-        def weighted(y_true, y_pred):
-            terms = [w * _LOSS_FUNCTIONS[name](y_true, y_pred) for name, w in loss.items()]
-            return tf.add_n(terms)
-
-        return weighted
-
-    def custom(y_true, y_pred):
-        values = tf.cast(tf.convert_to_tensor(loss(y_true, y_pred)), tf.float32)
-        if values.shape.rank == 0:
-            raise ValueError(
-                "a callable loss must return one value per example, shape (batch, ...), "
-                "got a scalar"
-            )
-        return values if values.shape.rank == 1 else _mean_over_pixels(values)
-
-    return custom
-
-
-# ---------------------------------------------------------------------------------------------
-# The model.
-
-
 @keras.saving.register_keras_serializable(package="tfgen")
-class Autoencoder(_base.ImageModel):
+class Autoencoder(PipelineCorruption, _base.ImageModel):
     """An encoder and a decoder trained with `model.fit` to restore images.
 
     `fit` takes batches of clean images in [-1, 1] (or `(images, labels)` pairs; labels are
@@ -388,82 +302,6 @@ class Autoencoder(_base.ImageModel):
         return tf.cast(images, tf.float32)
 
     # -----------------------------------------------------------------------------------------
-    # Corruptions XLA cannot compile: applied in the input pipeline.
-
-    @property
-    def _corrupts_in_pipeline(self):
-        """Whether batches reach the step corrupted already (a corruption XLA cannot compile)."""
-        return self.corruption is not None and not self.corruption.xla_compilable
-
-    def fit(self, x=None, *args, **kwargs):
-        if not self._corrupts_in_pipeline:
-            return super().fit(x, *args, **kwargs)
-        kwargs = _as_keywords(keras.Model.fit, x, args, kwargs)
-        if kwargs.get("validation_split"):
-            raise ValueError(
-                f"validation_split cannot be used with {self.corruption!r}, which is applied in "
-                "the input pipeline (XLA cannot compile it): pass validation_data instead"
-            )
-        shuffle = kwargs.pop("shuffle", True)
-        batch_size = kwargs.pop("batch_size", None)
-        kwargs["x"] = self._pipeline_corrupted(kwargs.get("x"), batch_size, shuffle, training=True)
-        kwargs.pop("y", None)
-        validation = kwargs.get("validation_data")
-        if validation is not None:
-            if isinstance(validation, tuple | list):  # (images, labels): labels are ignored
-                validation = validation[0]
-            kwargs["validation_data"] = self._pipeline_corrupted(
-                validation, kwargs.get("validation_batch_size") or batch_size, False, False
-            )
-        return super().fit(**kwargs)
-
-    def evaluate(self, x=None, *args, **kwargs):
-        if not self._corrupts_in_pipeline or kwargs.get("_use_cached_eval_dataset"):
-            return super().evaluate(x, *args, **kwargs)
-        kwargs = _as_keywords(keras.Model.evaluate, x, args, kwargs)
-        batch_size = kwargs.pop("batch_size", None)
-        kwargs.pop("y", None)
-        kwargs["x"] = self._pipeline_corrupted(kwargs.get("x"), batch_size, False, training=False)
-        return super().evaluate(**kwargs)
-
-    def _pipeline_corrupted(self, data, batch_size, shuffle, training):
-        """`data` as a dataset of `(clean, corrupted)` batches, corrupted by the pipeline.
-
-        Training batches get seeds from a per-iteration random stream (a different corruption
-        every epoch, reproducible for a given seed and step count); evaluation batches the seeds
-        of `_test_on`, so `evaluate` corrupts exactly as it does inside the step.
-        """
-        if not isinstance(data, tf.data.Dataset):
-            _images.check_training_data(data, self.image_shape, self._image_role)
-            images = np.asarray(data, np.float32)
-            data = tf.data.Dataset.from_tensor_slices(images)
-            if shuffle:
-                data = data.shuffle(len(images), seed=self.seed, reshuffle_each_iteration=True)
-            data = data.batch(batch_size or 32)
-        else:
-            _images.check_training_data(data, self.image_shape, self._image_role)
-        clean = data.map(lambda *element: tf.cast(element[0], tf.float32))
-        if training:
-            start = int(keras.ops.convert_to_numpy(self.noise_step))
-            stream_seed = (self.seed * 1_000_003 + start) % (2**31 - 1)
-            counters = tf.data.Dataset.random(seed=stream_seed, rerandomize_each_iteration=True)
-            offset = 0
-        else:
-            counters, offset = tf.data.Dataset.counter(), 1
-
-        def corrupt(images, counter):
-            seed = self._seed(counter, offset, _CORRUPTION_STREAM)
-            return images, tf.cast(self.corruption.call(images, seed), tf.float32)
-
-        pairs = tf.data.Dataset.zip(clean, counters).map(corrupt)
-        return pairs.prefetch(tf.data.AUTOTUNE)
-
-    def _inputs(self, images, data):
-        if self._corrupts_in_pipeline:
-            return images, tf.cast(data[1], tf.float32)
-        return images
-
-    # -----------------------------------------------------------------------------------------
     # Training.
 
     def _before_evaluate(self):
@@ -608,122 +446,3 @@ class VAE(Autoencoder):
             name=name,
             **kwargs,
         )
-
-
-# ---------------------------------------------------------------------------------------------
-# Checks.
-
-
-def _check_corruption(corruption, network, image_shape, objective):
-    """Refuses, before any training, a corruption the images or the network cannot use."""
-    fills = [
-        layer.fill_value
-        for layer in getattr(network, "layers", [])
-        if isinstance(layer, architectures.KnownPixels)
-    ]
-    if fills and not (
-        isinstance(corruption, corruptions.RandomMask) and corruption.fill_value == fills[0]
-    ):
-        raise ValueError(
-            f"corruption must be a RandomMask with fill_value={fills[0]} for a network built "
-            f"with unet(..., inpaint_fill={fills[0]}), which finds the holes by that value; "
-            f"got {corruption!r}"
-        )
-    if isinstance(corruption, corruptions.Downsample) and corruption.factor > min(image_shape[:2]):
-        raise ValueError(
-            f"corruption {corruption!r} needs images of at least {corruption.factor} pixels a "
-            f"side, but the model takes {image_shape}"
-        )
-    if (
-        isinstance(corruption, corruptions.JPEG)
-        and image_shape[-1] not in corruptions.JPEG_CHANNELS
-    ):
-        raise ValueError(
-            f"corruption {corruption!r} needs images with channels in "
-            f"{corruptions.JPEG_CHANNELS}, but the model takes {image_shape}"
-        )
-    if objective == "blind_spot" and isinstance(
-        corruption, corruptions.RandomMask | corruptions.Downsample | corruptions.GaussianBlur
-    ):
-        raise ValueError(
-            f"objective='blind_spot' learns to remove noise independent from pixel to pixel; "
-            f"corruption {corruption!r} is not such noise (use GaussianNoise or None)"
-        )
-
-
-def _as_keywords(method, x, args, kwargs):
-    """The arguments of a call ``method(self, x, *args, **kwargs)`` as keywords."""
-    bound = inspect.signature(method).bind(None, x, *args, **kwargs)
-    keywords = dict(bound.arguments)
-    keywords.pop("self")
-    keywords.update(keywords.pop("kwargs", {}))
-    return keywords
-
-
-def _shape_of(shape):
-    return tuple(None if d is None else int(d) for d in shape)
-
-
-def _check_networks(encoder, decoder, variational):
-    """Validates the pair; returns (image_shape, code_shape)."""
-    if encoder is None:
-        return _check_image_to_image(decoder, variational)
-    for name, network in (("encoder", encoder), ("decoder", decoder)):
-        if not isinstance(network, keras.Model) or not network.built:
-            raise ValueError(f"{name} must be a built keras.Model, got {network!r}")
-        if len(network.inputs) != 1:
-            raise ValueError(f"{name} must take one input, got {len(network.inputs)}")
-    image_shape = _shape_of(encoder.inputs[0].shape[1:])
-    if len(image_shape) != 3 or None in image_shape:
-        raise ValueError(
-            f"encoder must take images of a fixed shape (batch, H, W, C), got "
-            f"{_shape_of(encoder.inputs[0].shape)}"
-        )
-    outputs = list(encoder.outputs)
-    if variational and len(outputs) != 2:
-        raise ValueError(
-            f"a variational encoder must return two outputs [z_mean, z_log_var], this one "
-            f"returns {len(outputs)}: build it with conv_encoder(..., variational=True)"
-        )
-    if not variational and len(outputs) != 1:
-        raise ValueError(
-            f"encoder must return one code, got {len(outputs)} outputs (pass variational=True "
-            "for an encoder returning [z_mean, z_log_var])"
-        )
-    code_shapes = [_shape_of(out.shape[1:]) for out in outputs]
-    if len(set(code_shapes)) != 1:
-        raise ValueError(f"z_mean and z_log_var must have the same shape, got {code_shapes}")
-    code_shape = code_shapes[0]
-    if None in code_shape:
-        raise ValueError(f"encoder codes must have a fixed shape, got (batch, *{code_shape})")
-    decoder_input = _shape_of(decoder.inputs[0].shape[1:])
-    if decoder_input != code_shape:
-        raise ValueError(
-            f"the decoder takes codes of shape {decoder_input} but the encoder makes "
-            f"{code_shape}: build both with the same latent_dim"
-        )
-    if len(decoder.outputs) != 1:
-        raise ValueError(f"decoder must return one image tensor, got {len(decoder.outputs)}")
-    decoded = _shape_of(decoder.outputs[0].shape[1:])
-    if decoded != image_shape:
-        raise ValueError(
-            f"the decoder makes images of shape {decoded} but the encoder takes {image_shape}: "
-            "build both for the same image_shape"
-        )
-    return image_shape, code_shape
-
-
-def _check_image_to_image(decoder, variational):
-    """Validates a decoder used without encoder; returns (image_shape, image_shape)."""
-    if variational:
-        raise ValueError("a variational model needs an encoder, got encoder=None")
-    if not isinstance(decoder, keras.Model) or not decoder.built:
-        raise ValueError(f"decoder must be a built keras.Model, got {decoder!r}")
-    shapes = [_shape_of(t.shape[1:]) for t in (*decoder.inputs, *decoder.outputs)]
-    if len(shapes) != 2 or len(shapes[0]) != 3 or None in shapes[0] or shapes[0] != shapes[1]:
-        raise ValueError(
-            "with encoder=None the decoder must map images (batch, H, W, C) of a fixed shape to "
-            f"images of the same shape (e.g. architectures.unet), got {decoder.input_shape} -> "
-            f"{decoder.output_shape}"
-        )
-    return shapes[0], shapes[0]
