@@ -4,20 +4,22 @@ Training crops are `tfgen.data.load("photos", image_size=32)`: random 64x64 crop
 turned, new every epoch) of the seven training photographs of `tfgen.data.photos`, resized
 to 32x32; the test crops are its `split="test"`: the 154 non-overlapping 64x64 tiles of the
 held-out photographs grace_hopper, coffee and chelsea, resized to 32x32 (antialiased). One U-Net
-(`tfgen.architectures.unet`, residual output) per task trains for `--steps` steps of batch
-`--batch-size` with the `--loss` (l1 by default) through `tfgen.models.Autoencoder(None,
-unet)`; each test crop is corrupted once with a fixed seed and every method sees the same
-corrupted crops.
+(`tfgen.architectures.unet`, residual output, `--filters` wide and `--depth` deep) per task
+trains for `--steps` steps of batch `--batch-size` with the `--loss` (l1 by default) through
+`tfgen.models.Autoencoder(None, unet)`; each test crop is corrupted once with a fixed seed and
+every method sees the same corrupted crops.
 
 Tasks and baselines, in the same run:
 * denoising, Gaussian noise of stddev 0.1 on [0, 1]: the noisy input; a Gaussian blur with the
   sigma that scores best on the test crops themselves (an oracle choice, which favours the
   baseline); scikit-image's `denoise_nl_means` (Buades et al. 2005), `denoise_tv_chambolle`
   (Chambolle 2004) and `denoise_wavelet` (BayesShrink), each with its oracle parameter; BM3D
-  (Dabov et al. 2007, the `bm3d` package) told the true noise level;
+  (Dabov et al. 2007, the `bm3d` package) told the true noise level; the `blind_spot` task
+  (beside `denoise`) adds a U-Net trained on the noisy crops only (`objective="blind_spot"`);
 * inpainting, 25 % of the pixels masked in 4x4 blocks: the masked input, mean fill and blur
   fill (normalised convolution, Knutsson & Westin 1993) with the best sigma, and OpenCV's
-  `cv2.inpaint` (Telea 2004) with the best radius;
+  `cv2.inpaint` (Telea 2004) with the best radius; the U-Net finds the holes, starts from their
+  blur fill of sigma `--blur-fill` (0: from the holes' fill value) and learns the correction;
 * super-resolution x2 and x4 (`Downsample`, bicubic): bicubic upsampling, which is the
   corrupted input itself;
 * deblurring, Gaussian blur of sigma 1.5: the blurred input; unsharp masking and a Wiener
@@ -37,7 +39,8 @@ The peers are the `bench` extra: `pip install -e .[bench]` (scikit-image, bm3d,
 opencv-python-headless).
 
 Usage:
-    python benchmarks/restoration.py [--steps 300] [--filters 16] [--dip-steps 600]
+    python benchmarks/restoration.py [--steps 300] [--filters 16] [--depth 2] [--dip-steps 600]
+        [--tasks denoise,blind_spot,inpaint,sr2,sr4,deblur,jpeg,dip]
 """
 
 from __future__ import annotations

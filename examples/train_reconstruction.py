@@ -11,8 +11,9 @@ artefact removal, compression or a VAE) with `fit`.
     python examples/train_reconstruction.py --task=jpeg --jpeg_quality=15 --dataset=photos
 
 Tasks: `denoise` learns to remove Gaussian noise (--noise_stddev), `inpaint` to fill in masked
-square patches (--mask_fraction, --mask_patch; the U-Net takes the holes as an input channel and
-keeps the known pixels), `super_resolution` (--factor, bicubic), `deblur` (--blur_sigma) and
+square patches (--mask_fraction, --mask_patch; the U-Net takes the holes as an input channel,
+starts from their blur fill, a normalised convolution of --blur_fill pixels, and keeps the known
+pixels), `super_resolution` (--factor, bicubic), `deblur` (--blur_sigma) and
 `jpeg` (--jpeg_quality, run in the input pipeline, as XLA cannot compile libjpeg): these train a
 U-Net (`tfgen.architectures.unet`, residual) on the degraded images at full size, and their
 SavedModel serves the `restore` signature: `images` in [0, 1], degraded, of any height and width,
