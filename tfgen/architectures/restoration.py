@@ -65,7 +65,7 @@ class BlurFill(layers.Layer):
     Differential Convolution"), with ``G`` a Gaussian of standard deviation `sigma`, truncated at
     ``round(4 sigma)`` pixels as `scipy.ndimage.gaussian_filter` does, and zero padding: outside
     the image counts as unknown, so the weights renormalise at the border as at a hole. A hole
-    with no known pixel within the kernel keeps 0. Called on ``[images, known]`` (known: 1 where
+    with no known pixel within the kernel gets 0. Called on ``[images, known]`` (known: 1 where
     a pixel is known, one channel); computed in float32 with two depthwise convolutions, which
     XLA compiles.
     """
@@ -85,12 +85,12 @@ class BlurFill(layers.Layer):
         offsets = keras.ops.arange(-radius, radius + 1, dtype="float32")
         weights = keras.ops.exp(-0.5 * (offsets / self.sigma) ** 2)
         weights = weights / keras.ops.sum(weights)
-        return keras.ops.tile(weights[:, None, None, None], (1, 1, channels, 1)), radius
+        return keras.ops.tile(weights[:, None, None, None], (1, 1, channels, 1))
 
     def call(self, inputs):
         images, known = (keras.ops.cast(t, "float32") for t in inputs)
         stacked = keras.ops.concatenate([images * known, known], axis=-1)
-        kernel, _ = self._kernel(stacked.shape[-1])
+        kernel = self._kernel(stacked.shape[-1])
         for taps in (kernel, keras.ops.transpose(kernel, (1, 0, 2, 3))):  # rows, then columns
             stacked = keras.ops.depthwise_conv(stacked, taps, padding="same")
         weighted, weight = stacked[..., :-1], stacked[..., -1:]
