@@ -79,6 +79,10 @@ class ImageModel(BuiltModel):
     #: then, else None); None until decided.
     jit_decision = None
     _jit_auto = False
+    #: Whether the subclass's training step, under a strategy, compiles its per-replica parts
+    #: with XLA when `jit_compile` is on (`_compiled`), instead of Keras compiling the whole
+    #: replicated step, which XLA refuses.
+    _per_replica_xla_supported = False
 
     def compile(self, *args, jit_compile="auto", **kwargs):
         """Keras' `compile`; `jit_compile="auto"` chooses XLA or not by timing (`_jit`)."""
@@ -86,6 +90,61 @@ class ImageModel(BuiltModel):
         self._jit_auto = isinstance(jit_compile, str) and jit_compile == "auto"
         self.jit_decision = None
         super().compile(*args, jit_compile=jit_compile, **kwargs)
+
+    # -----------------------------------------------------------------------------------------
+    # XLA under a distribution strategy.
+
+    def _per_replica_xla(self):
+        """Whether `jit_compile` means XLA-compiled parts of each replica's step (see `_compiled`):
+        on, under an explicit `tf.distribute` strategy, for a subclass that supports it."""
+        return (
+            self._per_replica_xla_supported
+            and bool(self.jit_compile)
+            and distribute.is_replicated(self.distribute_strategy)
+        )
+
+    def _compiled(self, function, *networks):
+        """`function`, compiled by XLA for each replica when `_per_replica_xla()` at tracing
+        and none of the `networks` it calls synchronises replicas (`distribute.synchronizes`).
+
+        Keras' `jit_compile=True` compiles `strategy.run(train_step)` as one XLA function: XLA
+        refuses it, as its variables live on every replica's device and its collectives cross
+        devices (with no CPU kernel for the multi-worker all-gather). So under a strategy the
+        subclass's step runs its collectives (`distribute.known_batch_position`) and its
+        optimizers' `apply` (the gradient all-reduce, the update) as TensorFlow ops, and
+        everything between them, forward passes and gradients, in functions this compiles
+        inside the replica function, each on its replica's device and variables. Gradients
+        flow through them (TensorFlow differentiates a compiled function with a compiled one).
+        A network with a synchronised batch norm all-reduces its moments inside its forward
+        pass, which no per-replica XLA function can do: its parts run with TensorFlow's kernels.
+        """
+        if not self._per_replica_xla() or any(map(distribute.synchronizes, networks)):
+            return function
+        return tf.function(function, jit_compile=True, autograph=False)
+
+    @contextlib.contextmanager
+    def _whole_step_uncompiled(self):
+        """Keras builds its step functions without XLA while the parts compile per replica."""
+        if not self._per_replica_xla():
+            yield
+            return
+        self.jit_compile = False
+        try:
+            yield
+        finally:
+            self.jit_compile = True
+
+    def make_train_function(self, force=False):
+        with self._whole_step_uncompiled():
+            return super().make_train_function(force)
+
+    def make_test_function(self, force=False):
+        with self._whole_step_uncompiled():
+            return super().make_test_function(force)
+
+    def make_predict_function(self, force=False):
+        with self._whole_step_uncompiled():
+            return super().make_predict_function(force)
 
     # -----------------------------------------------------------------------------------------
     # Inputs.

@@ -78,6 +78,7 @@ class GAN(_base.ImageModel):
     """
 
     _image_role = "generator makes"
+    _per_replica_xla_supported = True
 
     def __init__(
         self,
@@ -336,28 +337,31 @@ class GAN(_base.ImageModel):
         return images, _labels.labels_of(data, self.num_classes)
 
     def _train_on(self, real):
-        global_batch = distribute.global_batch_size(tf.shape(real[0])[0])
+        # The step's collectives first, so that what follows may compile per replica.
+        with distribute.known_batch_position(tf.shape(real[0])[0]) as global_batch:
+            return self._train_on_known_batch(real, global_batch)
+
+    def _train_on_known_batch(self, real, global_batch):
+        # Forward passes and gradients run in `_compiled` parts (XLA under a strategy with
+        # jit_compile on; the functions themselves otherwise), optimizer updates between them.
+        fake_batch = self._compiled(self._fake_batch, self.generator)
+        generator_objective = self._compiled(self._generator_objective, self.discriminator)
 
         # One generator pass serves the first discriminator update and the generator update,
         # as in the PyTorch DCGAN example: the generator's tape records it, and stops
         # recording while the discriminator trains on the detached images.
         with tf.GradientTape() as generator_tape:
-            fake_images, fake_labels = self._fake_batch(real[0], stream=0, training=True)
+            fake_images, fake_labels = fake_batch(real[0], stream=0, training=True)
             with generator_tape.stop_recording():
                 # Train the discriminator, `discriminator_steps` times, on fresh codes after
                 # the first.
                 detached = (tf.stop_gradient(fake_images), fake_labels)
                 self._discriminator_step(real, detached, global_batch, stream=0)
                 for step in range(1, self.discriminator_steps):
-                    more = self._fake_batch(real[0], stream=step, training=True)
+                    more = fake_batch(real[0], stream=step, training=True)
                     self._discriminator_step(real, more, global_batch, stream=step)
             # Train the generator against the updated discriminator (through the augmentation).
-            augmented = self._augmented(fake_images, _AUGMENT_GENERATOR_SEED, stream=0)
-            fake_logits = self._discriminate(augmented, fake_labels, training=True)
-            per_example = self.loss_functions.generator(fake_logits)
-            loss = distribute.average_over_global_batch(per_example, global_batch)
-            objective = -loss if _base.is_maximizing(self.generator_optimizer) else loss
-            scaled = self.generator_optimizer.scale_loss(objective)
+            scaled, per_example = generator_objective(fake_images, fake_labels, global_batch)
         variables = self.generator.trainable_variables
         self.generator_optimizer.apply(generator_tape.gradient(scaled, variables), variables)
         self.g_loss_tracker.update_state(_mean(per_example), sample_weight=tf.size(per_example))
@@ -367,17 +371,34 @@ class GAN(_base.ImageModel):
         self.noise_step.assign_add(1)
         return distribute.step_logs(self.metrics, self.distribute_strategy)
 
+    def _generator_objective(self, fake_images, fake_labels, global_batch):
+        """The generator's scaled loss against the discriminator, and its per-example losses."""
+        augmented = self._augmented(fake_images, _AUGMENT_GENERATOR_SEED, stream=0)
+        fake_logits = self._discriminate(augmented, fake_labels, training=True)
+        per_example = self.loss_functions.generator(fake_logits)
+        loss = distribute.average_over_global_batch(per_example, global_batch)
+        objective = -loss if _base.is_maximizing(self.generator_optimizer) else loss
+        return self.generator_optimizer.scale_loss(objective), per_example
+
     def _discriminator_step(self, real, fake, global_batch, stream):
+        gradients, real_logits, fake_logits, per_example, penalty = self._compiled(
+            self._discriminator_gradients, self.discriminator
+        )(real, fake, global_batch, stream)
+        variables = self.discriminator.trainable_variables
+        self.discriminator_optimizer.apply(gradients, variables)
+        self._track_discriminator(real_logits, fake_logits, per_example, penalty)
+
+    def _discriminator_gradients(self, real, fake, global_batch, stream):
+        """The discriminator's gradients, its logits, per-example losses and penalties."""
         with tf.GradientTape() as tape:
-            real_logits, fake_logits, per_example = self._discriminator_losses(
+            real_logits, fake_logits, per_example, penalty = self._discriminator_losses(
                 real, fake, global_batch, stream, training=True
             )
             loss = distribute.average_over_global_batch(per_example, global_batch)
             objective = -loss if _base.is_maximizing(self.discriminator_optimizer) else loss
             scaled = self.discriminator_optimizer.scale_loss(objective)
-        variables = self.discriminator.trainable_variables
-        self.discriminator_optimizer.apply(tape.gradient(scaled, variables), variables)
-        self._track_discriminator(real_logits, fake_logits, per_example)
+        gradients = tape.gradient(scaled, self.discriminator.trainable_variables)
+        return gradients, real_logits, fake_logits, per_example, penalty
 
     def _discriminator_losses(self, real, fake, global_batch, stream, training):
         """Logits on real and fake `(images, labels)` and the per-example loss, penalty included.
@@ -398,13 +419,13 @@ class GAN(_base.ImageModel):
             images = tf.concat([real_images, fake_images], 0)
             real_logits, fake_logits = tf.split(self._discriminate(images, labels, training), 2)
         per_example = self.loss_functions.discriminator(real_logits, fake_logits)
+        penalty = None
         if self.gradient_penalty:
             penalty = self._penalty(real_images, fake_images, real[1], stream, training)
-            self.penalty_tracker.update_state(_mean(penalty), sample_weight=tf.size(penalty))
             name, weight = self.gradient_penalty
             # R1's gamma multiplies half the squared norm (Mescheder et al. 2018, eq. 9).
             per_example = per_example + (weight / 2 if name == "r1" else weight) * penalty
-        return real_logits, fake_logits, per_example
+        return real_logits, fake_logits, per_example, penalty
 
     def _penalty(self, real, fake, labels, stream, training):
         """The gradient penalty; a conditional discriminator is held at the real images' labels."""
@@ -421,7 +442,9 @@ class GAN(_base.ImageModel):
         weights = distribute.per_example_uniform([1, 1, 1], tf.shape(real)[0], seed)
         return losses.wgan_gp_penalty(critic, real, fake, weights, training=training)
 
-    def _track_discriminator(self, real_logits, fake_logits, per_example):
+    def _track_discriminator(self, real_logits, fake_logits, per_example, penalty):
+        if penalty is not None:
+            self.penalty_tracker.update_state(_mean(penalty), sample_weight=tf.size(penalty))
         count = tf.size(per_example)
         self.d_loss_tracker.update_state(_mean(per_example), sample_weight=count)
         self.d_real_tracker.update_state(_mean(real_logits), sample_weight=count)
@@ -448,10 +471,10 @@ class GAN(_base.ImageModel):
         global_batch = distribute.global_batch_size(tf.shape(real[0])[0])
         stream = _STREAMS_PER_STEP - 1
         fake = self._fake_batch(real[0], stream, training=False)
-        real_logits, fake_logits, per_example = self._discriminator_losses(
+        real_logits, fake_logits, per_example, penalty = self._discriminator_losses(
             real, fake, global_batch, stream, training=False
         )
-        self._track_discriminator(real_logits, fake_logits, per_example)
+        self._track_discriminator(real_logits, fake_logits, per_example, penalty)
         g_losses = self.loss_functions.generator(fake_logits)
         self.g_loss_tracker.update_state(_mean(g_losses), sample_weight=tf.size(g_losses))
         return distribute.step_logs(self.metrics, self.distribute_strategy)
