@@ -38,6 +38,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen import distribute
+
 #: Timed training steps of each variant (after its tracing or compiling step). With five,
 #: one variant after the other, a 2-core CPU once timed 23.2 ms with XLA and 23.1 ms without
 #: for steps that run 17.4 and 20.3 ms once warm, and kept the slower variant
@@ -72,12 +74,46 @@ def choose(seconds_without, seconds_with):
 
 def measurable(model):
     """Whether `model`'s "auto" is decided by measurement (see the module docstring)."""
-    return (
-        not model.run_eagerly
-        and not tf.distribute.has_strategy()
-        and model.distribute_strategy is tf.distribute.get_strategy()
-        and getattr(model, "steps_per_execution", 1) == 1
+    strategy = model.distribute_strategy
+    if distribute.is_replicated(strategy):
+        # Fit inside the model's own scope or outside any; parts compiled per replica.
+        in_scope = not tf.distribute.has_strategy() or tf.distribute.get_strategy() is strategy
+        if not (in_scope and model._per_replica_xla_supported):
+            return False
+    elif tf.distribute.has_strategy():
+        return False
+    return not model.run_eagerly and getattr(model, "steps_per_execution", 1) == 1
+
+
+def agreed_seconds(strategy, seconds):
+    """`seconds` averaged over all workers of `strategy`, so that every worker decides alike.
+
+    Each worker of a `MultiWorkerMirroredStrategy` times its own steps; their typical times
+    are all-reduced (a mean over replicas: the workers' own values weighted by their replicas)
+    before the choice. One process' replicas share one measurement anyway.
+    """
+    if not distribute.is_replicated(strategy):
+        return list(seconds)
+    values = tf.constant(seconds, tf.float64)
+    mean = strategy.reduce(
+        tf.distribute.ReduceOp.MEAN, strategy.run(lambda: tf.identity(values)), axis=None
     )
+    return [float(value) for value in np.asarray(mean)]
+
+
+class _Snapshot:
+    """The values of a model's variables, its metrics' and its optimizers', to be restored."""
+
+    def __init__(self, model):
+        optimizers = [v for v in vars(model).values() if isinstance(v, keras.optimizers.Optimizer)]
+        self.variables = list(model.weights) + list(model.metrics_variables)
+        for optimizer in optimizers:
+            self.variables += list(optimizer.variables)
+        self.values = [np.asarray(keras.ops.convert_to_numpy(v)) for v in self.variables]
+
+    def restore(self):
+        for variable, value in zip(self.variables, self.values):
+            variable.assign(value)
 
 
 class JitChooser(keras.callbacks.Callback):
@@ -137,10 +173,17 @@ class JitChooser(keras.callbacks.Callback):
         (`keras/src/backend/tensorflow/trainer.py`, `function`), which runs their step on it.
         """
         batch = next(iterator)
+        # Under a strategy the step's parts compile one after the other as the step reaches
+        # them (`ImageModel._compiled`), so one may fail after another has updated weights.
+        replicated = distribute.is_replicated(self.model.distribute_strategy)
+        snapshot = _Snapshot(self.model) if replicated else None
         try:
             return self._functions[True]([batch])
         except tf.errors.OpError as error:
-            # XLA compiles before running anything, so no variable has changed.
+            # Without a strategy XLA compiles the whole step before running any of it, so no
+            # variable has changed; under one, the snapshot undoes what the parts did.
+            if snapshot is not None:
+                snapshot.restore()
             outputs = self._functions[False]([batch])
             self._fall_back(error)
             return outputs
@@ -187,9 +230,11 @@ class JitChooser(keras.callbacks.Callback):
         self.model.train_function = self._functions[xla]
 
     def _decide(self):
-        xla = choose(self.timings[False], self.timings[True])
+        typical = [typical_seconds(self.timings[v]) for v in (False, True)]
+        without, with_xla = agreed_seconds(self.model.distribute_strategy, typical)
+        xla = choose([without], [with_xla])
         self._use(xla)
-        without, with_xla = (1e3 * typical_seconds(self.timings[v]) for v in (False, True))
+        without, with_xla = 1e3 * without, 1e3 * with_xla
         # A read-only mapping: Keras would track (and try to save) a plain dict attribute.
         self.model.jit_decision = types.MappingProxyType(
             dict(
