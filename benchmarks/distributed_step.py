@@ -92,6 +92,10 @@ def main(_):
         tfgen_gan = GAN(*networks(), seed=0)
         tfgen_gan.compile()
         candidates["tfgen GAN (default), 2 replicas"] = (tfgen_gan, data)
+        # The same without XLA: what the per-replica XLA parts add under the strategy.
+        without_xla = GAN(*networks(), seed=0)
+        without_xla.compile(jit_compile=False)
+        candidates["tfgen GAN (no XLA), 2 replicas"] = (without_xla, data)
     one_device = GAN(*networks(), seed=0)
     one_device.compile()
     candidates["tfgen GAN (default), 1 device"] = (one_device, data)

@@ -95,10 +95,13 @@ def agreed_seconds(strategy, seconds):
     if not distribute.is_replicated(strategy):
         return list(seconds)
     values = tf.constant(seconds, tf.float64)
-    mean = strategy.reduce(
-        tf.distribute.ReduceOp.MEAN, strategy.run(lambda: tf.identity(values)), axis=None
-    )
-    return [float(value) for value in np.asarray(mean)]
+
+    @tf.function
+    def mean():
+        per_replica = strategy.run(lambda: tf.identity(values))
+        return strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, axis=None)
+
+    return [float(value) for value in np.asarray(mean())]
 
 
 class _Snapshot:
