@@ -133,10 +133,9 @@ def step_logs(metrics, strategy):
 def is_replicated(strategy):
     """Whether `strategy` is an explicit `tf.distribute` strategy, not TensorFlow's default."""
     try:
-        strategy.extended.worker_devices
+        return bool(strategy.extended.worker_devices)
     except RuntimeError:  # The default strategy has no devices of its own.
         return False
-    return True
 
 
 def synchronizes(network):
