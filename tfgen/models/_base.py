@@ -25,6 +25,9 @@ _BAD_BATCH = "tfgen: bad batch"
 _BAD_BATCH_PATTERN = re.compile(
     re.escape(f"[{_BAD_BATCH}]") + r" \[(-?\d+)\] \[(\d+)\] \[([^\]]+)\] \[([^\]]+)\]"
 )
+# Marks the in-step assertion that every replica holds examples.
+_EMPTY_REPLICA = "tfgen: empty replica"
+_EMPTY_REPLICA_PATTERN = re.compile(re.escape(f"[{_EMPTY_REPLICA}]") + r" \[(-?\d+)\] \[(\d+)\]")
 
 
 def mean(values):
@@ -43,8 +46,26 @@ def is_maximizing(optimizer):
     return bool(getattr(inner, "maximize", False))
 
 
+def _empty_replica_error(message):
+    """The ValueError for a replica without examples, or None for any other error."""
+    found = _EMPTY_REPLICA_PATTERN.search(message or "")
+    if found is None:
+        return None
+    batch, replicas = found.groups()
+    where = "an evaluation batch" if int(batch) < 0 else f"training batch {batch}"
+    return ValueError(
+        f"{where} holds fewer examples than the {replicas} replicas of the model's strategy, "
+        "so one replica got none, which TensorFlow's kernels cannot train or evaluate on (a "
+        "dataset's last, partial batch): batch the dataset with drop_remainder=True, or use a "
+        f"number of examples whose last batch holds at least {replicas}"
+    )
+
+
 def _bad_batch_error(message):
     """The ValueError for an in-step assertion message, or None for any other error."""
+    empty = _empty_replica_error(message)
+    if empty is not None:
+        return empty
     found = _BAD_BATCH_PATTERN.search(message or "")
     if found is None:
         return None
@@ -229,8 +250,14 @@ class ImageModel(BuiltModel):
             ),
         )
         batch_index = tf.cast(batch_index, tf.int64)
-        check = tf.debugging.Assert(ok, [_BAD_BATCH, batch_index, nonfinite, low, high])
-        with tf.control_dependencies([check]):
+        checks = [tf.debugging.Assert(ok, [_BAD_BATCH, batch_index, nonfinite, low, high])]
+        replicas = self.distribute_strategy.num_replicas_in_sync
+        if replicas > 1:
+            # A replica without examples: TensorFlow's CPU kernels then fail inside the step
+            # (a transposed convolution of an empty batch has the wrong channels).
+            held = tf.shape(images)[0] > 0
+            checks.append(tf.debugging.Assert(held, [_EMPTY_REPLICA, batch_index, replicas]))
+        with tf.control_dependencies(checks):
             yield tf.identity(images)
 
     # -----------------------------------------------------------------------------------------
