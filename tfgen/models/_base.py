@@ -6,7 +6,9 @@ a dataset's `element_spec` (no batch is drawn, so `tfgen.data.load`'s cache and 
 are filled once, by training), values of in-memory arrays are checked at once, and the values
 of every batch of a dataset are checked inside the compiled step (one min, max and finiteness
 reduction per batch) before any weight moves; a bad batch stops training with a `ValueError`
-naming it. Under XLA (`jit_compile=True`) the in-step check is compiled away.
+naming it; so does a replica of a strategy left without examples (a last batch smaller than
+the replicas). Under XLA (`jit_compile=True`, without a strategy) the in-step check is
+compiled away.
 """
 
 import contextlib

@@ -23,12 +23,21 @@ fails with TensorFlow's kernels raises that error, as without "auto".)
 Consequences: the two variants draw the same stateless random numbers but round differently,
 so a run's trajectory depends on the choice, which depends on timings; for reproducible runs
 pass `jit_compile=True` or `False` (tfgen's `--deterministic` runs pin False). Under XLA the
-in-step check of batch values is compiled away, as with `jit_compile=True`. Under a
-`tf.distribute` strategy, with `run_eagerly`, or with `steps_per_execution` > 1, Keras' own
-"auto" applies (off on CPUs and under a strategy, on for a single GPU). Under a strategy
-XLA would not compile the step anyway: Keras compiles the whole `strategy.run`, whose
-variables live on every replica's device (`MirroredStrategy`), and XLA has no CPU kernel for
-the all-gather of a multi-worker step (BENCHMARKS.md, "The default step on two replicas").
+in-step check of batch values is compiled away, as with `jit_compile=True`. With
+`run_eagerly` or `steps_per_execution` > 1, Keras' own "auto" applies (off on CPUs, on for a
+single GPU).
+
+Under a `tf.distribute` strategy XLA cannot compile the whole replicated step (Keras compiles
+all of `strategy.run`, whose variables live on every replica's device, and XLA has no CPU
+kernel for the all-gather of a multi-worker step). The GAN compiles the parts of each
+replica's step between its collectives and optimizer updates instead
+(`ImageModel._compiled`), so "auto" measures it there too: the same alternation, with each
+worker's typical times averaged over all workers before the choice (`agreed_seconds`), so
+that every replica and worker runs the same variant. The parts compile one after the other
+as the first XLA step reaches them, so a failing one may come after another updated weights:
+a snapshot of the model's, its metrics' and optimizers' variables, taken before that step,
+is restored before the batch trains again with TensorFlow's kernels. Other models (the
+autoencoder) keep Keras' "auto" under a strategy: no XLA on CPUs.
 """
 
 import time

@@ -49,10 +49,13 @@ class GAN(GANStep, _base.ImageModel):
     N replicas gives the weights one device gives with the same global batch.
 
     `jit_compile="auto"` (the default) times the first training steps with and without XLA and
-    keeps the faster (`tfgen.models._jit`; the outcome is in `jit_decision`); under a
-    distribution strategy Keras' own "auto" applies (no XLA). XLA rounds differently from
-    TensorFlow's kernels, so a run with XLA follows another (equally valid) trajectory than one
-    without: pass `jit_compile=True` or `False` for a reproducible run.
+    keeps the faster (`tfgen.models._jit`; the outcome is in `jit_decision`). Under a
+    distribution strategy XLA compiles the forward passes and gradients of each replica, the
+    gradient all-reduce and the updates run between them; a network with a synchronised batch
+    norm (the builders' under a strategy) stays with TensorFlow's kernels. XLA rounds (and
+    draws random numbers) differently from TensorFlow's kernels, so a run with XLA follows
+    another (equally valid) trajectory than one without: pass `jit_compile=True` or `False`
+    for a reproducible run.
 
     With `num_classes=K` the GAN is class-conditional (Mirza & Osindero 2014) and uses the
     labels: the generator takes `[z, labels]`, the discriminator `[images, labels]` (e.g.
