@@ -8,8 +8,10 @@ import sys
 
 import numpy as np
 import pytest
-from gan_setup import digit_batches, make_gan
+from gan_setup import BATCH, digit_batches, make_gan
 from PIL import Image
+
+from tfgen.models import _jit
 
 HERE = os.path.dirname(__file__)
 
@@ -60,6 +62,41 @@ def test_two_workers_equal_one_device(tmp_path):
     expected = [w.numpy() for w in gan.weights]
     for index in range(2):
         result = np.load(tmp_path / f"w{index}.npz")
+        weights = [result[f"arr_{i}"] for i in range(len(expected))]
+        for got, want in zip(weights, expected):
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(result["d_loss"], history.history["d_loss"], rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_two_workers_measure_xla_alike_and_still_equal_one_device(tmp_path):
+    """`jit_compile="auto"` on 2 workers: both time the variants, agree on one (their typical
+    times are averaged across workers) and train, XLA steps included, as one device does.
+
+    The builders' generator has a synchronised batch norm under the strategy, so XLA compiles
+    the discriminator's parts only and the codes are drawn by TensorFlow's kernels as on one
+    device without XLA; XLA's own summation order stays within the tolerance (rtol 1e-4, as
+    for two workers against one device without XLA: float32 sums split over workers).
+    """
+    batches = _jit.STEPS_TO_DECIDE + 2
+    run_workers(
+        [
+            [os.path.join(HERE, "multi_worker_gan.py"), str(tmp_path / f"w{i}.npz"), "auto"]
+            + [str(batches)]
+            for i in range(2)
+        ]
+    )
+    results = [np.load(tmp_path / f"w{index}.npz") for index in range(2)]
+    decisions = [json.loads(str(result["decision"])) for result in results]
+    assert decisions[0] == decisions[1] and decisions[0]["xla_error"] is None
+    assert bool(results[0]["jit_compile"]) is decisions[0]["jit_compile"]
+    assert bool(results[1]["jit_compile"]) is decisions[0]["jit_compile"]
+
+    gan = make_gan()
+    gan.compile(gradient_penalty=("r1", 1.0), jit_compile=False)
+    history = gan.fit(digit_batches(count=batches * BATCH), epochs=1, verbose=0)
+    expected = [w.numpy() for w in gan.weights]
+    for result in results:
         weights = [result[f"arr_{i}"] for i in range(len(expected))]
         for got, want in zip(weights, expected):
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
