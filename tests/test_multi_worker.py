@@ -1,5 +1,6 @@
 """MultiWorkerMirroredStrategy: two local worker processes train like one device."""
 
+import hashlib
 import json
 import os
 import socket
@@ -8,9 +9,11 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow_datasets as tfds
 from gan_setup import BATCH, digit_batches, make_gan
 from PIL import Image
 
+import tfgen.data
 from tfgen.models import _jit
 
 HERE = os.path.dirname(__file__)
@@ -129,3 +132,34 @@ def test_two_workers_read_each_its_own_files_of_a_folder(tmp_path):
     assert opened[0] | opened[1] == {f"{index:02d}.png" for index in range(16)}
     # One epoch over both workers hands every image to a replica exactly once.
     assert sorted(results[0]["seen"] + results[1]["seen"]) == list(range(16))
+
+
+@pytest.mark.slow
+def test_two_workers_read_each_its_own_record_files_of_a_tfds_dataset(tmp_path):
+    """The bundled digits written as 4 record files: FILE sharding, 2 files per worker."""
+    data_dir = str(tmp_path / "tfds")
+    builder = tfds.builder("tfgen_digits", data_dir=data_dir)
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(num_shards=4, try_download_gcs=False)
+    )
+    files = {os.path.basename(f.filename) for f in builder.info.splits["train"].file_instructions}
+    assert len(files) == 4
+    run_workers(
+        [
+            [os.path.join(HERE, "multi_worker_tfds_shard.py"), data_dir, str(tmp_path / f"w{i}")]
+            for i in range(2)
+        ]
+    )
+    results = []
+    for index in range(2):
+        with open(tmp_path / f"w{index}") as file:
+            results.append(json.load(file))
+    opened = [set(result["opened"]) for result in results]
+    # Each worker opened 2 of the 4 files, each once in the epoch, none of the other's.
+    assert [len(result["opened"]) for result in results] == [2, 2]
+    assert not opened[0] & opened[1] and opened[0] | opened[1] == files
+    # One epoch over both workers hands every example to a replica exactly once.
+    everything = tfgen.data.load("digits", data_dir=data_dir, batch_size=100, shuffle=False)
+    pixels = np.concatenate([np.rint((b.numpy() + 1) * 127.5) for b in everything])
+    expected = sorted(hashlib.sha1(p.astype(np.uint8).tobytes()).hexdigest() for p in pixels)
+    assert sorted(results[0]["seen"] + results[1]["seen"]) == expected
