@@ -64,6 +64,7 @@ def test_two_replicas_with_xla_give_one_devices_weights(two_replicas):
     assert largest_difference(without, replicated) > 1e-3
 
 
+@pytest.mark.slow
 def test_a_synchronised_batch_norm_keeps_its_network_out_of_xla(two_replicas):
     def generator():
         return architectures.dcgan_generator((8, 8, 1), latent_dim=4, base_filters=4)
@@ -103,6 +104,7 @@ class AntialiasedResize(keras.layers.Layer):
         return tf.image.resize(half, [height, width], antialias=True)
 
 
+@pytest.mark.slow
 def test_auto_under_a_strategy_undoes_a_failed_compilation(two_replicas):
     """The generator's part compiles and runs, then the discriminator's fails: the weights the
     first part moved and the metrics it counted are restored before the batch trains again."""

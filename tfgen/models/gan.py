@@ -299,7 +299,6 @@ class GAN(GANStep, _base.ImageModel):
             return super().evaluate(x, y, *args, **kwargs)
 
 
-
 def _optimizer(optimizer, argument):
     """`optimizer` as a Keras optimizer (an instance, a name or a config), or the default."""
     if optimizer is None:
