@@ -54,7 +54,7 @@ def test_the_batch_check_is_arithmetic():
         distribute.check_array_batches(9, 4, 2)
 
 
-@pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.parametrize("jit_compile", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_a_last_batch_smaller_than_the_replicas_is_a_clear_error(two_replicas, jit_compile):
     """9 images in batches of 4: the last holds 1, so one of the 2 replicas gets none."""
     with two_replicas.scope():
