@@ -2,11 +2,13 @@
 
 Compares, through `model.fit` on the same in-memory batches of the bundled digits and the same
 global batch: tfgen's `GAN` under the strategy (its default compile: `jit_compile="auto"`,
-the builders' networks made in the strategy's scope, so with a synchronised batch norm), the
-keras-io reference step (`benchmarks/reference_gan.py`) under the same strategy on the same
-networks, and tfgen's default on one device (no strategy; the same networks built outside the
-scope: tfgen's fused batch norm, XLA if "auto" measures it faster). Interleaved repeats, the
-best counts, the median beside it; ratios are of steps per second in the same run.
+which measures XLA compiling each replica's parts; the builders' networks made in the
+strategy's scope, so with a synchronised batch norm, which keeps the generator's parts with
+TensorFlow's kernels), the same with `jit_compile=False`, the keras-io reference step
+(`benchmarks/reference_gan.py`) under the same strategy on the same networks, and tfgen's
+default on one device (no strategy; the same networks built outside the scope: tfgen's fused
+batch norm, XLA if "auto" measures it faster). Interleaved repeats, the best counts, the
+median beside it; ratios are of steps per second in the same run.
 
 What this measures on a CPU: the two logical devices share the machine's cores and memory, so
 two replicas do the one device's arithmetic plus the cost of splitting batches, all-reducing
@@ -92,6 +94,10 @@ def main(_):
         tfgen_gan = GAN(*networks(), seed=0)
         tfgen_gan.compile()
         candidates["tfgen GAN (default), 2 replicas"] = (tfgen_gan, data)
+        # The same without XLA: what the per-replica XLA parts add under the strategy.
+        without_xla = GAN(*networks(), seed=0)
+        without_xla.compile(jit_compile=False)
+        candidates["tfgen GAN (no XLA), 2 replicas"] = (without_xla, data)
     one_device = GAN(*networks(), seed=0)
     one_device.compile()
     candidates["tfgen GAN (default), 1 device"] = (one_device, data)

@@ -52,3 +52,20 @@ def test_the_batch_check_is_arithmetic():
     distribute.check_array_batches(37, 9, 1)  # one device takes any batch
     with pytest.raises(ValueError, match="last, partial one \\(1 of the 9 examples\\)"):
         distribute.check_array_batches(9, 4, 2)
+
+
+@pytest.mark.parametrize("jit_compile", [False, pytest.param(True, marks=pytest.mark.slow)])
+def test_a_last_batch_smaller_than_the_replicas_is_a_clear_error(two_replicas, jit_compile):
+    """9 images in batches of 4: the last holds 1, so one of the 2 replicas gets none."""
+    with two_replicas.scope():
+        gan = make_gan(filters=4)
+        gan.compile(jit_compile=jit_compile)
+    data = tf.data.Dataset.from_tensor_slices(digit_images()[:9]).batch(4)
+    with pytest.raises(ValueError, match="training batch 2 holds fewer examples than the 2 rep"):
+        gan.fit(data, epochs=1, verbose=0)
+    assert int(gan.noise_step.numpy()) == 2  # the two full batches trained, the third not
+    # A last batch that splits unevenly but leaves each replica an example trains.
+    gan.fit(tf.data.Dataset.from_tensor_slices(digit_images()[:11]).batch(4), verbose=0)
+    assert int(gan.noise_step.numpy()) == 5
+    with pytest.raises(ValueError, match="an evaluation batch holds fewer examples"):
+        gan.evaluate(data.skip(2), verbose=0)

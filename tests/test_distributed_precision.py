@@ -2,20 +2,23 @@
 
 import keras
 import numpy as np
+import pytest
 from gan_setup import digit_batches, make_gan
 
 from tfgen import runs
 
 
-def test_mixed_precision_trains_on_two_replicas_and_its_loss_scale_works(two_replicas):
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_mixed_precision_trains_on_two_replicas_and_its_loss_scale_works(two_replicas, jit_compile):
     with runs.dtype_policy(mixed_precision=True), two_replicas.scope():
         gan = make_gan(filters=4)
-        # XLA does not compile a step that spans two devices (Keras compiles the whole
-        # `strategy.run`), so the strategy trains with TensorFlow's kernels.
-        gan.compile(jit_compile=False)
+        # With XLA, the parts of each replica's step compile (the discriminator's: the
+        # generator's synchronised batch norm keeps it with TensorFlow's kernels).
+        gan.compile(jit_compile=jit_compile)
     optimizers = (gan.generator_optimizer, gan.discriminator_optimizer)
     assert all(isinstance(o, keras.optimizers.LossScaleOptimizer) for o in optimizers)
     history = gan.fit(digit_batches(count=64, batch=16), epochs=1, verbose=0)
+    assert gan.jit_compile is jit_compile
     assert all(np.isfinite(values).all() for values in history.history.values())
     weights = [np.asarray(w) for w in gan.weights]
     assert all(np.isfinite(w).all() for w in weights)

@@ -1,5 +1,6 @@
 """MultiWorkerMirroredStrategy: two local worker processes train like one device."""
 
+import hashlib
 import json
 import os
 import socket
@@ -8,8 +9,12 @@ import sys
 
 import numpy as np
 import pytest
-from gan_setup import digit_batches, make_gan
+import tensorflow_datasets as tfds
+from gan_setup import BATCH, digit_batches, make_gan
 from PIL import Image
+
+import tfgen.data
+from tfgen.models import _jit
 
 HERE = os.path.dirname(__file__)
 
@@ -67,6 +72,41 @@ def test_two_workers_equal_one_device(tmp_path):
 
 
 @pytest.mark.slow
+def test_two_workers_measure_xla_alike_and_still_equal_one_device(tmp_path):
+    """`jit_compile="auto"` on 2 workers: both time the variants, agree on one (their typical
+    times are averaged across workers) and train, XLA steps included, as one device does.
+
+    The builders' generator has a synchronised batch norm under the strategy, so XLA compiles
+    the discriminator's parts only and the codes are drawn by TensorFlow's kernels as on one
+    device without XLA; XLA's own summation order stays within the tolerance (rtol 1e-4, as
+    for two workers against one device without XLA: float32 sums split over workers).
+    """
+    batches = _jit.STEPS_TO_DECIDE + 2
+    run_workers(
+        [
+            [os.path.join(HERE, "multi_worker_gan.py"), str(tmp_path / f"w{i}.npz"), "auto"]
+            + [str(batches)]
+            for i in range(2)
+        ]
+    )
+    results = [np.load(tmp_path / f"w{index}.npz") for index in range(2)]
+    decisions = [json.loads(str(result["decision"])) for result in results]
+    assert decisions[0] == decisions[1] and decisions[0]["xla_error"] is None
+    assert bool(results[0]["jit_compile"]) is decisions[0]["jit_compile"]
+    assert bool(results[1]["jit_compile"]) is decisions[0]["jit_compile"]
+
+    gan = make_gan()
+    gan.compile(gradient_penalty=("r1", 1.0), jit_compile=False)
+    history = gan.fit(digit_batches(count=batches * BATCH), epochs=1, verbose=0)
+    expected = [w.numpy() for w in gan.weights]
+    for result in results:
+        weights = [result[f"arr_{i}"] for i in range(len(expected))]
+        for got, want in zip(weights, expected):
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(result["d_loss"], history.history["d_loss"], rtol=1e-4)
+
+
+@pytest.mark.slow
 def test_two_workers_read_each_its_own_files_of_a_folder(tmp_path):
     folder = tmp_path / "images"
     folder.mkdir()
@@ -92,3 +132,34 @@ def test_two_workers_read_each_its_own_files_of_a_folder(tmp_path):
     assert opened[0] | opened[1] == {f"{index:02d}.png" for index in range(16)}
     # One epoch over both workers hands every image to a replica exactly once.
     assert sorted(results[0]["seen"] + results[1]["seen"]) == list(range(16))
+
+
+@pytest.mark.slow
+def test_two_workers_read_each_its_own_record_files_of_a_tfds_dataset(tmp_path):
+    """The bundled digits written as 4 record files: FILE sharding, 2 files per worker."""
+    data_dir = str(tmp_path / "tfds")
+    builder = tfds.builder("tfgen_digits", data_dir=data_dir)
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(num_shards=4, try_download_gcs=False)
+    )
+    files = {os.path.basename(f.filename) for f in builder.info.splits["train"].file_instructions}
+    assert len(files) == 4
+    run_workers(
+        [
+            [os.path.join(HERE, "multi_worker_tfds_shard.py"), data_dir, str(tmp_path / f"w{i}")]
+            for i in range(2)
+        ]
+    )
+    results = []
+    for index in range(2):
+        with open(tmp_path / f"w{index}") as file:
+            results.append(json.load(file))
+    opened = [set(result["opened"]) for result in results]
+    # Each worker opened 2 of the 4 files, each once in the epoch, none of the other's.
+    assert [len(result["opened"]) for result in results] == [2, 2]
+    assert not opened[0] & opened[1] and opened[0] | opened[1] == files
+    # One epoch over both workers hands every example to a replica exactly once.
+    everything = tfgen.data.load("digits", data_dir=data_dir, batch_size=100, shuffle=False)
+    pixels = np.concatenate([np.rint((b.numpy() + 1) * 127.5) for b in everything])
+    expected = sorted(hashlib.sha1(p.astype(np.uint8).tobytes()).hexdigest() for p in pixels)
+    assert sorted(results[0]["seen"] + results[1]["seen"]) == expected

@@ -7,6 +7,9 @@ draws are made per example of the global batch, so a replica takes exactly the d
 device would take for the same examples.
 """
 
+import contextlib
+import threading
+
 import tensorflow as tf
 
 # One named generator, so CPU and GPU kernels draw the same numbers ("auto_select" may differ
@@ -19,8 +22,36 @@ def _replica_context():
     return tf.distribute.get_replica_context()
 
 
+# The batch position of the step being traced in this thread (`known_batch_position`).
+_KNOWN = threading.local()
+
+
+@contextlib.contextmanager
+def known_batch_position(local_batch_size):
+    """Within: `global_batch_size` and `replica_offset` answer without collectives.
+
+    Both are computed once on entry (one all-reduce, one all-gather) and every later call in
+    the block, for a batch of the same `local_batch_size` (the step's real or generated
+    images), returns them. Code compiled per replica by XLA (`tf.function(jit_compile=True)`
+    inside `strategy.run`) may then draw per-example random numbers: XLA compiles no
+    collective of another replica (and has no CPU kernel for `CollectiveGatherV2`). Yields the
+    global batch size. Per thread, as `MirroredStrategy` traces each replica in its own.
+    """
+    total = global_batch_size(local_batch_size)
+    offset = replica_offset(local_batch_size)
+    previous = getattr(_KNOWN, "position", None)
+    _KNOWN.position = (total, offset)
+    try:
+        yield total
+    finally:
+        _KNOWN.position = previous
+
+
 def global_batch_size(local_batch_size):
     """The number of examples in this step over all replicas (exact for uneven splits)."""
+    known = getattr(_KNOWN, "position", None)
+    if known is not None:
+        return known[0]
     local = tf.cast(local_batch_size, tf.int32)
     return _replica_context().all_reduce(tf.distribute.ReduceOp.SUM, local)
 
@@ -31,6 +62,9 @@ def replica_offset(local_batch_size):
     `experimental_distribute_dataset` hands replica i the i-th contiguous slice of each global
     batch, so the offset is the number of examples held by the replicas before this one.
     """
+    known = getattr(_KNOWN, "position", None)
+    if known is not None:
+        return known[1]
     context = _replica_context()
     local = tf.reshape(tf.cast(local_batch_size, tf.int32), [1])
     sizes = context.all_gather(local, axis=0)
@@ -94,6 +128,23 @@ def step_logs(metrics, strategy):
     if strategy.extended._in_multi_worker_mode():
         logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
     return logs
+
+
+def is_replicated(strategy):
+    """Whether `strategy` is an explicit `tf.distribute` strategy, not TensorFlow's default."""
+    try:
+        return bool(strategy.extended.worker_devices)
+    except RuntimeError:  # The default strategy has no devices of its own.
+        return False
+
+
+def synchronizes(network):
+    """Whether `network` or a layer nested in it (through `.layers`) communicates across
+    replicas when called: Keras' `BatchNormalization(synchronized=True)`, which all-reduces its
+    batch moments (tfgen's builders make it under a strategy)."""
+    if getattr(network, "synchronized", False):
+        return True
+    return any(synchronizes(layer) for layer in getattr(network, "layers", None) or ())
 
 
 def check_strategy(strategy):

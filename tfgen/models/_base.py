@@ -6,7 +6,9 @@ a dataset's `element_spec` (no batch is drawn, so `tfgen.data.load`'s cache and 
 are filled once, by training), values of in-memory arrays are checked at once, and the values
 of every batch of a dataset are checked inside the compiled step (one min, max and finiteness
 reduction per batch) before any weight moves; a bad batch stops training with a `ValueError`
-naming it. Under XLA (`jit_compile=True`) the in-step check is compiled away.
+naming it; so does a replica of a strategy left without examples (a last batch smaller than
+the replicas). Under XLA (`jit_compile=True`, without a strategy) the in-step check is
+compiled away.
 """
 
 import contextlib
@@ -25,6 +27,9 @@ _BAD_BATCH = "tfgen: bad batch"
 _BAD_BATCH_PATTERN = re.compile(
     re.escape(f"[{_BAD_BATCH}]") + r" \[(-?\d+)\] \[(\d+)\] \[([^\]]+)\] \[([^\]]+)\]"
 )
+# Marks the in-step assertion that every replica holds examples.
+_EMPTY_REPLICA = "tfgen: empty replica"
+_EMPTY_REPLICA_PATTERN = re.compile(re.escape(f"[{_EMPTY_REPLICA}]") + r" \[(-?\d+)\] \[(\d+)\]")
 
 
 def mean(values):
@@ -43,8 +48,26 @@ def is_maximizing(optimizer):
     return bool(getattr(inner, "maximize", False))
 
 
+def _empty_replica_error(message):
+    """The ValueError for a replica without examples, or None for any other error."""
+    found = _EMPTY_REPLICA_PATTERN.search(message or "")
+    if found is None:
+        return None
+    batch, replicas = found.groups()
+    where = "an evaluation batch" if int(batch) < 0 else f"training batch {batch}"
+    return ValueError(
+        f"{where} holds fewer examples than the {replicas} replicas of the model's strategy, "
+        "so one replica got none, which TensorFlow's kernels cannot train or evaluate on (a "
+        "dataset's last, partial batch): batch the dataset with drop_remainder=True, or use a "
+        f"number of examples whose last batch holds at least {replicas}"
+    )
+
+
 def _bad_batch_error(message):
     """The ValueError for an in-step assertion message, or None for any other error."""
+    empty = _empty_replica_error(message)
+    if empty is not None:
+        return empty
     found = _BAD_BATCH_PATTERN.search(message or "")
     if found is None:
         return None
@@ -79,6 +102,10 @@ class ImageModel(BuiltModel):
     #: then, else None); None until decided.
     jit_decision = None
     _jit_auto = False
+    #: Whether the subclass's training step, under a strategy, compiles its per-replica parts
+    #: with XLA when `jit_compile` is on (`_compiled`), instead of Keras compiling the whole
+    #: replicated step, which XLA refuses.
+    _per_replica_xla_supported = False
 
     def compile(self, *args, jit_compile="auto", **kwargs):
         """Keras' `compile`; `jit_compile="auto"` chooses XLA or not by timing (`_jit`)."""
@@ -86,6 +113,61 @@ class ImageModel(BuiltModel):
         self._jit_auto = isinstance(jit_compile, str) and jit_compile == "auto"
         self.jit_decision = None
         super().compile(*args, jit_compile=jit_compile, **kwargs)
+
+    # -----------------------------------------------------------------------------------------
+    # XLA under a distribution strategy.
+
+    def _per_replica_xla(self):
+        """Whether `jit_compile` means XLA-compiled parts of each replica's step (see `_compiled`):
+        on, under an explicit `tf.distribute` strategy, for a subclass that supports it."""
+        return (
+            self._per_replica_xla_supported
+            and bool(self.jit_compile)
+            and distribute.is_replicated(self.distribute_strategy)
+        )
+
+    def _compiled(self, function, *networks):
+        """`function`, compiled by XLA for each replica when `_per_replica_xla()` at tracing
+        and none of the `networks` it calls synchronises replicas (`distribute.synchronizes`).
+
+        Keras' `jit_compile=True` compiles `strategy.run(train_step)` as one XLA function: XLA
+        refuses it, as its variables live on every replica's device and its collectives cross
+        devices (with no CPU kernel for the multi-worker all-gather). So under a strategy the
+        subclass's step runs its collectives (`distribute.known_batch_position`) and its
+        optimizers' `apply` (the gradient all-reduce, the update) as TensorFlow ops, and
+        everything between them, forward passes and gradients, in functions this compiles
+        inside the replica function, each on its replica's device and variables. Gradients
+        flow through them (TensorFlow differentiates a compiled function with a compiled one).
+        A network with a synchronised batch norm all-reduces its moments inside its forward
+        pass, which no per-replica XLA function can do: its parts run with TensorFlow's kernels.
+        """
+        if not self._per_replica_xla() or any(map(distribute.synchronizes, networks)):
+            return function
+        return tf.function(function, jit_compile=True, autograph=False)
+
+    @contextlib.contextmanager
+    def _whole_step_uncompiled(self):
+        """Keras builds its step functions without XLA while the parts compile per replica."""
+        if not self._per_replica_xla():
+            yield
+            return
+        self.jit_compile = False
+        try:
+            yield
+        finally:
+            self.jit_compile = True
+
+    def make_train_function(self, force=False):
+        with self._whole_step_uncompiled():
+            return super().make_train_function(force)
+
+    def make_test_function(self, force=False):
+        with self._whole_step_uncompiled():
+            return super().make_test_function(force)
+
+    def make_predict_function(self, force=False):
+        with self._whole_step_uncompiled():
+            return super().make_predict_function(force)
 
     # -----------------------------------------------------------------------------------------
     # Inputs.
@@ -170,8 +252,14 @@ class ImageModel(BuiltModel):
             ),
         )
         batch_index = tf.cast(batch_index, tf.int64)
-        check = tf.debugging.Assert(ok, [_BAD_BATCH, batch_index, nonfinite, low, high])
-        with tf.control_dependencies([check]):
+        checks = [tf.debugging.Assert(ok, [_BAD_BATCH, batch_index, nonfinite, low, high])]
+        replicas = self.distribute_strategy.num_replicas_in_sync
+        if replicas > 1:
+            # A replica without examples: TensorFlow's CPU kernels then fail inside the step
+            # (a transposed convolution of an empty batch has the wrong channels).
+            held = tf.shape(images)[0] > 0
+            checks.append(tf.debugging.Assert(held, [_EMPTY_REPLICA, batch_index, replicas]))
+        with tf.control_dependencies(checks):
             yield tf.identity(images)
 
     # -----------------------------------------------------------------------------------------

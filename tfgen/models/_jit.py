@@ -23,12 +23,21 @@ fails with TensorFlow's kernels raises that error, as without "auto".)
 Consequences: the two variants draw the same stateless random numbers but round differently,
 so a run's trajectory depends on the choice, which depends on timings; for reproducible runs
 pass `jit_compile=True` or `False` (tfgen's `--deterministic` runs pin False). Under XLA the
-in-step check of batch values is compiled away, as with `jit_compile=True`. Under a
-`tf.distribute` strategy, with `run_eagerly`, or with `steps_per_execution` > 1, Keras' own
-"auto" applies (off on CPUs and under a strategy, on for a single GPU). Under a strategy
-XLA would not compile the step anyway: Keras compiles the whole `strategy.run`, whose
-variables live on every replica's device (`MirroredStrategy`), and XLA has no CPU kernel for
-the all-gather of a multi-worker step (BENCHMARKS.md, "The default step on two replicas").
+in-step check of batch values is compiled away, as with `jit_compile=True`. With
+`run_eagerly` or `steps_per_execution` > 1, Keras' own "auto" applies (off on CPUs, on for a
+single GPU).
+
+Under a `tf.distribute` strategy XLA cannot compile the whole replicated step (Keras compiles
+all of `strategy.run`, whose variables live on every replica's device, and XLA has no CPU
+kernel for the all-gather of a multi-worker step). The GAN compiles the parts of each
+replica's step between its collectives and optimizer updates instead
+(`ImageModel._compiled`), so "auto" measures it there too: the same alternation, with each
+worker's typical times averaged over all workers before the choice (`agreed_seconds`), so
+that every replica and worker runs the same variant. The parts compile one after the other
+as the first XLA step reaches them, so a failing one may come after another updated weights:
+a snapshot of the model's, its metrics' and optimizers' variables, taken before that step,
+is restored before the batch trains again with TensorFlow's kernels. Other models (the
+autoencoder) keep Keras' "auto" under a strategy: no XLA on CPUs.
 """
 
 import time
@@ -37,6 +46,11 @@ import types
 import keras
 import numpy as np
 import tensorflow as tf
+
+from tfgen import distribute
+
+# The clock of the measurement (a name of its own, so that a test can replace it alone).
+_clock = time.perf_counter
 
 #: Timed training steps of each variant (after its tracing or compiling step). With five,
 #: one variant after the other, a 2-core CPU once timed 23.2 ms with XLA and 23.1 ms without
@@ -72,12 +86,49 @@ def choose(seconds_without, seconds_with):
 
 def measurable(model):
     """Whether `model`'s "auto" is decided by measurement (see the module docstring)."""
-    return (
-        not model.run_eagerly
-        and not tf.distribute.has_strategy()
-        and model.distribute_strategy is tf.distribute.get_strategy()
-        and getattr(model, "steps_per_execution", 1) == 1
-    )
+    strategy = model.distribute_strategy
+    if distribute.is_replicated(strategy):
+        # Fit inside the model's own scope or outside any; parts compiled per replica.
+        in_scope = not tf.distribute.has_strategy() or tf.distribute.get_strategy() is strategy
+        if not (in_scope and model._per_replica_xla_supported):
+            return False
+    elif tf.distribute.has_strategy():
+        return False
+    return not model.run_eagerly and getattr(model, "steps_per_execution", 1) == 1
+
+
+def agreed_seconds(strategy, seconds):
+    """`seconds` averaged over all workers of `strategy`, so that every worker decides alike.
+
+    Each worker of a `MultiWorkerMirroredStrategy` times its own steps; their typical times
+    are all-reduced (a mean over replicas: the workers' own values weighted by their replicas)
+    before the choice. One process' replicas share one measurement anyway.
+    """
+    if not distribute.is_replicated(strategy):
+        return list(seconds)
+    values = tf.constant(seconds, tf.float64)
+
+    @tf.function
+    def mean():
+        per_replica = strategy.run(lambda: tf.identity(values))
+        return strategy.reduce(tf.distribute.ReduceOp.MEAN, per_replica, axis=None)
+
+    return [float(value) for value in np.asarray(mean())]
+
+
+class _Snapshot:
+    """The values of a model's variables, its metrics' and its optimizers', to be restored."""
+
+    def __init__(self, model):
+        optimizers = [v for v in vars(model).values() if isinstance(v, keras.optimizers.Optimizer)]
+        self.variables = list(model.weights) + list(model.metrics_variables)
+        for optimizer in optimizers:
+            self.variables += list(optimizer.variables)
+        self.values = [np.asarray(keras.ops.convert_to_numpy(v)) for v in self.variables]
+
+    def restore(self):
+        for variable, value in zip(self.variables, self.values):
+            variable.assign(value)
 
 
 class JitChooser(keras.callbacks.Callback):
@@ -127,7 +178,7 @@ class JitChooser(keras.callbacks.Callback):
                 self.model.train_function = self._compiling_step
             else:
                 self._use(xla)
-        self._started = time.perf_counter()
+        self._started = _clock()
 
     def _compiling_step(self, iterator):
         """The first XLA step, guarded: if XLA cannot compile it, TensorFlow's kernels train the
@@ -137,10 +188,17 @@ class JitChooser(keras.callbacks.Callback):
         (`keras/src/backend/tensorflow/trainer.py`, `function`), which runs their step on it.
         """
         batch = next(iterator)
+        # Under a strategy the step's parts compile one after the other as the step reaches
+        # them (`ImageModel._compiled`), so one may fail after another has updated weights.
+        replicated = distribute.is_replicated(self.model.distribute_strategy)
+        snapshot = _Snapshot(self.model) if replicated else None
         try:
             return self._functions[True]([batch])
         except tf.errors.OpError as error:
-            # XLA compiles before running anything, so no variable has changed.
+            # Without a strategy XLA compiles the whole step before running any of it, so no
+            # variable has changed; under one, the snapshot undoes what the parts did.
+            if snapshot is not None:
+                snapshot.restore()
             outputs = self._functions[False]([batch])
             self._fall_back(error)
             return outputs
@@ -150,7 +208,7 @@ class JitChooser(keras.callbacks.Callback):
             return
         if logs:  # The step ran asynchronously; wait for its results before stopping the clock.
             keras.ops.convert_to_numpy(next(iter(logs.values())))
-        elapsed = time.perf_counter() - self._started
+        elapsed = _clock() - self._started
         if self._steps >= self.untimed_steps:  # trace, compile, warm up
             self.timings[self._variant].append(elapsed)
         self._steps += 1
@@ -187,9 +245,11 @@ class JitChooser(keras.callbacks.Callback):
         self.model.train_function = self._functions[xla]
 
     def _decide(self):
-        xla = choose(self.timings[False], self.timings[True])
+        typical = [typical_seconds(self.timings[v]) for v in (False, True)]
+        without, with_xla = agreed_seconds(self.model.distribute_strategy, typical)
+        xla = choose([without], [with_xla])
         self._use(xla)
-        without, with_xla = (1e3 * typical_seconds(self.timings[v]) for v in (False, True))
+        without, with_xla = 1e3 * without, 1e3 * with_xla
         # A read-only mapping: Keras would track (and try to save) a plain dict attribute.
         self.model.jit_decision = types.MappingProxyType(
             dict(
