@@ -1,7 +1,8 @@
-"""GAN losses and gradient penalties as plain functions of discriminator logits; image quality.
+"""GAN losses and gradient penalties as plain functions of discriminator logits; pixel losses.
 
-The last section holds the image-quality measures (PSNR, SSIM) and the VAE's KL term, per
-example of [-1, 1] images and codes.
+`tfgen.losses.pixel` holds the pixel losses (l1, l2, 1 - SSIM and their weighted sums, the
+reconstruction losses of the restoration models) and the image-quality measures (PSNR, SSIM),
+per example of [-1, 1] images; `tfgen.losses.variational` the VAE's KL term.
 
 Every function returns PER-EXAMPLE values of shape ``(batch,)``, never a mean: under
 ``tf.distribute`` each replica sees only its slice of the global batch, so the caller averages
@@ -17,7 +18,7 @@ Notation: ``r = D(x)`` are the logits on real images, ``f = D(G(z))`` those on g
 so the losses stay finite for logits of any magnitude.
 """
 
-# One module a family: adversarial (GAN losses), penalties, pixel (image quality), variational.
+# One module a family: adversarial (GAN losses), penalties, pixel, variational (KL).
 from tfgen.losses.adversarial import (
     LOSSES,
     GANLoss,
@@ -41,7 +42,17 @@ from tfgen.losses.penalties import (  # noqa: F401  (GRADIENT_NORM_EPSILON: publ
     r1_penalty,
     wgan_gp_penalty,
 )
-from tfgen.losses.pixel import psnr, ssim
+from tfgen.losses.pixel import (
+    RECONSTRUCTION_LOSSES,
+    check_reconstruction_loss,
+    dssim,
+    l1,
+    l2,
+    mean_per_example,
+    psnr,
+    reconstruction_loss,
+    ssim,
+)
 from tfgen.losses.variational import kl_divergence
 
 __all__ = [
@@ -49,9 +60,15 @@ __all__ = [
     "GRADIENT_PENALTIES",
     "DEFAULT_PENALTY_WEIGHTS",
     "LOSSES",
+    "RECONSTRUCTION_LOSSES",
+    "check_reconstruction_loss",
+    "dssim",
     "get",
     "hinge_discriminator_loss",
     "kl_divergence",
+    "l1",
+    "l2",
+    "mean_per_example",
     "hinge_generator_loss",
     "least_squares_discriminator_loss",
     "least_squares_generator_loss",
@@ -62,6 +79,7 @@ __all__ = [
     "parse_gradient_penalty",
     "psnr",
     "r1_penalty",
+    "reconstruction_loss",
     "ssim",
     "wasserstein_discriminator_loss",
     "wasserstein_generator_loss",
