@@ -36,7 +36,8 @@ L-BFGS Gatys used). Defaults are the best of the sweep in benchmarks/stylize.py.
 """
 
 # Public names live in small modules: features, losses, tasks, saving (and private helpers).
-from tfgen.stylize._images import MAX_PIXELS, _image_size, load_image  # noqa: F401
+from tfgen.images import load_image
+from tfgen.stylize._images import MAX_PIXELS, _image_size  # noqa: F401
 from tfgen.stylize._loop import StylizeResult
 from tfgen.stylize._options import DEFAULT_OPTIMIZER, OPTIMIZERS  # noqa: F401
 from tfgen.stylize.features import (  # noqa: F401

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from tfgen import solvers
+from tfgen import images, solvers
 from tfgen.stylize.features import _identity
 
 # Conjugate gradient's line search takes at most this many evaluations (tfgen.solvers default),
@@ -77,7 +77,7 @@ def _optimize(
 
 
 def _to_unit(image):
-    return ((image.numpy()[0] + 1.0) / 2.0).astype(np.float32)
+    return images.to_unit_range(image.numpy()[0])
 
 
 def _optimizer_chunk(objective, image, optimizer, maximize, shift, project):

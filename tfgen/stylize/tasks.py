@@ -9,8 +9,9 @@ import numpy as np
 import tensorflow as tf
 
 from tfgen import _checks as checks
+from tfgen import images
 from tfgen._checks import positive_int
-from tfgen.stylize._images import _gaussian_blur, _image_size, _prepare, load_image
+from tfgen.stylize._images import _image_size, _prepare
 from tfgen.stylize._loop import _optimize
 from tfgen.stylize._options import DEFAULT_OPTIMIZER, _optimizer, _seed, _weight
 from tfgen.stylize.features import _extractor, _input_channels, _layer_names, _network
@@ -48,7 +49,7 @@ def transfer(
 
     Args:
         content: the content image: a bundled photo's name, a file path or an array (H, W, C)
-            (uint8, or floats in [0, 1]); see `load_image`.
+            (uint8, or floats in [0, 1]); see `tfgen.images.load_image`.
         style: the style image, likewise.
         features: "random", "vgg16:/path/to/weights.h5", "vgg19:/path/to/weights.h5" or a
             built `keras.Model` taking images in [-1, 1] (then give the layer names).
@@ -61,7 +62,8 @@ def transfer(
             near 5, a photograph's total variation is ~0.15, and so the content shows through
             the style and fine noise is damped.
         image_size: int or (height, width) of the result (both images are centre-cropped to
-            its aspect and resized); None keeps the content image's size.
+            its aspect and resized by `tfgen.images.resize`, antialiased bilinear); None keeps
+            the content image's size.
         learning_rate: for an optimizer given by name; None takes its measured default
             (benchmarks/stylize.py).
         content_layers, style_layers: layer names; default the feature network's own.
@@ -141,7 +143,7 @@ def texture(
     network = _network(features)
     style_layers = _layer_names(network, style_layers, "style_layers", network.style_layers)
     channels = _input_channels(network)
-    style_array = load_image(style) if not isinstance(style, np.ndarray) else style
+    style_array = images.load_image(style) if not isinstance(style, np.ndarray) else style
     too_large = max(np.shape(style_array)[:2]) > 2 * max(size)
     style_image = _prepare(style_array, "style", size if too_large else None, channels)
     extract = _extractor(network, style_layers)
@@ -189,7 +191,8 @@ def visualize(
         image_size: int or (height, width) when the model accepts any size; a model with a
             fixed input size uses that.
         jitter: largest random shift in pixels (int >= 0).
-        blur: Gaussian blur sigma in pixels after each step (>= 0; 0 disables it).
+        blur: Gaussian blur sigma in pixels after each step (>= 0; 0 disables it), by
+            `tfgen.images.gaussian_blur` (truncated at 4 sigma).
         image: optional start image (as `transfer`'s content); default uniform noise.
         num_snapshots, seed: as in `transfer`; the seed also drives the jitter.
 
@@ -244,5 +247,5 @@ def visualize(
             )
             return tf.roll(x, offset, axis=[1, 2])
 
-    project = functools.partial(_gaussian_blur, sigma=blur) if blur else None
+    project = functools.partial(images.gaussian_blur, sigma=blur) if blur else None
     return _optimize(objective, start, optimizer, steps, num_snapshots, True, shift, project)
