@@ -11,8 +11,9 @@ resize.
 * `resize`: `tf.image.resize`, by default bilinear **with antialiasing** (a triangle filter
   widened by the scale factor when shrinking, which equals Pillow's `Image.BILINEAR`).
 * `luminance`: ITU-R BT.601 luma, Y' = 0.299 R + 0.587 G + 0.114 B.
-* `gaussian_blur`: a separable Gaussian truncated at 4 sigma with mirror-reflected borders, as
-  `scipy.ndimage.gaussian_filter` (mode "mirror", truncate 4).
+* `gaussian_blur`: a separable Gaussian truncated at 4 sigma with reflected borders (the edge
+  pixel repeated), as `scipy.ndimage.gaussian_filter` (mode "reflect", truncate 4) and
+  `tfgen.corruptions.GaussianBlur`.
 * `load_image`: a file, a bundled photograph or an array -> (H, W, C) float32 in [0, 1],
   optionally cropped to an aspect and resized.
 * `check_range`: a ValueError naming the argument when values leave a range (or are not finite).
@@ -106,12 +107,12 @@ def check_range(images, name="images", value_range=MODEL_RANGE, meaning="the mod
     low_allowed, high_allowed = allowed_range(value_range)
     lo, hi = value_range
     if values.size == 0:
-        raise ValueError(f"{name} is empty (no image, or an axis of size 0)")
+        raise ValueError(f"{name}: empty (no image, or an axis of size 0)")
     finite = np.isfinite(values)
     if not finite.all():
         raise ValueError(
-            f"{name} holds {int(values.size - finite.sum())} non-finite values (NaN or inf): "
-            "images must be finite"
+            f"{name}: {int(values.size - finite.sum())} non-finite values (NaN or inf); images "
+            "must be finite: clean or drop the bad examples"
         )
     low, high = float(values.min()), float(values.max())
     if low < low_allowed or high > high_allowed:
@@ -193,8 +194,9 @@ def gaussian_blur(images, sigma):
     """Separable Gaussian blur of (B, H, W, C) images (a tensor in, a tensor out).
 
     Taps g_k ~ exp(-k^2 / (2 sigma^2)) for k = -r..r with r = int(4 sigma + 0.5), normalised to
-    sum 1, borders mirror-reflected (the edge pixel not repeated): scipy.ndimage's
-    `gaussian_filter(..., mode="mirror")`. sigma 0 returns the images unchanged.
+    sum 1, borders reflected with the edge pixel repeated: scipy.ndimage's
+    `gaussian_filter(..., mode="reflect")`, as `tfgen.corruptions.GaussianBlur`. sigma 0
+    returns the images unchanged; the radius r must be at most the image's height and width.
     """
     sigma = checks.finite_float(sigma, "sigma", minimum=0.0)
     radius = int(BLUR_TRUNCATE * sigma + 0.5)
@@ -204,7 +206,7 @@ def gaussian_blur(images, sigma):
     taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
     taps = (taps / taps.sum()).astype(np.float32)
     channels = images.shape[-1]
-    padded = tf.pad(images, [[0, 0], [radius, radius], [radius, radius], [0, 0]], "REFLECT")
+    padded = tf.pad(images, [[0, 0], [radius, radius], [radius, radius], [0, 0]], "SYMMETRIC")
     kernel_h = tf.tile(tf.constant(taps)[:, None, None, None], [1, 1, channels, 1])
     kernel_w = tf.tile(tf.constant(taps)[None, :, None, None], [1, 1, channels, 1])
     blurred = tf.nn.depthwise_conv2d(padded, kernel_h, [1, 1, 1, 1], "VALID")
@@ -230,13 +232,14 @@ def _read(image):
 
             return photos.photographs()[name]
         if image.startswith(PHOTO_PREFIX):
-            raise ValueError(f"image {image!r}: no bundled photograph {name!r}; one of {names}")
+            raise ValueError(f"image {image!r}: photo:NAME needs NAME in {names}")
     if os.path.isfile(image):
         from tfgen.data import sources  # noqa: PLC0415
 
         return sources.read_image(image, "image")
     raise ValueError(
-        f"image {os.fspath(image)!r} is neither a file nor a bundled photograph {names}"
+        "image must be an image file or a bundled photograph NAME (or photo:NAME) with NAME in "
+        f"{names}, got {os.fspath(image)!r}"
     )
 
 

@@ -6,6 +6,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen import images as images_convention
+
 __all__ = [
     "RANGE_TOLERANCE",
     "FeatureExtractor",
@@ -15,9 +17,7 @@ __all__ = [
 ]
 
 #: Images may exceed [-1, 1] by this much (round-off of a tanh output or a resize).
-RANGE_TOLERANCE = 1e-3
-#: ITU-R BT.601 luma weights, the grey conversion tfgen.data uses.
-_LUMA = (0.299, 0.587, 0.114)
+RANGE_TOLERANCE = images_convention.RANGE_TOLERANCE
 
 
 class FeatureExtractor:
@@ -85,9 +85,9 @@ class FeatureExtractor:
         if self.channels == 3 and images.shape[-1] == 1:
             images = tf.repeat(images, 3, axis=-1)
         elif self.channels == 1 and images.shape[-1] == 3:
-            images = tf.reduce_sum(images * tf.constant(_LUMA), axis=-1, keepdims=True)
-        if self.image_size is not None and tuple(images.shape[1:3]) != self.image_size:
-            images = tf.image.resize(images, self.image_size, method="bilinear", antialias=True)
+            images = images_convention.luminance(images)
+        if self.image_size is not None:
+            images = images_convention.resize(images, self.image_size)
         low, high = self.input_range
         if (low, high) != (-1.0, 1.0):
             images = (images + 1.0) * ((high - low) / 2.0) + low
@@ -192,15 +192,7 @@ def check_images(images, name="images"):
             f"{tuple(images.shape)}"
         )
     if tf.executing_eagerly() and images.shape[0]:
-        values = images.numpy()
-        if not np.all(np.isfinite(values)):
-            raise ValueError(f"{name} hold NaN or infinite values")
-        low, high = float(values.min()), float(values.max())
-        if low < -1.0 - RANGE_TOLERANCE or high > 1.0 + RANGE_TOLERANCE:
-            raise ValueError(
-                f"{name} must lie in [-1, 1] (tfgen's model range; map [0, 1] images with "
-                f"x * 2 - 1), got values in [{low:.4g}, {high:.4g}]"
-            )
+        images_convention.check_range(images.numpy(), name, meaning="tfgen's model range")
     return images
 
 

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen import images as tfgen_images
 from tfgen import solvers
 from tfgen._checks import MAX_ITERATIONS
 
@@ -23,7 +24,6 @@ _DEFAULT_OPTIONS = {
     "nesterov": {"learning_rate": 1.0, "momentum": 0.9},
     "adam": {"learning_rate": 0.1},
 }
-_RANGE_TOLERANCE = 1e-3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,15 +203,7 @@ def _check_images(images, image_shape):
         )
     if images.shape[0] < 1:
         raise ValueError("images must hold at least one image, got an empty batch")
-    low, high = float(images.min()), float(images.max())
-    if (
-        not (np.isfinite(low) and np.isfinite(high))
-        or low < -1 - _RANGE_TOLERANCE
-        or (high > 1 + _RANGE_TOLERANCE)
-    ):
-        raise ValueError(
-            f"images must lie in [-1, 1] (the generator's range), got values in [{low:g}, {high:g}]"
-        )
+    tfgen_images.check_range(images, "images", tfgen_images.MODEL_RANGE, "the generator's range")
     return images
 
 

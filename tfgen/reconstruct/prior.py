@@ -10,8 +10,9 @@ import numpy as np
 import tensorflow as tf
 
 from tfgen import architectures, corruptions, optimizers
+from tfgen import images as tfgen_images
 from tfgen._checks import MAX_ITERATIONS
-from tfgen.reconstruct.inversion import _RANGE_TOLERANCE, _check_mask
+from tfgen.reconstruct.inversion import _check_mask
 
 __all__ = [
     "DIP_DEPTH",
@@ -186,7 +187,7 @@ def deep_image_prior(
         raise ValueError(f"{wrong_shape}: {error}") from error
     if tuple(output.shape) != (1, *shape):
         raise ValueError(f"{wrong_shape}, got {tuple(output.shape)}")
-    target = tf.constant(2.0 * y[None] - 1.0)
+    target = tf.constant(tfgen_images.to_model_range(y[None]))
     weights = tf.broadcast_to(tf.constant(known), target.shape)
     no_seed = corruptions.as_seed(0)
 
@@ -206,7 +207,7 @@ def deep_image_prior(
 
     def report(at, estimate):
         if clean is not None:
-            mse = float(np.mean(np.square(np.clip((estimate + 1.0) / 2.0, 0, 1) - clean)))
+            mse = float(np.mean(np.square(tfgen_images.to_unit_range(estimate) - clean)))
             history[at] = float(10.0 * np.log10(1.0 / max(mse, 1e-20)))
 
     report(0, target.numpy()[0])
@@ -217,7 +218,7 @@ def deep_image_prior(
         average = restored if average is None else smoothing * average + (1 - smoothing) * restored
         if (i + 1) % report_every == 0 or i + 1 == steps:
             report(i + 1, average)
-    result = np.clip((average + 1.0) / 2.0, 0.0, 1.0).astype(np.float32)
+    result = tfgen_images.to_unit_range(average)
     return DeepImagePriorResult(image=result, losses=losses, psnr=history)
 
 
@@ -241,11 +242,5 @@ def _check_unit_image(image, name):
         raise ValueError(
             f"{name} must be one image (H, W, C) or (1, H, W, C), got shape {image.shape}"
         )
-    low, high = float(image.min()), float(image.max())
-    if (
-        not (np.isfinite(low) and np.isfinite(high))
-        or low < -_RANGE_TOLERANCE
-        or high > 1 + (_RANGE_TOLERANCE)
-    ):
-        raise ValueError(f"{name} must lie in [0, 1], got values in [{low:g}, {high:g}]")
+    tfgen_images.check_range(image, name, tfgen_images.UNIT_RANGE, "an image's range")
     return np.clip(image, 0.0, 1.0)
