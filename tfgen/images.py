@@ -116,9 +116,12 @@ def check_range(images, name="images", value_range=MODEL_RANGE, meaning="the mod
         )
     low, high = float(values.min()), float(values.max())
     if low < low_allowed or high > high_allowed:
-        fix = "x / 127.5 - 1 for 8-bit pixels, x * 2 - 1 for [0, 1]"
-        if value_range != MODEL_RANGE:
-            fix = f"x * {hi - lo:g} / 255 + {lo:g} for 8-bit pixels"
+        if value_range == MODEL_RANGE:
+            fix = "x / 127.5 - 1 for 8-bit pixels, x * 2 - 1 for [0, 1]"
+        elif value_range == UNIT_RANGE:
+            fix = "x / 255 for 8-bit pixels, (x + 1) / 2 for [-1, 1]"
+        else:
+            fix = f"map them linearly onto [{lo:g}, {hi:g}]"
         raise ValueError(
             f"{name} must lie in [{lo:g}, {hi:g}] ({meaning}), got values in [{low:g}, {high:g}]"
             f": rescale them ({fix})"
