@@ -7,8 +7,9 @@ r"""Artistic images by optimising pixels: style transfer, textures, feature visu
     python examples/stylize.py --task=visualize --layer=random_7x7 --unit=3
 
 --content and --style are image files or the names of the bundled photographs
-(`tfgen.images.photo_names()`: china, flower, astronaut, rocket, motorcycle_left, motorcycle_right,
-hubble_deep_field, grace_hopper, coffee, chelsea; `photo:NAME` means the same). Writes image.png, progress.png (snapshots), losses.png and settings.json into
+(`tfgen.images.photo_names()`: china, flower, astronaut, rocket, motorcycle_left,
+motorcycle_right, hubble_deep_field, grace_hopper, coffee, chelsea; `photo:NAME` means the
+same). Writes image.png, progress.png (snapshots), losses.png and settings.json into
 --output_dir. See `tfgen.stylize` for the losses and the feature networks.
 """
 
