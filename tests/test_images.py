@@ -100,6 +100,8 @@ def test_gaussian_blur_of_zero_is_identity_and_negative_is_refused():
     np.testing.assert_array_equal(images.gaussian_blur(batch, 0.0).numpy(), batch)
     with pytest.raises(ValueError, match="sigma must be a finite number >= 0"):
         images.gaussian_blur(batch, -1.0)
+    with pytest.raises(ValueError, match=r"sigma=2 reaches 8 pixels .* side 5"):
+        images.gaussian_blur(batch, 2.0)
 
 
 def test_check_range_passes_the_slack_and_names_the_argument():
@@ -166,3 +168,12 @@ def test_load_image_refuses_bad_images(image, match):
 def test_load_image_refuses_a_bad_size_before_reading():
     with pytest.raises(ValueError, match="size must be an int >= 1"):
         images.load_image("no_such_photo", 2.5)
+
+
+def test_gaussian_blur_is_the_blur_of_the_corruptions():
+    from tfgen import corruptions
+
+    batch = RNG.uniform(-1, 1, (2, 20, 23, 3)).astype(np.float32)
+    for sigma in (0.5, 2.0):
+        theirs = corruptions.GaussianBlur(sigma)(batch, 0).numpy()
+        np.testing.assert_allclose(images.gaussian_blur(batch, sigma).numpy(), theirs, atol=1e-6)

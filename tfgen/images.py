@@ -206,6 +206,12 @@ def gaussian_blur(images, sigma):
     images = tf.convert_to_tensor(images, tf.float32)
     if radius == 0:
         return images
+    sides = [side for side in images.shape[1:3] if side is not None]
+    if sides and min(sides) < radius:
+        raise ValueError(
+            f"sigma={sigma:g} reaches {radius} pixels (4 sigma), more than the images' side "
+            f"{min(sides)}: use sigma <= {min(sides) / BLUR_TRUNCATE:g}"
+        )
     taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
     taps = (taps / taps.sum()).astype(np.float32)
     channels = images.shape[-1]
