@@ -83,6 +83,8 @@ def test_luminance_is_bt601():
     np.testing.assert_allclose(images.luminance(np.array([[1.0, 0.0, 0.0]])), [[0.299]])
     tensor = images.luminance(tf.constant(rgb[None], tf.float32))
     np.testing.assert_allclose(tensor.numpy()[0, ..., 0], ours, rtol=1e-6)
+    np.testing.assert_allclose(images.luminance([[0.0, 1.0, 0.0]]), [[0.587]], rtol=1e-6)
+    assert images.resize([[[0.5]]], 2).shape == (2, 2, 1)
     with pytest.raises(ValueError, match="3 channels"):
         images.luminance(np.zeros((2, 2, 1)))
 

@@ -178,6 +178,7 @@ def resize(images, size, method=RESIZE_METHOD, antialias=True):
     that size come back unchanged. Values are not clipped: bicubic or Lanczos may overshoot.
     """
     size = image_size(size, "size")
+    images = images if _is_tensor(images) else np.asarray(images)
     if tuple(images.shape[-3:-1]) == size:
         return _float32(images)
     resized = tf.image.resize(_float32(images), size, method=method, antialias=antialias)
@@ -186,10 +187,10 @@ def resize(images, size, method=RESIZE_METHOD, antialias=True):
 
 def luminance(images):
     """ITU-R BT.601 luma of RGB images (..., 3): Y' = 0.299 R + 0.587 G + 0.114 B, (..., 1)."""
+    images = _float32(images)
     if images.shape[-1] != 3:
         raise ValueError(f"images must have 3 channels (RGB), got shape {tuple(images.shape)}")
     weights = np.array(LUMA_WEIGHTS, np.float32)[:, None]
-    images = _float32(images)
     return tf.linalg.matmul(images, weights) if _is_tensor(images) else images @ weights
 
 
