@@ -129,8 +129,8 @@ def reconstruct(config=None, **settings):
         restarts=config.restarts,
         seed=config.seed,
     )
-    originals = (images + 1.0) / 2.0
-    reconstructions = np.clip((result.reconstructions + 1.0) / 2.0, 0.0, 1.0)
+    originals = tfgen.images.to_unit_range(images, clip=False)
+    reconstructions = tfgen.images.to_unit_range(result.reconstructions)
     rows = [originals]
     if mask is not None:
         rows.append(originals * mask + 0.5 * (1.0 - mask))  # Hidden pixels drawn grey.

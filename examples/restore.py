@@ -12,9 +12,10 @@ hidden in --mask_patch squares, or bicubic downsampling by --factor) and reports
 degraded and restored images against it; with --nocorrupt the image given is the degraded one
 (noisy for `denoise`, low-resolution for `super_resolution`, which is upsampled by --factor).
 
---image is an image file or `photo:NAME` for a bundled photograph (china, flower,
-grace_hopper); it is cut to its central square and resized to --size pixels a side. The
-figure (degraded / restored / clean) goes to --output.
+--image is an image file or the name of a bundled photograph (`tfgen.images.photo_names()`;
+`photo:NAME` means the same); `tfgen.images.load_image` cuts it to its central square and
+resizes it to --size pixels a side (antialiased bilinear). The figure (degraded / restored /
+clean) goes to --output.
 """
 
 from __future__ import annotations
@@ -26,11 +27,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Read once, when TensorFlow
 
 import numpy as np  # noqa: E402
 from absl import app  # noqa: E402
-from PIL import Image  # noqa: E402
 
 import tfgen  # noqa: E402
-from tfgen import corruptions, losses, plot, runs  # noqa: E402
-from tfgen.data.builders import PHOTO_NAMES, photo_arrays  # noqa: E402
+from tfgen import corruptions, images, losses, plot, runs  # noqa: E402
 from tfgen.runs import setting  # noqa: E402
 
 TASKS = ("denoise", "inpaint", "super_resolution")
@@ -43,7 +42,8 @@ class Config:
     """The settings of a run; the fields are the flags of this script."""
 
     image: str = setting(
-        "photo:grace_hopper", f"Image file, or photo:NAME with NAME in {', '.join(PHOTO_NAMES)}."
+        "grace_hopper",
+        f"Image file, or a bundled photograph: {', '.join(images.photo_names())}.",
     )
     size: int = setting(64, "Side of the square the image is brought to, in pixels.")
     task: str = setting("denoise", "What to undo.", choices=TASKS)
@@ -68,23 +68,6 @@ class RestoreResult:
     psnr: dict
 
 
-def load_image(name, size):
-    """The central square of an image file or bundled photo, resized: (size, size, 3) in [0, 1]."""
-    if name.startswith("photo:"):
-        photos = photo_arrays()
-        if name[6:] not in photos:
-            raise ValueError(f"image photo:NAME needs NAME in {PHOTO_NAMES}, got {name!r}")
-        picture = Image.fromarray(photos[name[6:]])
-    elif os.path.isfile(name):
-        picture = Image.fromarray(tfgen.data.read_image(name, "image"))
-    else:
-        raise ValueError(f"image must be an image file or photo:NAME, got {name!r}")
-    side = min(picture.size)
-    left, top = (picture.size[0] - side) // 2, (picture.size[1] - side) // 2
-    square = picture.crop((left, top, left + side, top + side))
-    return np.asarray(square.resize((size, size), Image.BICUBIC), np.float32) / 255.0
-
-
 def restore(config=None, **settings):
     """Degrades (unless --nocorrupt) and restores the image; writes and returns the figure."""
     config = dataclasses.replace(config or Config(), **settings)
@@ -94,15 +77,14 @@ def restore(config=None, **settings):
         raise ValueError(f"size must be an int, got {config.size!r}")
     if not 1 <= config.size <= MAX_SIZE:
         raise ValueError(f"size must lie in [1, {MAX_SIZE}] pixels, got {config.size}")
-    image = load_image(config.image, config.size)
-    batch = 2.0 * image[None] - 1.0
+    image = images.load_image(config.image, config.size)
+    batch = images.to_model_range(image[None])
     mask = operator = clean = None
     if config.task == "super_resolution":
         operator = corruptions.Downsample(config.factor)
         if not config.corrupt:  # the image is the low-resolution one: bicubic up to full size
-            batch = Image.fromarray(np.uint8(np.round(255 * image)))
-            batch = batch.resize((config.size * config.factor,) * 2, Image.BICUBIC)
-            batch = 2.0 * np.asarray(batch, np.float32)[None] / 255.0 - 1.0
+            upsampled = images.resize(image, config.size * config.factor, method="bicubic")
+            batch = images.to_model_range(np.clip(upsampled, 0.0, 1.0)[None])
     if config.corrupt:
         clean = image
         if config.task == "denoise":
@@ -113,7 +95,7 @@ def restore(config=None, **settings):
             batch = masking(batch, config.seed)
         else:
             batch = operator(batch)
-    degraded = (np.asarray(batch, np.float32)[0] + 1.0) / 2.0
+    degraded = images.to_unit_range(np.asarray(batch)[0], clip=False)
     result = tfgen.reconstruct.deep_image_prior(
         degraded, corruption=operator, mask=mask, steps=config.steps, clean=clean, seed=config.seed
     )
@@ -122,7 +104,8 @@ def restore(config=None, **settings):
     plot.image_grid(np.stack(rows), config.output, columns=len(rows), title=config.task)
     summary = ""
     if clean is not None:
-        before, after = losses.psnr(2 * clean[None] - 1, 2 * np.stack(rows[:2]) - 1).numpy()
+        scores = losses.psnr(images.to_model_range(clean[None]), images.to_model_range(rows[:2]))
+        before, after = scores.numpy()
         summary = f"; PSNR {before:.2f} dB degraded -> {after:.2f} dB restored"
     print(
         f"Restored {config.image} ({config.task}, {config.steps} steps){summary}. "

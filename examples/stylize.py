@@ -6,8 +6,10 @@ r"""Artistic images by optimising pixels: style transfer, textures, feature visu
     python examples/stylize.py --task=texture --style=china --optimizer=conjugate_gradient
     python examples/stylize.py --task=visualize --layer=random_7x7 --unit=3
 
---content and --style are image files or the names of the bundled photographs (china, flower,
-grace_hopper). Writes image.png, progress.png (snapshots), losses.png and settings.json into
+--content and --style are image files or the names of the bundled photographs
+(`tfgen.images.photo_names()`: china, flower, astronaut, rocket, motorcycle_left,
+motorcycle_right, hubble_deep_field, grace_hopper, coffee, chelsea; `photo:NAME` means the
+same). Writes image.png, progress.png (snapshots), losses.png and settings.json into
 --output_dir. See `tfgen.stylize` for the losses and the feature networks.
 """
 

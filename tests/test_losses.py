@@ -419,3 +419,35 @@ def test_kl_divergence_against_the_closed_form():
     expected = 0.5 * np.sum(mu**2 + np.exp(log_var) - log_var - 1, axis=1)
     np.testing.assert_allclose(losses.kl_divergence(mu, log_var), expected, rtol=1e-5)
     np.testing.assert_allclose(losses.kl_divergence(0 * mu, 0 * log_var), 0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pixel losses, against numpy.
+
+
+def test_l1_l2_are_per_example_means_of_absolute_and_squared_errors():
+    rng = np.random.default_rng(3)
+    x, y = rng.uniform(-1, 1, (2, 3, 5, 4, 2))
+    np.testing.assert_allclose(losses.l1(x, y), np.abs(x - y).mean(axis=(1, 2, 3)), rtol=1e-5)
+    np.testing.assert_allclose(losses.l2(x, y), ((x - y) ** 2).mean(axis=(1, 2, 3)), rtol=1e-5)
+    np.testing.assert_allclose(losses.dssim(x, x), np.zeros(3), atol=1e-5)
+
+
+def test_reconstruction_loss_by_name_weights_and_callable():
+    rng = np.random.default_rng(4)
+    x, y = rng.uniform(-1, 1, (2, 2, 12, 12, 1)).astype(np.float32)
+    squared = ((x - y) ** 2).mean(axis=(1, 2, 3))
+    np.testing.assert_allclose(losses.reconstruction_loss("l2")(x, y), squared, rtol=1e-5)
+    weighted = losses.reconstruction_loss({"l1": 2.0, "l2": 0.5})(x, y)
+    expected = 2.0 * np.abs(x - y).mean(axis=(1, 2, 3)) + 0.5 * squared
+    np.testing.assert_allclose(weighted, expected, rtol=1e-5)
+    custom = losses.reconstruction_loss(lambda a, b: (a - b) ** 2)(x, y)
+    np.testing.assert_allclose(custom, squared, rtol=1e-5)
+
+
+@pytest.mark.parametrize("loss", ["l3", {}, {"l1": -1.0}, {"l1": True}, {"psnr": 1.0}, 3])
+def test_reconstruction_loss_refuses_bad_losses_naming_the_argument(loss):
+    with pytest.raises(ValueError, match="pixel_loss must be one of"):
+        losses.check_reconstruction_loss(loss, "pixel_loss")
+    with pytest.raises(ValueError, match="^loss must be one of"):
+        losses.reconstruction_loss(loss)

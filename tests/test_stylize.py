@@ -203,7 +203,7 @@ def test_load_image_reads_files_and_bundled_photos(tmp_path):
     [
         ({"content": np.zeros((SIZE, SIZE))}, "image must be an array"),
         ({"style": np.zeros((1, SIZE, SIZE, 3))}, "image must be an array"),
-        ({"content": np.full((SIZE, SIZE, 3), 2.0)}, "outside"),
+        ({"content": np.full((SIZE, SIZE, 3), 2.0)}, r"must lie in \[0, 1\]"),
         ({"style_layers": ["nope"]}, "unknown layer 'nope'"),
         ({"content_layers": ["random_4x4"]}, "unknown layer"),
         ({"steps": 0}, "steps must be a positive int"),

@@ -3,7 +3,8 @@
 The public surface, one module a job:
     tfgen.optimizers     Nesterov, Adam, ConjugateGradient (Keras optimizers, maximize=True)
     tfgen.solvers        minimize(): full-batch CG with line search, Nesterov, Adam
-    tfgen.losses         GAN losses and gradient penalties as functions of logits
+    tfgen.images         image conventions: ranges, sizes, resize, blur, load_image
+    tfgen.losses         GAN losses, gradient penalties; pixel losses (l1, l2, SSIM), PSNR
     tfgen.architectures  DCGAN generator/discriminator, convolutional encoder/decoder
     tfgen.layers         Keras' BatchNormalization and Conv2D, computed faster (the builders')
     tfgen.activations    LeakyReLU whose gradient reads its output (the builders')
@@ -29,6 +30,7 @@ from tfgen import (
     data,
     distribute,
     export,
+    images,
     layers,
     losses,
     metrics,
@@ -52,6 +54,7 @@ __all__ = [
     "data",
     "distribute",
     "export",
+    "images",
     "layers",
     "losses",
     "metrics",

@@ -45,22 +45,13 @@ import keras
 import tensorflow as tf
 
 from tfgen import _checks as checks
+from tfgen.images import to_model_range, to_unit_range
 from tfgen.models import sampling_network
 
 __all__ = ["export_decoder", "export_generator", "load_generator"]
 
 # Marker of a directory that holds a SavedModel (written by tf.saved_model.save).
 _SAVED_MODEL_FILE = "saved_model.pb"
-
-
-def _to_unit_range(images):
-    """Model images in [-1, 1] -> float32 in [0, 1], clipped like `GAN.generate`."""
-    return tf.clip_by_value((tf.cast(images, tf.float32) + 1.0) / 2.0, 0.0, 1.0)
-
-
-def _to_model_range(images):
-    """User images in [0, 1] -> [-1, 1], the range the models were trained on."""
-    return tf.cast(images, tf.float32) * 2.0 - 1.0
 
 
 def _check_image_model(model, what, argument, conditional=False):
@@ -201,7 +192,7 @@ def export_generator(gan, path):
         return _write_atomically(archive, path)
 
     def serve(z):
-        return {"images": _to_unit_range(generator(z, training=False))}
+        return {"images": to_unit_range(generator(z, training=False))}
 
     archive.add_endpoint("serving_default", serve, input_signature=[z_spec])
     _add_sample_endpoint(archive, serve, code_shape)
@@ -213,7 +204,7 @@ def _add_conditional_endpoints(archive, generator, code_shape, z_spec):
     labels_spec = tf.TensorSpec([None], tf.int32, name="labels")
 
     def serve(z, labels):
-        return {"images": _to_unit_range(generator([z, labels], training=False))}
+        return {"images": to_unit_range(generator([z, labels], training=False))}
 
     def sample(labels, seed):
         return serve(_prior_codes(tf.shape(labels)[0], seed, code_shape), labels)
@@ -277,10 +268,10 @@ def export_decoder(autoencoder, path):
     path = _check_path(path)
 
     def decode(z):
-        return {"images": _to_unit_range(decoder(z, training=False))}
+        return {"images": to_unit_range(decoder(z, training=False))}
 
     def encode(images):
-        codes = encoder(_to_model_range(images), training=False)
+        codes = encoder(to_model_range(images), training=False)
         if variational:
             return {"z": tf.cast(codes[0], tf.float32), "z_log_var": tf.cast(codes[1], tf.float32)}
         return {"z": tf.cast(codes, tf.float32)}
@@ -335,13 +326,13 @@ def _export_restorer(network, path):
     multiple = 2 ** sum(isinstance(layer, keras.layers.MaxPooling2D) for layer in network.layers)
 
     def restore(images):
-        x = _to_model_range(images)
+        x = to_model_range(images)
         height, width = tf.shape(x)[1], tf.shape(x)[2]
         if flexible and multiple > 1:
             pads = [[0, 0], [0, -height % multiple], [0, -width % multiple], [0, 0]]
             x = tf.pad(x, pads, mode="SYMMETRIC")
         restored = network(x, training=False)[:, :height, :width, :]
-        return {"images": _to_unit_range(restored)}
+        return {"images": to_unit_range(restored)}
 
     archive = keras.export.ExportArchive()
     archive.track(network)

@@ -15,7 +15,7 @@ import numbers
 import keras
 import tensorflow as tf
 
-from tfgen.models import autoencoder
+from tfgen import losses
 
 __all__ = ["PerceptualLoss"]
 
@@ -57,11 +57,11 @@ class PerceptualLoss(keras.layers.Layer):
             raise ValueError(f"weight must be a number >= 0, got {weight!r}")
         if callable(pixel_loss):
             raise ValueError(
-                f"pixel_loss must be one of {autoencoder.RECONSTRUCTION_LOSSES} or a dict of "
+                f"pixel_loss must be one of {losses.RECONSTRUCTION_LOSSES} or a dict of "
                 f"weights over them, got {pixel_loss!r}"
             )
-        self.pixel_loss = autoencoder._check_loss(pixel_loss)
-        self._pixel_fn = autoencoder.reconstruction_loss(self.pixel_loss)
+        self.pixel_loss = losses.check_reconstruction_loss(pixel_loss, "pixel_loss")
+        self._pixel_fn = losses.reconstruction_loss(self.pixel_loss)
         self.feature_network = feature_network
         self.feature_network.trainable = False
         self.weight = float(weight)
@@ -78,7 +78,7 @@ class PerceptualLoss(keras.layers.Layer):
         if self.weight == 0.0:
             return loss
         distances = [
-            autoencoder._mean_over_pixels(tf.square(a - b))
+            losses.mean_per_example(tf.square(a - b))
             for a, b in zip(self.features(y_true), self.features(y_pred), strict=True)
         ]
         return loss + self.weight * tf.add_n(distances) / len(distances)

@@ -16,6 +16,7 @@ from matplotlib.ticker import MaxNLocator
 
 from tfgen import _checks as checks
 from tfgen import _files
+from tfgen import images as tfgen_images
 from tfgen._checks import positive_int
 
 __all__ = ["grid_size", "image_grid", "loss_curves", "loss_curves_size", "metric_group"]
@@ -61,14 +62,7 @@ def _check_images(images):
             f"images must be an array (n, H, W, C) with n, H, W >= 1 and C in (1, 3), "
             f"got shape {images.shape}"
         )
-    if not np.all(np.isfinite(images)):
-        raise ValueError("images must be finite, got NaN or infinite values")
-    low, high = float(images.min()), float(images.max())
-    if low < -1e-3 or high > 1 + 1e-3:
-        raise ValueError(
-            f"images must lie in [0, 1], got values in [{low:g}, {high:g}] "
-            "(map [-1, 1] model outputs with (x + 1) / 2)"
-        )
+    tfgen_images.check_range(images, "images", tfgen_images.UNIT_RANGE, "pixels to draw")
     return np.clip(images, 0.0, 1.0)
 
 

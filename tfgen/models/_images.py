@@ -5,9 +5,10 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-# Images inside the models lie in [-1, 1] (tanh outputs); a little slack for resizing overshoot.
-IMAGE_RANGE = (-1.0, 1.0)
-_RANGE_TOLERANCE = 1e-3
+from tfgen import images as tfgen_images
+
+# Images inside the models lie in [-1, 1] (tanh outputs); `tfgen.images` holds the slack.
+IMAGE_RANGE = tfgen_images.MODEL_RANGE
 
 
 def images_of(data):
@@ -38,7 +39,7 @@ def check_shape(shape, expected, model):
 
 def allowed_range():
     """The lowest and highest pixel values accepted, the tanh range with its slack."""
-    return IMAGE_RANGE[0] - _RANGE_TOLERANCE, IMAGE_RANGE[1] + _RANGE_TOLERANCE
+    return tfgen_images.allowed_range(IMAGE_RANGE)
 
 
 _UNIT_RANGE_ADVICE = (
@@ -60,22 +61,8 @@ def warn_if_unit_range(images):
 
 
 def check_range(images):
-    if np.size(images) == 0:
-        raise ValueError("the training images are empty (no image, or an axis of size 0)")
-    finite = np.isfinite(images)
-    if not finite.all():
-        raise ValueError(
-            f"the images hold {int(np.size(images) - finite.sum())} non-finite values (NaN or "
-            "inf): the images must be finite; clean or drop the bad examples"
-        )
-    low, high = float(np.min(images)), float(np.max(images))
-    lowest, highest = allowed_range()
-    if low < lowest or high > highest:
-        raise ValueError(
-            f"the images must lie in [-1, 1] (the models' tanh range), got values in "
-            f"[{low:g}, {high:g}]: rescale them (x / 127.5 - 1 for 8-bit pixels) or load them "
-            "with tfgen.data.load"
-        )
+    """The training images in memory: non-empty, finite and in [-1, 1] (`tfgen.images`)."""
+    tfgen_images.check_range(images, "the training images", IMAGE_RANGE, "the models' tanh range")
 
 
 def check_training_data(x, expected, model):
