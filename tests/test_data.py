@@ -469,7 +469,7 @@ def test_unknown_name_lists_bundled_and_explains(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"image_size": 0}, "image_size must be a positive int.*got 0"),
+        ({"image_size": 0}, "image_size must be an int >= 1.*got 0"),
         ({"image_size": -3}, "image_size.*got -3"),
         ({"image_size": (8, 8, 8)}, "image_size"),
         ({"image_size": 2.5}, "image_size"),

@@ -8,14 +8,14 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
-from tfgen import distribute
+from tfgen import distribute, images
 
 #: Interpolation methods of `Downsample` (`tf.image.resize` names).
 DOWNSAMPLE_METHODS = ("bicubic", "bilinear", "area", "lanczos3", "nearest")
 #: Channel counts a JPEG image can have (grey or RGB).
 JPEG_CHANNELS = (1, 3)
 # scipy.ndimage.gaussian_filter's default: the kernel reaches 4 sigma on each side.
-_BLUR_TRUNCATE = 4.0
+_BLUR_TRUNCATE = images.BLUR_TRUNCATE
 #: Largest blur sigma accepted, in pixels.
 MAX_BLUR_SIGMA = 64.0
 

@@ -10,36 +10,23 @@ import warnings
 
 import tensorflow as tf
 
+from tfgen import images
+
 # How an image is brought to `image_size`.
 FITS = ("resize", "crop_resize", "center_crop")
 
-# ITU-R BT.601 luma weights, as in tf.image.rgb_to_grayscale.
-_LUMA = (0.2989, 0.5870, 0.1140)
+_LUMA = images.LUMA_WEIGHTS
 
 
 def _as_size(image_size) -> tuple[int, int] | None:
-    if image_size is None:
-        return None
-    values = (image_size, image_size) if isinstance(image_size, int) else image_size
-    try:
-        values = tuple(values)
-    except TypeError:
-        values = ()
-    if len(values) != 2 or not all(
-        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values
-    ):
-        raise ValueError(
-            "image_size must be a positive int or a (height, width) pair of positive ints, "
-            f"got {image_size!r}"
-        )
-    return values
+    return None if image_size is None else images.image_size(image_size, "image_size")
 
 
 def _resize(image, size):
     """Antialiased bilinear resize to `size`, skipped when the image already has that size."""
 
     def resize():
-        return tf.image.resize(image, size, method="bilinear", antialias=True)
+        return images.resize(image, size)
 
     static = tuple(image.shape[:2])
     if None not in static:
@@ -53,12 +40,7 @@ def _resize(image, size):
 
 def _crop_to_aspect(image, size):
     """Largest central box of `image` with the aspect ratio of `size`."""
-    shape = tf.shape(image)
-    height, width = shape[0], shape[1]
-    crop_h = tf.minimum(height, (width * size[0] + size[1] // 2) // size[1])
-    crop_w = tf.minimum(width, (height * size[1] + size[0] // 2) // size[0])
-    top, left = (height - crop_h) // 2, (width - crop_w) // 2
-    return image[top : top + crop_h, left : left + crop_w]
+    return images.crop_to_aspect(image, size)
 
 
 def preprocess(image, size, channels, fit):

@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfgen import distribute
+from tfgen import images as images_lib
 from tfgen._keras_compat import BuiltModel
 from tfgen.models import _images, _jit
 
@@ -39,7 +40,7 @@ def mean(values):
 
 def to_unit_range(images):
     """Model outputs in [-1, 1] as a float32 numpy array in [0, 1], the range users see."""
-    return np.clip((np.asarray(images, np.float32) + 1.0) / 2.0, 0.0, 1.0)
+    return images_lib.to_unit_range(np.asarray(images, np.float32))
 
 
 def is_maximizing(optimizer):

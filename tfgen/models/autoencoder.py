@@ -11,7 +11,14 @@ import tensorflow as tf
 
 from tfgen import _checks as checks
 from tfgen import corruptions, distribute
-from tfgen.losses import kl_divergence, psnr, ssim
+from tfgen.losses import (
+    RECONSTRUCTION_LOSSES,
+    check_reconstruction_loss,
+    kl_divergence,
+    psnr,
+    reconstruction_loss,
+    ssim,
+)
 from tfgen.models import _base, _images
 from tfgen.models._autoencoder_checks import (
     _check_corruption,
@@ -23,12 +30,6 @@ from tfgen.models._pipeline_corruption import (
     _SAMPLING_STREAM,
     _STREAMS_PER_STEP,
     PipelineCorruption,
-)
-from tfgen.models._reconstruction_losses import (  # noqa: F401 (used by tfgen.perceptual)
-    RECONSTRUCTION_LOSSES,
-    _check_loss,
-    _mean_over_pixels,
-    reconstruction_loss,
 )
 from tfgen.optimizers import Adam
 
@@ -173,7 +174,7 @@ class Autoencoder(PipelineCorruption, _base.ImageModel):
         self.variational = variational
         self.corruption = corruptions.get(corruption)
         _check_corruption(self.corruption, decoder, self.image_shape, objective)
-        self.reconstruction_loss = _check_loss(loss)
+        self.reconstruction_loss = check_reconstruction_loss(loss)
         self._loss_fn = reconstruction_loss(self.reconstruction_loss)
         ok = isinstance(kl_weight, numbers.Real) and not isinstance(kl_weight, bool)
         if not ok or not math.isfinite(kl_weight) or kl_weight < 0:
