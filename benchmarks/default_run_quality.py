@@ -2,7 +2,7 @@
 
 Every row is a set of `--samples` images, scored twice, each beside its floor (real digits
 against real digits at the same sample count):
-- the judge (`digits_judge.py`, not tfgen code): the Fréchet distance in a scikit-learn
+- the judge (`_digits_judge.py`, not tfgen code): the Fréchet distance in a scikit-learn
   classifier's features to the judge's training digits; its floor is its held-out real digits;
 - tfgen's digits metrics (`tfgen.metrics.default_metrics`: FID, KID, precision/recall in the
   shipped classifier's features) against the 297 held-out digits of `tfgen.data`'s test split;
@@ -22,8 +22,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy.ndimage  # noqa: E402
+from _digits_judge import DigitsJudge  # noqa: E402
 from absl import app, flags  # noqa: E402
-from digits_judge import DigitsJudge  # noqa: E402
 from digits_scores import digits, scores  # noqa: E402
 
 FLAGS = flags.FLAGS

@@ -6,7 +6,7 @@ generator, the generator's activation (ReLU or LeakyReLU), kernel size, width
 (`base_filters`), latent size, discriminator depth (`extra_convs`), learning rates, Adam's
 betas, generator EMA and loss. Every variant gets the
 same training budget, turned into a fixed step count per variant by timing all of them side
-by side first (`gan_budget.py`: best of interleaved rounds, in CPU time per core, the wall
+by side first (`_gan_budget.py`: best of interleaved rounds, in CPU time per core, the wall
 clock of a machine to itself), so the result does not depend on the machine's load during
 training. All variants run TensorFlow's kernels (`jit_compile=False`; `--jit_compile auto`
 lets each take XLA when it steps faster, at the cost of compiling both per run). Each trains
@@ -27,9 +27,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from _gan_budget import budget_steps, step_seconds  # noqa: E402
 from absl import app, flags  # noqa: E402
 from digits_scores import digits, scores  # noqa: E402
-from gan_budget import budget_steps, step_seconds  # noqa: E402
 
 import tfgen.data  # noqa: E402
 import tfgen.metrics  # noqa: E402
@@ -38,7 +38,7 @@ from tfgen.models import GAN  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("image_size", 8, "Side of the digits.")
-flags.DEFINE_float("seconds", 5.0, "Training budget of each run (see gan_budget.py).")
+flags.DEFINE_float("seconds", 5.0, "Training budget of each run (see _gan_budget.py).")
 flags.DEFINE_integer("seeds", 2, "Training runs (seeds) of each variant.")
 flags.DEFINE_integer("batch_size", 64, "Batch size.")
 flags.DEFINE_integer("samples", 1000, "Generated samples scored per run.")

@@ -18,8 +18,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from _gan_budget import interleaved_rates  # noqa: E402
 from absl import app, flags  # noqa: E402
-from gan_budget import interleaved_rates  # noqa: E402
 
 import tfgen.data  # noqa: E402
 import tfgen.layers  # noqa: E402

@@ -5,13 +5,13 @@ Three GANs train on the bundled digits (8x8 by default, `--image_size 16`): tfge
 keras-io example "DCGAN overriding train_step" with its own networks and Adam(1e-4)
 (`reference_gan.keras_io_networks`), and the example's training step on tfgen's default
 networks. Equal wall clock on a shared machine: all three are timed side by side first
-(`gan_budget.py`: best of interleaved rounds, in CPU time per core, the wall clock of a machine
+(`_gan_budget.py`: best of interleaved rounds, in CPU time per core, the wall clock of a machine
 to itself) and the budget becomes a fixed step count for each, so the scores do not depend on
 the load during training. Quality is measured with
 `tfgen.metrics` in the features of the shipped digits classifier (`digits_features`): Fréchet
 distance (FID), kernel distance (KID) and precision/recall of generated samples against the
 held-out digits; real training digits and uniform noise give the scale. And by the independent
-judge (`digits_judge.py`), of the first 500 samples, beside its floor (500 held-out real
+judge (`_digits_judge.py`), of the first 500 samples, beside its floor (500 held-out real
 digits): the "judge" column and its ratio to the floor.
 
     PYTHONPATH=. python benchmarks/gan_quality.py [--seconds 30 | --reference_epochs 100]
@@ -24,11 +24,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from _digits_judge import HELD_OUT, DigitsJudge  # noqa: E402
+from _gan_budget import budget_steps, step_seconds  # noqa: E402
+from _reference_gan import KERAS_IO_LEARNING_RATE, ReferenceGAN, keras_io_networks  # noqa: E402
 from absl import app, flags  # noqa: E402
-from digits_judge import HELD_OUT, DigitsJudge  # noqa: E402
 from digits_scores import digits, scores  # noqa: E402
-from gan_budget import budget_steps, step_seconds  # noqa: E402
-from reference_gan import KERAS_IO_LEARNING_RATE, ReferenceGAN, keras_io_networks  # noqa: E402
 
 import tfgen.data  # noqa: E402
 import tfgen.metrics  # noqa: E402

@@ -20,8 +20,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from _gan_budget import step_seconds  # noqa: E402
 from absl import app, flags  # noqa: E402
-from gan_budget import step_seconds  # noqa: E402
 
 import tfgen.data  # noqa: E402
 from tfgen import architectures, metrics, plot  # noqa: E402
@@ -33,7 +33,7 @@ flags.DEFINE_bool(
     "equal_time",
     False,
     "Give the DCGAN the SNGAN's training time instead of its steps: both are timed side by "
-    "side first (gan_budget.py, CPU time) and the DCGAN's steps scale by the time ratio.",
+    "side first (_gan_budget.py, CPU time) and the DCGAN's steps scale by the time ratio.",
 )
 flags.DEFINE_integer("seeds", 2, "Training runs (seeds 0..seeds-1) of each network.")
 flags.DEFINE_integer("batch_size", 32, "Batch size.")
