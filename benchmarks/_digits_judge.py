@@ -8,16 +8,17 @@ singular). A set of images is judged by the Fréchet distance (Heusel et al. 201
 
     d² = |mu_a - mu_b|² + Tr(S_a + S_b - 2 (S_a S_b)^(1/2))
 
-between its features and those of the judge's training digits, the square root taken by
-`scipy.linalg.sqrtm` (its real part). Images larger than 8x8 (16x16, 32x32) are averaged over
-blocks down to 8x8 first, and are compared with the training digits taken the same way
-(enlarged as tfgen.data enlarges them: antialiased bilinear, then averaged back), so that the
-round trip's blur is not counted against a generator. Compare sets of equal size (the distance
-is biased by the count), the held-out real digits giving the floor: `judge.floor(n, side)`.
+between its features and those of the judge's training digits (`_common.frechet_distance`: the
+square root taken by `scipy.linalg.sqrtm`, its real part). Images larger than 8x8 (16x16,
+32x32) are averaged over blocks down to 8x8 first, and are compared with the training digits
+taken the same way (enlarged as tfgen.data enlarges them: antialiased bilinear, then averaged
+back), so that the round trip's blur is not counted against a generator. Compare sets of equal
+size (the distance is biased by the count), the held-out real digits giving the floor:
+`judge.floor(n, side)`.
 """
 
+import _common
 import numpy as np
-import scipy.linalg
 from sklearn.datasets import load_digits
 from sklearn.neural_network import MLPClassifier
 
@@ -41,14 +42,6 @@ def to_judge_input(images):
     n, side = images.shape[0], images.shape[1]
     block = side // 8
     return images.reshape(n, 8, block, 8, block).mean(axis=(2, 4)).reshape(n, 64)
-
-
-def frechet(a, b):
-    """Fréchet distance between Gaussians fitted to the rows of `a` and of `b` (scipy)."""
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root = scipy.linalg.sqrtm(s_a @ s_b).real
-    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(s_a + s_b - 2.0 * root))
 
 
 class DigitsJudge:
@@ -84,7 +77,7 @@ class DigitsJudge:
     def distance(self, images):
         """Fréchet distance of `images` (in [0, 1]) to the judge's training digits."""
         pixels = to_judge_input(images)
-        return frechet(self.features(pixels), self.reference(np.shape(images)[1]))
+        return _common.frechet_distance(self.features(pixels), self.reference(np.shape(images)[1]))
 
     def floor(self, n=HELD_OUT, side=8):
         """The distance of `n` held-out real digits, enlarged to `side` as tfgen.data does."""

@@ -14,19 +14,16 @@ Runs are counted in steps (not seconds), so runs compare whatever the machine's 
     python benchmarks/conditional.py [--steps 1500] [--seeds 2]
 """
 
-import os
+import _common
+import keras
+import numpy as np
+import tensorflow as tf
+from _common import frechet_distance
+from absl import flags
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import scipy.linalg  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
-
-import tfgen.data  # noqa: E402
-from tfgen import architectures  # noqa: E402
-from tfgen.models import GAN  # noqa: E402
+import tfgen.data
+from tfgen import architectures
+from tfgen.models import GAN
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("steps", 1500, "Training steps of each GAN.")
@@ -65,14 +62,6 @@ def classifier(images, labels):
     )
     model.fit(images, labels, epochs=30, batch_size=64, verbose=0)
     return model, keras.Model(inputs, features)
-
-
-def frechet_distance(a, b):
-    """Fréchet distance of Gaussians fitted to two feature sets, as in gan_quality.py."""
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root = scipy.linalg.sqrtm(cov_a @ cov_b).real
-    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a + cov_b - 2 * root))
 
 
 def train_gan(images, labels, seed, augment=None):
@@ -161,4 +150,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _common.run(main)

@@ -15,16 +15,13 @@ leaves in runs/gan), real digits blurred (Gaussian, sigma 1 pixel of 8x8) and un
         --models "README run=runs/gan/gan.keras,5 epochs=runs/gan5/gan.keras"
 """
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import scipy.ndimage  # noqa: E402
-from _digits_judge import DigitsJudge  # noqa: E402
-from absl import app, flags  # noqa: E402
-from digits_scores import digits, scores  # noqa: E402
+import _common
+import keras
+import numpy as np
+import scipy.ndimage
+from _common import digits, scores
+from _digits_judge import DigitsJudge
+from absl import flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("models", ["README run=runs/gan/gan.keras"], "name=path of trained GANs.")
@@ -53,21 +50,28 @@ def main(argv):
     judge_floor = judge.floor(n, side)
     print(f"{n} images each at {side}x{side}; judge accuracy {judge.accuracy:.3f}")
     print(f"judge floor (its {n} held-out real digits): {judge_floor:.3f}")
-    print("| images | judge | judge / floor | FID | KID | KID std | precision | recall |")
-    print("|---|---|---|---|---|---|---|---|")
-    floor_fid = None
+    floor_fid, table = None, []
     for name, images in rows.items():
         images = np.clip(images, 0.0, 1.0).astype(np.float32)
         distance = judge.distance(images)
         row = scores(held_out, images * 2 - 1)
         floor_fid = floor_fid or row["fid"]
-        print(
-            f"| {name} | {distance:.2f} | {distance / judge_floor:.1f}x | {row['fid']:.1f} "
-            f"({row['fid'] / floor_fid:.1f}x) | {row['kid']:.0f} | {row['kid_std']:.0f} | "
-            f"{row['precision']:.2f} | {row['recall']:.2f} |"
+        table.append(
+            [
+                name,
+                f"{distance:.2f}",
+                f"{distance / judge_floor:.1f}x",
+                f"{row['fid']:.1f} ({row['fid'] / floor_fid:.1f}x)",
+                f"{row['kid']:.0f}",
+                f"{row['kid_std']:.0f}",
+                f"{row['precision']:.2f}",
+                f"{row['recall']:.2f}",
+            ]
         )
+    header = ["images", "judge", "judge / floor", "FID", "KID", "KID std", "precision", "recall"]
+    _common.print_table(header, table)
     print("(tfgen's metrics against the 297 held-out digits; the first row is their floor)")
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _common.run(main)

@@ -21,20 +21,18 @@ the same budget.
 """
 
 import json
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import _common
+import keras
+import numpy as np
+from _common import digits, scores
+from _gan_budget import budget_steps, step_seconds
+from absl import flags
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from _gan_budget import budget_steps, step_seconds  # noqa: E402
-from absl import app, flags  # noqa: E402
-from digits_scores import digits, scores  # noqa: E402
-
-import tfgen.data  # noqa: E402
-import tfgen.metrics  # noqa: E402
-from tfgen import architectures, optimizers  # noqa: E402
-from tfgen.models import GAN  # noqa: E402
+import tfgen.data
+import tfgen.metrics
+from tfgen import architectures, optimizers
+from tfgen.models import GAN
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("image_size", 8, "Side of the digits.")
@@ -148,7 +146,7 @@ def table_row(name, steps, runs):
     cells = [f"{s['fid'][0]:.1f} ± {s['fid'][1]:.1f}", f"{s['kid'][0]:.0f} ± {s['kid'][1]:.0f}"]
     cells += [f"{s[k][0]:.2f} ± {s[k][1]:.2f}" for k in ("precision", "recall")]
     per_seed = " / ".join(f"{r['fid']:.1f}" for r in runs)
-    return f"| {name} | {steps} | {' | '.join(cells)} | {per_seed} |"
+    return [name, steps, *cells, per_seed]
 
 
 def main(_):
@@ -216,10 +214,10 @@ def main(_):
         f"\n{FLAGS.image_size}x{FLAGS.image_size} digits, {FLAGS.seconds:g} s per run, "
         f"{FLAGS.seeds} seeds"
     )
-    print("| variant | steps | FID | KID | precision | recall | FID per seed |")
-    print("|---|---|---|---|---|---|---|")
-    for name, runs in results.items():
-        print(table_row(name, steps[name], runs))
+    _common.print_table(
+        ["variant", "steps", "FID", "KID", "precision", "recall", "FID per seed"],
+        [table_row(name, steps[name], runs) for name, runs in results.items()],
+    )
     if winners:
         print("winners combined:", configs["winners combined"])
     if FLAGS.output:
@@ -237,4 +235,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _common.run(main)

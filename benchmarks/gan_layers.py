@@ -11,20 +11,17 @@ best counts, the median is printed beside it.
         [--repeats 5]
 """
 
-import os
+import _common
+import keras
+import numpy as np
+import tensorflow as tf
+from _gan_budget import interleaved_rates
+from absl import flags
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from _gan_budget import interleaved_rates  # noqa: E402
-from absl import app, flags  # noqa: E402
-
-import tfgen.data  # noqa: E402
-import tfgen.layers  # noqa: E402
-from tfgen import architectures  # noqa: E402
-from tfgen.models import GAN  # noqa: E402
+import tfgen.data
+import tfgen.layers
+from tfgen import architectures
+from tfgen.models import GAN
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("image_size", 16, "Side of the (upscaled) digits.")
@@ -90,4 +87,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _common.run(main)

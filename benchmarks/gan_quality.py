@@ -18,22 +18,19 @@ digits): the "judge" column and its ratio to the floor.
         [--runs 2] [--image_size 8] [--models NAME,...]
 """
 
-import os
+import _common
+import keras
+import numpy as np
+from _common import digits, scores
+from _digits_judge import HELD_OUT, DigitsJudge
+from _gan_budget import budget_steps, step_seconds
+from _reference_gan import KERAS_IO_LEARNING_RATE, ReferenceGAN, keras_io_networks
+from absl import app, flags
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from _digits_judge import HELD_OUT, DigitsJudge  # noqa: E402
-from _gan_budget import budget_steps, step_seconds  # noqa: E402
-from _reference_gan import KERAS_IO_LEARNING_RATE, ReferenceGAN, keras_io_networks  # noqa: E402
-from absl import app, flags  # noqa: E402
-from digits_scores import digits, scores  # noqa: E402
-
-import tfgen.data  # noqa: E402
-import tfgen.metrics  # noqa: E402
-from tfgen import architectures  # noqa: E402
-from tfgen.models import GAN  # noqa: E402
+import tfgen.data
+import tfgen.metrics
+from tfgen import architectures
+from tfgen.models import GAN
 
 FLAGS = flags.FLAGS
 flags.DEFINE_float("seconds", 30.0, "Training budget of each GAN, in seconds of wall clock.")
@@ -169,4 +166,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _common.run(main)

@@ -22,18 +22,17 @@ best repeat counts, the median is printed beside it (a shared machine slows some
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import _common
+import keras
+import numpy as np
+import tensorflow as tf
+from _gan_budget import interleaved_rates
+from _reference_gan import ReferenceGAN
+from absl import flags
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from _gan_budget import interleaved_rates  # noqa: E402
-from _reference_gan import ReferenceGAN  # noqa: E402
-from absl import app, flags  # noqa: E402
-
-import tfgen.data  # noqa: E402
-from tfgen import architectures  # noqa: E402
-from tfgen.models import GAN  # noqa: E402
+import tfgen.data
+from tfgen import architectures
+from tfgen.models import GAN
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("image_size", 16, "Side of the (upscaled) digits.")
@@ -128,11 +127,10 @@ def main(_):
     except ImportError:
         print("torch is not installed (pip install torch): no PyTorch row.")
 
-    device = tf.config.list_logical_devices()[-1].device_type
     print(
         f"{FLAGS.image_size}x{FLAGS.image_size} digits, batch {FLAGS.batch_size}, "
         f"base_filters {FLAGS.base_filters}, kernel {FLAGS.kernel_size}, generator slope "
-        f"{FLAGS.negative_slope:g}, {FLAGS.steps} steps, on {device}"
+        f"{FLAGS.negative_slope:g}, {FLAGS.steps} steps, on {_common.device()}"
     )
     rates = interleaved_rates(candidates, FLAGS.steps, FLAGS.repeats)
     for name, (model, _) in candidates.items():
@@ -154,4 +152,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _common.run(main)

@@ -13,26 +13,29 @@ The learning rates of Nesterov and Adam are chosen from a small grid on a separa
 images (the lowest error at the largest budget); conjugate gradient has no step size to tune.
 
 Usage:
-    python benchmarks/inversion.py [--images 32] [--epochs 20] [--seed 0]
+    PYTHONPATH=. python benchmarks/inversion.py [--images 32] [--epochs 20] [--seed 0]
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import _common
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import flags
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import tfgen.data
+from tfgen import architectures
+from tfgen.models import GAN
+from tfgen.reconstruct import invert
 
-import tfgen.data  # noqa: E402
-from tfgen import architectures  # noqa: E402
-from tfgen.models import GAN  # noqa: E402
-from tfgen.reconstruct import invert  # noqa: E402
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("images", 32, "Images inverted (and as many to tune the learning rates).")
+flags.DEFINE_integer("epochs", 20, "Training epochs of the generator on the digits.")
+flags.DEFINE_integer("seed", 0, "Seed of the training, the codes and the solvers.")
 
 SIDE = 16
 LATENT_DIM = 16
@@ -104,41 +107,37 @@ def tune(generator, images, method, seed):
     return best[0]
 
 
-def main():
+def main(argv):
+    del argv
     # Reproducible numbers: deterministic kernels (and a seeded tf.data order).
     tf.config.experimental.enable_op_determinism()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", type=int, default=32)
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
 
     start = time.time()
-    generator = train_generator(args.epochs, args.seed)
+    generator = train_generator(FLAGS.epochs, FLAGS.seed)
     print(
-        f"generator: DCGAN {SIDE}x{SIDE}x1, latent_dim {LATENT_DIM}, trained {args.epochs} "
+        f"generator: DCGAN {SIDE}x{SIDE}x1, latent_dim {LATENT_DIM}, trained {FLAGS.epochs} "
         f"epochs on digits ({time.time() - start:.0f} s)"
     )
 
-    rng = np.random.default_rng(args.seed)
-    codes = rng.normal(size=(args.images, LATENT_DIM)).astype(np.float32)
-    held_out = rng.normal(size=(args.images, LATENT_DIM)).astype(np.float32)
+    rng = np.random.default_rng(FLAGS.seed)
+    codes = rng.normal(size=(FLAGS.images, LATENT_DIM)).astype(np.float32)
+    held_out = rng.normal(size=(FLAGS.images, LATENT_DIM)).astype(np.float32)
     images = generator(codes, training=False).numpy()
     tuning_images = generator(held_out, training=False).numpy()
 
     options = {"conjugate_gradient": {}}
     for method in ("nesterov", "adam"):
-        rate = tune(generator, tuning_images, method, seed=args.seed + 1)
+        rate = tune(generator, tuning_images, method, seed=FLAGS.seed + 1)
         options[method] = {"learning_rate": rate}
         print(f"{method}: learning_rate {rate} (best of {LEARNING_RATES[method]})")
 
     results = {}
     for method, opts in options.items():
         t = time.time()
-        results[method] = run_method(generator, images, method, args.seed + 2, **opts)
+        results[method] = run_method(generator, images, method, FLAGS.seed + 2, **opts)
         print(f"{method}: {time.time() - t:.1f} s")
 
-    print(f"\n{args.images} images from known codes; initial codes z ~ N(0, I), one restart.")
+    print(f"\n{FLAGS.images} images from known codes; initial codes z ~ N(0, I), one restart.")
     print(
         "Median per-image MSE on [-1, 1] (PSNR in dB on [0, 1]) / share of images at PSNR >= "
         f"{RECOVERED_DB:g} dB, reached within a budget of generator evaluations:\n"
@@ -163,4 +162,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    _common.run(main)

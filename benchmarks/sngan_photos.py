@@ -13,19 +13,18 @@ crops is saved to docs/sngan_photos.png.
         [--equal_time]
 """
 
-import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import _common
+import keras
+import numpy as np
+from _common import sliced_wasserstein as swd
+from _gan_budget import step_seconds
+from absl import flags
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from _gan_budget import step_seconds  # noqa: E402
-from absl import app, flags  # noqa: E402
-
-import tfgen.data  # noqa: E402
-from tfgen import architectures, metrics, plot  # noqa: E402
-from tfgen.models import GAN  # noqa: E402
+import tfgen.data
+from tfgen import architectures, plot
+from tfgen.models import GAN
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("steps", 400, "Training steps of each GAN (of the SNGAN with --equal_time).")
@@ -53,19 +52,6 @@ NETWORKS = {
         architectures.resnet_discriminator,
     ),
 }
-
-
-def images(split):
-    data = tfgen.data.load(
-        "photos", split=split, image_size=32, channels=3, batch_size=240, shuffle=False
-    )
-    return np.concatenate([np.asarray(batch) for batch in data])
-
-
-def swd(real, generated):
-    metric = metrics.SlicedWasserstein(seed=0)
-    metric.update_state(real, generated)
-    return float(metric.result())
 
 
 def build(builders, seed):
@@ -111,7 +97,7 @@ def step_counts():
 
 def main(argv):
     del argv
-    held_out, training = images("test"), images("train")
+    held_out, training = _common.photo_crops("test"), _common.photo_crops("train")
     floor = swd(held_out, training[: len(held_out)])
     print(f"training crops vs held-out crops (floor): SWD {floor:.1f}")
     rows, grids = [], {}
@@ -126,12 +112,21 @@ def main(argv):
             grids.setdefault(name, samples[:8])
             print(f"{name}, seed {seed}: SWD {scores[-1]:.1f}, {rate:.1f} steps/s", flush=True)
         rows.append((name, scores, rates))
-    print("\n| networks | steps | SWD per seed | mean SWD | steps/s |\n|---|---|---|---|---|")
-    print(f"| real training crops (floor) | | | {floor:.1f} | |")
-    for name, scores, rates in rows:
-        per_seed = ", ".join(f"{s:.1f}" for s in scores)
-        cells = f"{steps[name]} | {per_seed} | {np.mean(scores):.1f} | {np.mean(rates):.1f}"
-        print(f"| {name} | {cells} |")
+    print()
+    _common.print_table(
+        ["networks", "steps", "SWD per seed", "mean SWD", "steps/s"],
+        [["real training crops (floor)", "", "", f"{floor:.1f}", ""]]
+        + [
+            [
+                name,
+                steps[name],
+                ", ".join(f"{s:.1f}" for s in scores),
+                f"{np.mean(scores):.1f}",
+                f"{np.mean(rates):.1f}",
+            ]
+            for name, scores, rates in rows
+        ],
+    )
     if FLAGS.figure:
         rows_of_images = [*grids.values(), held_out[:8]]
         plot.image_grid(
@@ -145,4 +140,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _common.run(main)
