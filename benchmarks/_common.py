@@ -31,7 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
-from absl import app  # noqa: E402
+from absl import app, flags  # noqa: E402
 
 import tfgen  # noqa: E402, F401  (TensorFlow imported with its start-up lines silenced)
 
@@ -39,6 +39,17 @@ import tfgen  # noqa: E402, F401  (TensorFlow imported with its start-up lines s
 def run(main):
     """Parses the absl flags of the command line and calls `main(argv)`."""
     app.run(main)
+
+
+def define_warmup_flag(default=30):
+    """`--warmup`: untimed training steps of each model before timing starts.
+
+    Enough for tracing, XLA compilation and `jit_compile="auto"`'s choice at the default; the
+    smoke test lowers it.
+    """
+    flags.DEFINE_integer(
+        "warmup", default, "Untimed training steps of each model before its timed ones."
+    )
 
 
 def timed(function):

@@ -34,6 +34,7 @@ flags.DEFINE_integer("base_filters", 32, "Width of both networks.")
 flags.DEFINE_integer("samples", 1000, "Generated samples scored per model.")
 flags.DEFINE_list("fractions", ["0.1", "1.0"], "Shares of the training digits for DiffAugment.")
 flags.DEFINE_string("augment", "color,translation,cutout", "DiffAugment policy compared.")
+flags.DEFINE_integer("classifier_epochs", 30, "Training epochs of the digit classifier.")
 flags.DEFINE_enum("part", "both", ["both", "conditional", "augment"], "Which measurement to run.")
 
 SIDE, CLASSES = 8, 10
@@ -60,7 +61,7 @@ def classifier(images, labels):
     model.compile(
         "adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
     )
-    model.fit(images, labels, epochs=30, batch_size=64, verbose=0)
+    model.fit(images, labels, epochs=FLAGS.classifier_epochs, batch_size=64, verbose=0)
     return model, keras.Model(inputs, features)
 
 

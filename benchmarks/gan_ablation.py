@@ -35,6 +35,7 @@ from tfgen import architectures, optimizers
 from tfgen.models import GAN
 
 FLAGS = flags.FLAGS
+_common.define_warmup_flag()
 flags.DEFINE_integer("image_size", 8, "Side of the digits.")
 flags.DEFINE_float("seconds", 5.0, "Training budget of each run (see _gan_budget.py).")
 flags.DEFINE_integer("seeds", 2, "Training runs (seeds) of each variant.")
@@ -167,7 +168,11 @@ def main(_):
         return {name: (lambda name=name: build(configs[name], seed=1000)) for name in names}
 
     seconds = step_seconds(
-        builders(configs), timing_data, FLAGS.rounds, round_seconds=FLAGS.round_seconds
+        builders(configs),
+        timing_data,
+        FLAGS.rounds,
+        warmup=FLAGS.warmup,
+        round_seconds=FLAGS.round_seconds,
     )
     steps = budget_steps(seconds, FLAGS.seconds)
     for name in configs:
@@ -204,6 +209,7 @@ def main(_):
         again = step_seconds(
             builders(["baseline", "winners combined"]),
             timing_data,
+            warmup=FLAGS.warmup,
             round_seconds=FLAGS.round_seconds,
         )
         ratio = again["baseline"] / again["winners combined"]

@@ -24,6 +24,7 @@ from tfgen import architectures
 from tfgen.models import GAN
 
 FLAGS = flags.FLAGS
+_common.define_warmup_flag()
 flags.DEFINE_integer("image_size", 16, "Side of the (upscaled) digits.")
 flags.DEFINE_integer("batch_size", 64, "Batch size.")
 flags.DEFINE_integer("latent_dim", 64, "Latent code size.")
@@ -74,7 +75,7 @@ def main(_):
         for jit in (False, True)
         for layers in ("tfgen", "Keras")
     }
-    rates = interleaved_rates(models, FLAGS.steps, FLAGS.repeats)
+    rates = interleaved_rates(models, FLAGS.steps, FLAGS.repeats, FLAGS.warmup)
     print(
         f"{FLAGS.image_size}x{FLAGS.image_size} digits, batch {FLAGS.batch_size}, the builders' "
         f"default networks; steps/s, best (median) of {FLAGS.repeats} repeats of {FLAGS.steps}"

@@ -33,6 +33,7 @@ from tfgen import architectures
 from tfgen.models import GAN
 
 FLAGS = flags.FLAGS
+_common.define_warmup_flag()
 flags.DEFINE_float("seconds", 30.0, "Training budget of each GAN, in seconds of wall clock.")
 flags.DEFINE_integer(
     "reference_epochs",
@@ -135,7 +136,9 @@ def main(_):
             "--reference_epochs times the keras-io networks: keep them in --models"
         )
     builders = {name: (lambda build=build: build(1000)) for name, build in models.items()}
-    seconds = step_seconds(builders, data(1000), round_seconds=FLAGS.round_seconds)
+    seconds = step_seconds(
+        builders, data(1000), warmup=FLAGS.warmup, round_seconds=FLAGS.round_seconds
+    )
     budget = FLAGS.seconds
     if FLAGS.reference_epochs:
         epoch_steps = -(-len(train_images) // FLAGS.batch_size)

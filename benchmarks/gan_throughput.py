@@ -35,6 +35,7 @@ from tfgen import architectures
 from tfgen.models import GAN
 
 FLAGS = flags.FLAGS
+_common.define_warmup_flag()
 flags.DEFINE_integer("image_size", 16, "Side of the (upscaled) digits.")
 flags.DEFINE_integer("batch_size", 64, "Batch size of both models.")
 flags.DEFINE_integer("latent_dim", 64, "Latent code size.")
@@ -132,7 +133,7 @@ def main(_):
         f"base_filters {FLAGS.base_filters}, kernel {FLAGS.kernel_size}, generator slope "
         f"{FLAGS.negative_slope:g}, {FLAGS.steps} steps, on {_common.device()}"
     )
-    rates = interleaved_rates(candidates, FLAGS.steps, FLAGS.repeats)
+    rates = interleaved_rates(candidates, FLAGS.steps, FLAGS.repeats, FLAGS.warmup)
     for name, (model, _) in candidates.items():
         if "default" in name:
             decision = model.jit_decision

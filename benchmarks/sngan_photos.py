@@ -27,6 +27,7 @@ from tfgen import architectures, plot
 from tfgen.models import GAN
 
 FLAGS = flags.FLAGS
+_common.define_warmup_flag()
 flags.DEFINE_integer("steps", 400, "Training steps of each GAN (of the SNGAN with --equal_time).")
 flags.DEFINE_bool(
     "equal_time",
@@ -87,7 +88,7 @@ def step_counts():
     steps = dict.fromkeys(NETWORKS, FLAGS.steps)
     if FLAGS.equal_time:
         builders = {name: (lambda b=b: build(b, 1000)) for name, b in NETWORKS.items()}
-        seconds = step_seconds(builders, photos(1000))
+        seconds = step_seconds(builders, photos(1000), warmup=FLAGS.warmup)
         sngan = seconds[SNGAN]
         steps = {name: round(FLAGS.steps * sngan / each) for name, each in seconds.items()}
         for name, each in seconds.items():
