@@ -130,11 +130,21 @@ def scores(reference, images, extractor=None):
 
 
 def photo_crops(split):
-    """All 32x32 RGB crops of the bundled photographs' `split`, in [-1, 1], in order."""
+    """One pass of 32x32 RGB crops of the bundled photographs' `split`, in [-1, 1], in order.
+
+    The test split is the 154 tiles of the held-out photographs; the train split one epoch of
+    random crops of the training photographs (`tfgen.data.photos`).
+    """
     import tfgen.data  # noqa: PLC0415
 
     data = tfgen.data.load(
-        "photos", split=split, image_size=32, channels=3, batch_size=240, shuffle=False
+        "photos",
+        split=split,
+        image_size=32,
+        channels=3,
+        batch_size=240,
+        shuffle=False,
+        drop_remainder=False,
     )
     return np.concatenate([np.asarray(batch) for batch in data])
 

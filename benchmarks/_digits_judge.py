@@ -26,6 +26,8 @@ from sklearn.neural_network import MLPClassifier
 JUDGE_SEED = 12345
 #: Real digits the judge holds out: the floor is computed with them.
 HELD_OUT = 500
+#: Training iterations (epochs) of the judge's classifier.
+MAX_ITER = 400
 
 
 def to_judge_input(images):
@@ -47,13 +49,13 @@ def to_judge_input(images):
 class DigitsJudge:
     """Trains the judge once; `distance(images)` and `floor(n, side)` score image sets."""
 
-    def __init__(self, seed=JUDGE_SEED, held_out=HELD_OUT):
+    def __init__(self, seed=JUDGE_SEED, held_out=HELD_OUT, max_iter=MAX_ITER):
         digits = load_digits()
         pixels = digits.images.reshape(-1, 64) / 16.0
         order = np.random.default_rng(seed).permutation(len(pixels))
         self.test_images = digits.images[order[:held_out]] / 16.0
         train = order[held_out:]
-        self.classifier = MLPClassifier((128, 64), max_iter=400, random_state=seed)
+        self.classifier = MLPClassifier((128, 64), max_iter=max_iter, random_state=seed)
         self.classifier.fit(pixels[train], digits.target[train])
         self.accuracy = float(
             self.classifier.score(pixels[order[:held_out]], digits.target[order[:held_out]])

@@ -20,10 +20,11 @@ import keras
 import numpy as np
 import scipy.ndimage
 from _common import digits, scores
-from _digits_judge import DigitsJudge
+from _digits_judge import MAX_ITER, DigitsJudge
 from absl import flags
 
 FLAGS = flags.FLAGS
+flags.DEFINE_integer("judge_max_iter", MAX_ITER, "Training iterations of the judge's classifier.")
 flags.DEFINE_list("models", ["README run=runs/gan/gan.keras"], "name=path of trained GANs.")
 flags.DEFINE_integer("samples", 500, "Images per row (the judge holds out 500 real digits).")
 flags.DEFINE_integer("image_size", 16, "Side of the digits the GANs make.")
@@ -37,7 +38,7 @@ def blurred(images01, side):
 def main(argv):
     del argv
     n, side = FLAGS.samples, FLAGS.image_size
-    judge = DigitsJudge()
+    judge = DigitsJudge(max_iter=FLAGS.judge_max_iter)
     held_out, training = (digits(split, side) for split in ("test", "train"))
     real01 = (training[:n] + 1) / 2  # The train split is in random order: a random sample.
     rows = {"real training digits": real01}

@@ -22,7 +22,7 @@ import _common
 import keras
 import numpy as np
 from _common import digits, scores
-from _digits_judge import HELD_OUT, DigitsJudge
+from _digits_judge import HELD_OUT, MAX_ITER, DigitsJudge
 from _gan_budget import budget_steps, step_seconds
 from _reference_gan import KERAS_IO_LEARNING_RATE, ReferenceGAN, keras_io_networks
 from absl import app, flags
@@ -33,6 +33,7 @@ from tfgen import architectures
 from tfgen.models import GAN
 
 FLAGS = flags.FLAGS
+flags.DEFINE_integer("judge_max_iter", MAX_ITER, "Training iterations of the judge's classifier.")
 _common.define_warmup_flag()
 flags.DEFINE_float("seconds", 30.0, "Training budget of each GAN, in seconds of wall clock.")
 flags.DEFINE_integer(
@@ -101,7 +102,7 @@ KEYS = ("judge", "fid", "kid", "precision", "recall")
 def main(_):
     train_images, test_images = (digits(split, FLAGS.image_size) for split in ("train", "test"))
     extractor = tfgen.metrics.digits_features()
-    judge = DigitsJudge()
+    judge = DigitsJudge(max_iter=FLAGS.judge_max_iter)
     judged = min(FLAGS.samples, HELD_OUT)
     judge_floor = judge.floor(judged, FLAGS.image_size)
     print(f"judge floor ({judged} held-out real digits): {judge_floor:.3f}")

@@ -8,8 +8,8 @@ samples are scored by
   where the uneven overlap of stride-2 transposed convolutions puts it (Odena et al. 2016,
   "Deconvolution and Checkerboard Artifacts"); averaged over samples and given beside the
   held-out crops' own value (the floor);
-- the sliced Wasserstein distance (`tfgen.metrics.SlicedWasserstein`, x 1e3) to the 240
-  held-out crops, beside the training crops' (the floor).
+- the sliced Wasserstein distance (`tfgen.metrics.SlicedWasserstein`, x 1e3) to the held-out
+  crops (the 154 tiles of the held-out photographs), beside the training crops' (the floor).
 A grid, one row of samples per variant and one of held-out crops, goes to `--figure`.
 
     PYTHONPATH=.:benchmarks python benchmarks/photos_checkerboard.py [--steps 1500] [--seeds 2]

@@ -1,12 +1,14 @@
 """DCGAN against SNGAN's residual networks on the bundled photographs at 32x32.
 
-Both GANs train on the training crops of `tfgen.data.load("photos")` (2,400 crops of three
-photographs) with the same `GAN.compile` settings (hinge loss, SNGAN's; tfgen's default Adam),
-the same latent size and base width, for the same number of steps (steps, not seconds, so that
-runs compare whatever the machine's load; the steps per second of each are printed beside).
+Both GANs train on the training crops of `tfgen.data.load("photos")` (random crops of the
+training photographs) with the same `GAN.compile` settings (hinge loss, SNGAN's; tfgen's
+default Adam), the same latent size and base width, for the same number of steps (steps, not
+seconds, so that runs compare whatever the machine's load; the steps per second of each are
+printed beside).
 Samples are scored with the weight-free sliced Wasserstein distance of Laplacian-pyramid
-patches (`tfgen.metrics.SlicedWasserstein`, x 1e3) against the 240 held-out crops; the training
-crops against the same held-out crops give the floor. A grid of samples of each and of real
+patches (`tfgen.metrics.SlicedWasserstein`, x 1e3) against the held-out crops (the 154 tiles of
+the held-out photographs); as many training crops against the same held-out crops give the
+floor. A grid of samples of each and of real
 crops is saved to docs/sngan_photos.png.
 
     PYTHONPATH=.:benchmarks python benchmarks/sngan_photos.py [--steps 400] [--seeds 2]

@@ -76,11 +76,13 @@ def tiny_flags(work):
             "--round_seconds=0.01",
             "--latent_dim=8",
             "--base_filters=8",
+            "--judge_max_iter=5",
         ],
         "default_run_quality": [
             f"--models=tiny={os.path.join(work, 'gan.keras')}",
             "--samples=20",
             "--image_size=8",
+            "--judge_max_iter=5",
         ],
         "conditional": [
             "--steps=1",
@@ -108,6 +110,7 @@ def tiny_flags(work):
         "stylize": [
             "--budget=12",
             "--image_size=16",
+            "--grid=1",
             f"--figure={os.path.join(work, 'stylize.png')}",
         ],
         "cpu_remapper": ["--steps=1", "--repeats=1"],
@@ -173,7 +176,7 @@ def main(results_path, work, names=()):
     sys.path.insert(0, BENCHMARKS)
     work = os.path.abspath(work)
     plan = tiny_flags(work)
-    names = list(names) or list(plan)
+    names = [name for name in plan if name in names] if names else list(plan)
     if "default_run_quality" in names:
         tiny_gan(os.path.join(work, "gan.keras"))
     results = {}
