@@ -14,19 +14,16 @@ Runs are counted in steps (not seconds), so runs compare whatever the machine's 
     python benchmarks/conditional.py [--steps 1500] [--seeds 2]
 """
 
-import os
+import _common
+import keras
+import numpy as np
+import tensorflow as tf
+from _common import frechet_distance
+from absl import flags
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import scipy.linalg  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
-
-import tfgen.data  # noqa: E402
-from tfgen import architectures  # noqa: E402
-from tfgen.models import GAN  # noqa: E402
+import tfgen.data
+from tfgen import architectures
+from tfgen.models import GAN
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("steps", 1500, "Training steps of each GAN.")
@@ -37,6 +34,7 @@ flags.DEFINE_integer("base_filters", 32, "Width of both networks.")
 flags.DEFINE_integer("samples", 1000, "Generated samples scored per model.")
 flags.DEFINE_list("fractions", ["0.1", "1.0"], "Shares of the training digits for DiffAugment.")
 flags.DEFINE_string("augment", "color,translation,cutout", "DiffAugment policy compared.")
+flags.DEFINE_integer("classifier_epochs", 30, "Training epochs of the digit classifier.")
 flags.DEFINE_enum("part", "both", ["both", "conditional", "augment"], "Which measurement to run.")
 
 SIDE, CLASSES = 8, 10
@@ -63,16 +61,8 @@ def classifier(images, labels):
     model.compile(
         "adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
     )
-    model.fit(images, labels, epochs=30, batch_size=64, verbose=0)
+    model.fit(images, labels, epochs=FLAGS.classifier_epochs, batch_size=64, verbose=0)
     return model, keras.Model(inputs, features)
-
-
-def frechet_distance(a, b):
-    """Fréchet distance of Gaussians fitted to two feature sets, as in gan_quality.py."""
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root = scipy.linalg.sqrtm(cov_a @ cov_b).real
-    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a + cov_b - 2 * root))
 
 
 def train_gan(images, labels, seed, augment=None):
@@ -161,4 +151,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _common.run(main)

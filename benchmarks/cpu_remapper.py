@@ -23,21 +23,18 @@ A fresh model per repeat, so each runs with the options set before its first cal
 """
 
 import dataclasses
-import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import _common
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import flags
 
-import tfgen  # noqa: E402, F401, I001  (first: TensorFlow's import lines stay quiet)
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
-
-import tfgen.data  # noqa: E402
-import tfgen.metrics  # noqa: E402
-from tfgen import architectures  # noqa: E402
-from tfgen.runs import gan as gan_run  # noqa: E402
+import tfgen.data
+import tfgen.metrics
+from tfgen import architectures
+from tfgen.runs import gan as gan_run
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("steps", 100, "Timed training steps per repeat.")
@@ -109,4 +106,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _common.run(main)

@@ -2,7 +2,7 @@
 
 Every row is a set of `--samples` images, scored twice, each beside its floor (real digits
 against real digits at the same sample count):
-- the judge (`digits_judge.py`, not tfgen code): the Fréchet distance in a scikit-learn
+- the judge (`_digits_judge.py`, not tfgen code): the Fréchet distance in a scikit-learn
   classifier's features to the judge's training digits; its floor is its held-out real digits;
 - tfgen's digits metrics (`tfgen.metrics.default_metrics`: FID, KID, precision/recall in the
   shipped classifier's features) against the 297 held-out digits of `tfgen.data`'s test split;
@@ -15,18 +15,16 @@ leaves in runs/gan), real digits blurred (Gaussian, sigma 1 pixel of 8x8) and un
         --models "README run=runs/gan/gan.keras,5 epochs=runs/gan5/gan.keras"
 """
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import scipy.ndimage  # noqa: E402
-from absl import app, flags  # noqa: E402
-from digits_judge import DigitsJudge  # noqa: E402
-from digits_scores import digits, scores  # noqa: E402
+import _common
+import keras
+import numpy as np
+import scipy.ndimage
+from _common import digits, scores
+from _digits_judge import MAX_ITER, DigitsJudge
+from absl import flags
 
 FLAGS = flags.FLAGS
+flags.DEFINE_integer("judge_max_iter", MAX_ITER, "Training iterations of the judge's classifier.")
 flags.DEFINE_list("models", ["README run=runs/gan/gan.keras"], "name=path of trained GANs.")
 flags.DEFINE_integer("samples", 500, "Images per row (the judge holds out 500 real digits).")
 flags.DEFINE_integer("image_size", 16, "Side of the digits the GANs make.")
@@ -40,7 +38,7 @@ def blurred(images01, side):
 def main(argv):
     del argv
     n, side = FLAGS.samples, FLAGS.image_size
-    judge = DigitsJudge()
+    judge = DigitsJudge(max_iter=FLAGS.judge_max_iter)
     held_out, training = (digits(split, side) for split in ("test", "train"))
     real01 = (training[:n] + 1) / 2  # The train split is in random order: a random sample.
     rows = {"real training digits": real01}
@@ -53,21 +51,28 @@ def main(argv):
     judge_floor = judge.floor(n, side)
     print(f"{n} images each at {side}x{side}; judge accuracy {judge.accuracy:.3f}")
     print(f"judge floor (its {n} held-out real digits): {judge_floor:.3f}")
-    print("| images | judge | judge / floor | FID | KID | KID std | precision | recall |")
-    print("|---|---|---|---|---|---|---|---|")
-    floor_fid = None
+    floor_fid, table = None, []
     for name, images in rows.items():
         images = np.clip(images, 0.0, 1.0).astype(np.float32)
         distance = judge.distance(images)
         row = scores(held_out, images * 2 - 1)
         floor_fid = floor_fid or row["fid"]
-        print(
-            f"| {name} | {distance:.2f} | {distance / judge_floor:.1f}x | {row['fid']:.1f} "
-            f"({row['fid'] / floor_fid:.1f}x) | {row['kid']:.0f} | {row['kid_std']:.0f} | "
-            f"{row['precision']:.2f} | {row['recall']:.2f} |"
+        table.append(
+            [
+                name,
+                f"{distance:.2f}",
+                f"{distance / judge_floor:.1f}x",
+                f"{row['fid']:.1f} ({row['fid'] / floor_fid:.1f}x)",
+                f"{row['kid']:.0f}",
+                f"{row['kid_std']:.0f}",
+                f"{row['precision']:.2f}",
+                f"{row['recall']:.2f}",
+            ]
         )
+    header = ["images", "judge", "judge / floor", "FID", "KID", "KID std", "precision", "recall"]
+    _common.print_table(header, table)
     print("(tfgen's metrics against the 297 held-out digits; the first row is their floor)")
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _common.run(main)

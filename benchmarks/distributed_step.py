@@ -58,8 +58,8 @@ def main(_):
     devices = replica_devices()  # Before any other TensorFlow work.
     import keras  # noqa: PLC0415
     import numpy as np  # noqa: PLC0415
-    from gan_budget import interleaved_rates  # noqa: PLC0415
-    from reference_gan import ReferenceGAN  # noqa: PLC0415
+    from _gan_budget import interleaved_rates  # noqa: PLC0415
+    from _reference_gan import ReferenceGAN  # noqa: PLC0415
 
     import tfgen.data  # noqa: PLC0415
     from tfgen import architectures  # noqa: PLC0415

@@ -9,11 +9,10 @@ eigendecompositions: sqrt(S1), then the eigenvalues of sqrt(S1) S2 sqrt(S1)). Be
     PYTHONPATH=. python benchmarks/frechet_sqrt.py [--dim 2048] [--repeats 3]
 """
 
-import time
-
+import _common
 import numpy as np
 import scipy.linalg
-from absl import app, flags
+from absl import flags
 
 from tfgen.metrics.frechet import trace_sqrt_product
 
@@ -28,23 +27,14 @@ def covariance(rng, dim):
     return np.cov(samples, rowvar=False)
 
 
-def best_seconds(function, repeats):
-    times, value = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        value = function()
-        times.append(time.perf_counter() - start)
-    return min(times), value
-
-
 def main(argv):
     del argv
     rng = np.random.default_rng(0)
     sigma1, sigma2 = covariance(rng, FLAGS.dim), covariance(rng, FLAGS.dim)
-    scipy_seconds, scipy_trace = best_seconds(
+    scipy_seconds, scipy_trace = _common.best_seconds(
         lambda: float(np.trace(scipy.linalg.sqrtm(sigma1 @ sigma2).real)), FLAGS.repeats
     )
-    eigh_seconds, eigh_trace = best_seconds(
+    eigh_seconds, eigh_trace = _common.best_seconds(
         lambda: trace_sqrt_product(sigma1, sigma2), FLAGS.repeats
     )
     print(f"d = {FLAGS.dim}, best of {FLAGS.repeats}:")
@@ -55,4 +45,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _common.run(main)

@@ -6,7 +6,7 @@ generator, the generator's activation (ReLU or LeakyReLU), kernel size, width
 (`base_filters`), latent size, discriminator depth (`extra_convs`), learning rates, Adam's
 betas, generator EMA and loss. Every variant gets the
 same training budget, turned into a fixed step count per variant by timing all of them side
-by side first (`gan_budget.py`: best of interleaved rounds, in CPU time per core, the wall
+by side first (`_gan_budget.py`: best of interleaved rounds, in CPU time per core, the wall
 clock of a machine to itself), so the result does not depend on the machine's load during
 training. All variants run TensorFlow's kernels (`jit_compile=False`; `--jit_compile auto`
 lets each take XLA when it steps faster, at the cost of compiling both per run). Each trains
@@ -21,24 +21,23 @@ the same budget.
 """
 
 import json
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import _common
+import keras
+import numpy as np
+from _common import digits, scores
+from _gan_budget import budget_steps, step_seconds
+from absl import flags
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
-from digits_scores import digits, scores  # noqa: E402
-from gan_budget import budget_steps, step_seconds  # noqa: E402
-
-import tfgen.data  # noqa: E402
-import tfgen.metrics  # noqa: E402
-from tfgen import architectures, optimizers  # noqa: E402
-from tfgen.models import GAN  # noqa: E402
+import tfgen.data
+import tfgen.metrics
+from tfgen import architectures, optimizers
+from tfgen.models import GAN
 
 FLAGS = flags.FLAGS
+_common.define_warmup_flag()
 flags.DEFINE_integer("image_size", 8, "Side of the digits.")
-flags.DEFINE_float("seconds", 5.0, "Training budget of each run (see gan_budget.py).")
+flags.DEFINE_float("seconds", 5.0, "Training budget of each run (see _gan_budget.py).")
 flags.DEFINE_integer("seeds", 2, "Training runs (seeds) of each variant.")
 flags.DEFINE_integer("batch_size", 64, "Batch size.")
 flags.DEFINE_integer("samples", 1000, "Generated samples scored per run.")
@@ -148,7 +147,7 @@ def table_row(name, steps, runs):
     cells = [f"{s['fid'][0]:.1f} ± {s['fid'][1]:.1f}", f"{s['kid'][0]:.0f} ± {s['kid'][1]:.0f}"]
     cells += [f"{s[k][0]:.2f} ± {s[k][1]:.2f}" for k in ("precision", "recall")]
     per_seed = " / ".join(f"{r['fid']:.1f}" for r in runs)
-    return f"| {name} | {steps} | {' | '.join(cells)} | {per_seed} |"
+    return [name, steps, *cells, per_seed]
 
 
 def main(_):
@@ -169,7 +168,11 @@ def main(_):
         return {name: (lambda name=name: build(configs[name], seed=1000)) for name in names}
 
     seconds = step_seconds(
-        builders(configs), timing_data, FLAGS.rounds, round_seconds=FLAGS.round_seconds
+        builders(configs),
+        timing_data,
+        FLAGS.rounds,
+        warmup=FLAGS.warmup,
+        round_seconds=FLAGS.round_seconds,
     )
     steps = budget_steps(seconds, FLAGS.seconds)
     for name in configs:
@@ -206,6 +209,7 @@ def main(_):
         again = step_seconds(
             builders(["baseline", "winners combined"]),
             timing_data,
+            warmup=FLAGS.warmup,
             round_seconds=FLAGS.round_seconds,
         )
         ratio = again["baseline"] / again["winners combined"]
@@ -216,10 +220,10 @@ def main(_):
         f"\n{FLAGS.image_size}x{FLAGS.image_size} digits, {FLAGS.seconds:g} s per run, "
         f"{FLAGS.seeds} seeds"
     )
-    print("| variant | steps | FID | KID | precision | recall | FID per seed |")
-    print("|---|---|---|---|---|---|---|")
-    for name, runs in results.items():
-        print(table_row(name, steps[name], runs))
+    _common.print_table(
+        ["variant", "steps", "FID", "KID", "precision", "recall", "FID per seed"],
+        [table_row(name, steps[name], runs) for name, runs in results.items()],
+    )
     if winners:
         print("winners combined:", configs["winners combined"])
     if FLAGS.output:
@@ -237,4 +241,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _common.run(main)

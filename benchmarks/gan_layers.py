@@ -11,22 +11,20 @@ best counts, the median is printed beside it.
         [--repeats 5]
 """
 
-import os
+import _common
+import keras
+import numpy as np
+import tensorflow as tf
+from _gan_budget import interleaved_rates
+from absl import flags
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
-from gan_budget import interleaved_rates  # noqa: E402
-
-import tfgen.data  # noqa: E402
-import tfgen.layers  # noqa: E402
-from tfgen import architectures  # noqa: E402
-from tfgen.models import GAN  # noqa: E402
+import tfgen.data
+import tfgen.layers
+from tfgen import architectures
+from tfgen.models import GAN
 
 FLAGS = flags.FLAGS
+_common.define_warmup_flag()
 flags.DEFINE_integer("image_size", 16, "Side of the (upscaled) digits.")
 flags.DEFINE_integer("batch_size", 64, "Batch size.")
 flags.DEFINE_integer("latent_dim", 64, "Latent code size.")
@@ -77,7 +75,7 @@ def main(_):
         for jit in (False, True)
         for layers in ("tfgen", "Keras")
     }
-    rates = interleaved_rates(models, FLAGS.steps, FLAGS.repeats)
+    rates = interleaved_rates(models, FLAGS.steps, FLAGS.repeats, FLAGS.warmup)
     print(
         f"{FLAGS.image_size}x{FLAGS.image_size} digits, batch {FLAGS.batch_size}, the builders' "
         f"default networks; steps/s, best (median) of {FLAGS.repeats} repeats of {FLAGS.steps}"
@@ -90,4 +88,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _common.run(main)

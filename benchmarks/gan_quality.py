@@ -5,37 +5,36 @@ Three GANs train on the bundled digits (8x8 by default, `--image_size 16`): tfge
 keras-io example "DCGAN overriding train_step" with its own networks and Adam(1e-4)
 (`reference_gan.keras_io_networks`), and the example's training step on tfgen's default
 networks. Equal wall clock on a shared machine: all three are timed side by side first
-(`gan_budget.py`: best of interleaved rounds, in CPU time per core, the wall clock of a machine
+(`_gan_budget.py`: best of interleaved rounds, in CPU time per core, the wall clock of a machine
 to itself) and the budget becomes a fixed step count for each, so the scores do not depend on
 the load during training. Quality is measured with
 `tfgen.metrics` in the features of the shipped digits classifier (`digits_features`): Fréchet
 distance (FID), kernel distance (KID) and precision/recall of generated samples against the
 held-out digits; real training digits and uniform noise give the scale. And by the independent
-judge (`digits_judge.py`), of the first 500 samples, beside its floor (500 held-out real
+judge (`_digits_judge.py`), of the first 500 samples, beside its floor (500 held-out real
 digits): the "judge" column and its ratio to the floor.
 
     PYTHONPATH=. python benchmarks/gan_quality.py [--seconds 30 | --reference_epochs 100]
         [--runs 2] [--image_size 8] [--models NAME,...]
 """
 
-import os
+import _common
+import keras
+import numpy as np
+from _common import digits, scores
+from _digits_judge import HELD_OUT, MAX_ITER, DigitsJudge
+from _gan_budget import budget_steps, step_seconds
+from _reference_gan import KERAS_IO_LEARNING_RATE, ReferenceGAN, keras_io_networks
+from absl import app, flags
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
-from digits_judge import HELD_OUT, DigitsJudge  # noqa: E402
-from digits_scores import digits, scores  # noqa: E402
-from gan_budget import budget_steps, step_seconds  # noqa: E402
-from reference_gan import KERAS_IO_LEARNING_RATE, ReferenceGAN, keras_io_networks  # noqa: E402
-
-import tfgen.data  # noqa: E402
-import tfgen.metrics  # noqa: E402
-from tfgen import architectures  # noqa: E402
-from tfgen.models import GAN  # noqa: E402
+import tfgen.data
+import tfgen.metrics
+from tfgen import architectures
+from tfgen.models import GAN
 
 FLAGS = flags.FLAGS
+flags.DEFINE_integer("judge_max_iter", MAX_ITER, "Training iterations of the judge's classifier.")
+_common.define_warmup_flag()
 flags.DEFINE_float("seconds", 30.0, "Training budget of each GAN, in seconds of wall clock.")
 flags.DEFINE_integer(
     "reference_epochs",
@@ -103,7 +102,7 @@ KEYS = ("judge", "fid", "kid", "precision", "recall")
 def main(_):
     train_images, test_images = (digits(split, FLAGS.image_size) for split in ("train", "test"))
     extractor = tfgen.metrics.digits_features()
-    judge = DigitsJudge()
+    judge = DigitsJudge(max_iter=FLAGS.judge_max_iter)
     judged = min(FLAGS.samples, HELD_OUT)
     judge_floor = judge.floor(judged, FLAGS.image_size)
     print(f"judge floor ({judged} held-out real digits): {judge_floor:.3f}")
@@ -138,7 +137,9 @@ def main(_):
             "--reference_epochs times the keras-io networks: keep them in --models"
         )
     builders = {name: (lambda build=build: build(1000)) for name, build in models.items()}
-    seconds = step_seconds(builders, data(1000), round_seconds=FLAGS.round_seconds)
+    seconds = step_seconds(
+        builders, data(1000), warmup=FLAGS.warmup, round_seconds=FLAGS.round_seconds
+    )
     budget = FLAGS.seconds
     if FLAGS.reference_epochs:
         epoch_steps = -(-len(train_images) // FLAGS.batch_size)
@@ -169,4 +170,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _common.run(main)

@@ -3,8 +3,8 @@
 All train the same DCGAN generator and discriminator on the bundled digits with the same
 batch size: tfgen's `GAN` through `model.fit` with its default `jit_compile="auto"` (which
 times both variants at the start of its first fit and keeps the faster) and with XLA forced
-on and off; the keras-io reference (`benchmarks/reference_gan.py`) through `model.fit`; and
-PyTorch's DCGAN step on the same networks and weights (`benchmarks/torch_dcgan.py`, skipped
+on and off; the keras-io reference (`benchmarks/_reference_gan.py`) through `model.fit`; and
+PyTorch's DCGAN step on the same networks and weights (`benchmarks/_torch_dcgan.py`, skipped
 with a note when torch is not installed), `torch.set_num_threads` set to the CPU count. With an
 odd kernel (the builders' default 3), TensorFlow's 'same' padding at stride 2 is asymmetric:
 PyTorch is timed both as an exact port (explicit pad and crop, checked against Keras' outputs)
@@ -22,20 +22,20 @@ best repeat counts, the median is printed beside it (a shared machine slows some
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import _common
+import keras
+import numpy as np
+import tensorflow as tf
+from _gan_budget import interleaved_rates
+from _reference_gan import ReferenceGAN
+from absl import flags
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
-from gan_budget import interleaved_rates  # noqa: E402
-from reference_gan import ReferenceGAN  # noqa: E402
-
-import tfgen.data  # noqa: E402
-from tfgen import architectures  # noqa: E402
-from tfgen.models import GAN  # noqa: E402
+import tfgen.data
+from tfgen import architectures
+from tfgen.models import GAN
 
 FLAGS = flags.FLAGS
+_common.define_warmup_flag()
 flags.DEFINE_integer("image_size", 16, "Side of the (upscaled) digits.")
 flags.DEFINE_integer("batch_size", 64, "Batch size of both models.")
 flags.DEFINE_integer("latent_dim", 64, "Latent code size.")
@@ -72,8 +72,8 @@ class TorchPeer:
     """PyTorch's step on copies of the Keras networks, timed like a Keras model's fit."""
 
     def __init__(self, generator, discriminator, batches, exact):
+        import _torch_dcgan as torch_dcgan  # noqa: PLC0415
         import torch  # noqa: PLC0415  (optional dependency)
-        import torch_dcgan  # noqa: PLC0415
 
         torch.set_num_threads(os.cpu_count())
         torch.manual_seed(0)
@@ -128,13 +128,12 @@ def main(_):
     except ImportError:
         print("torch is not installed (pip install torch): no PyTorch row.")
 
-    device = tf.config.list_logical_devices()[-1].device_type
     print(
         f"{FLAGS.image_size}x{FLAGS.image_size} digits, batch {FLAGS.batch_size}, "
         f"base_filters {FLAGS.base_filters}, kernel {FLAGS.kernel_size}, generator slope "
-        f"{FLAGS.negative_slope:g}, {FLAGS.steps} steps, on {device}"
+        f"{FLAGS.negative_slope:g}, {FLAGS.steps} steps, on {_common.device()}"
     )
-    rates = interleaved_rates(candidates, FLAGS.steps, FLAGS.repeats)
+    rates = interleaved_rates(candidates, FLAGS.steps, FLAGS.repeats, FLAGS.warmup)
     for name, (model, _) in candidates.items():
         if "default" in name:
             decision = model.jit_decision
@@ -154,4 +153,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _common.run(main)

@@ -13,37 +13,39 @@ The learning rates of Nesterov and Adam are chosen from a small grid on a separa
 images (the lowest error at the largest budget); conjugate gradient has no step size to tune.
 
 Usage:
-    python benchmarks/inversion.py [--images 32] [--epochs 20] [--seed 0]
+    PYTHONPATH=. python benchmarks/inversion.py [--images 32] [--epochs 20] [--seed 0]
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import _common
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import flags
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import tfgen.data
+from tfgen import architectures
+from tfgen.models import GAN
+from tfgen.reconstruct import invert
 
-import tfgen.data  # noqa: E402
-from tfgen import architectures  # noqa: E402
-from tfgen.models import GAN  # noqa: E402
-from tfgen.reconstruct import invert  # noqa: E402
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("images", 32, "Images inverted (and as many to tune the learning rates).")
+flags.DEFINE_integer("epochs", 20, "Training epochs of the generator on the digits.")
+flags.DEFINE_integer("seed", 0, "Seed of the training, the codes and the solvers.")
 
 SIDE = 16
 LATENT_DIM = 16
 BUDGETS = (10, 25, 50, 100, 200, 400, 800)
-# Iteration counts tried per method; runs restart from the same codes, so the error reached
-# within a budget is that of the longest run whose evaluations fit in it.
-ITERATIONS = {
-    "conjugate_gradient": (1, 2, 3, 4, 6, 8, 11, 15, 20, 30, 40, 55, 75, 100, 140, 200, 280, 400),
-    "nesterov": tuple(b - 1 for b in BUDGETS),
-    "adam": tuple(b - 1 for b in BUDGETS),
-}
+# Iteration counts tried of conjugate gradient (its line search takes a varying number of
+# evaluations an iteration; Nesterov and Adam take one: budget - 1 iterations); runs restart
+# from the same codes, so the error reached within a budget is that of the longest run whose
+# evaluations fit in it.
+CG_ITERATIONS = (1, 2, 3, 4, 6, 8, 11, 15, 20, 30, 40, 55, 75, 100, 140, 200, 280, 400)
+flags.DEFINE_integer("max_budget", BUDGETS[-1], f"Largest budget of {BUDGETS} reported.")
 # An image counts as recovered at this PSNR (dB, on [0, 1]).
 RECOVERED_DB = 40.0
 LEARNING_RATES = {
@@ -68,10 +70,21 @@ def psnr_of(mse: float) -> float:
     return 10.0 * math.log10(4.0 / mse) if mse > 0 else math.inf
 
 
+def budgets():
+    return [b for b in BUDGETS if b <= FLAGS.max_budget]
+
+
+def iterations(method):
+    """The iteration counts run of `method` (module comment at CG_ITERATIONS)."""
+    if method == "conjugate_gradient":
+        return [i for i in CG_ITERATIONS if i < budgets()[-1]]
+    return [b - 1 for b in budgets()]
+
+
 def run_method(generator, images, method, seed, **options):
     """[(evaluations, per-image errors)] over the method's iteration counts."""
     rows = []
-    for steps in ITERATIONS[method]:
+    for steps in iterations(method):
         result = invert(
             generator, images, method=method, steps=steps, seed=seed, tolerance=0.0, **options
         )
@@ -87,7 +100,7 @@ def within_budget(rows, budget):
 def tune(generator, images, method, seed):
     best = None
     for rate in LEARNING_RATES[method]:
-        steps = BUDGETS[-1] - 1
+        steps = budgets()[-1] - 1
         result = invert(
             generator,
             images,
@@ -104,41 +117,37 @@ def tune(generator, images, method, seed):
     return best[0]
 
 
-def main():
+def main(argv):
+    del argv
     # Reproducible numbers: deterministic kernels (and a seeded tf.data order).
     tf.config.experimental.enable_op_determinism()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", type=int, default=32)
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
 
     start = time.time()
-    generator = train_generator(args.epochs, args.seed)
+    generator = train_generator(FLAGS.epochs, FLAGS.seed)
     print(
-        f"generator: DCGAN {SIDE}x{SIDE}x1, latent_dim {LATENT_DIM}, trained {args.epochs} "
+        f"generator: DCGAN {SIDE}x{SIDE}x1, latent_dim {LATENT_DIM}, trained {FLAGS.epochs} "
         f"epochs on digits ({time.time() - start:.0f} s)"
     )
 
-    rng = np.random.default_rng(args.seed)
-    codes = rng.normal(size=(args.images, LATENT_DIM)).astype(np.float32)
-    held_out = rng.normal(size=(args.images, LATENT_DIM)).astype(np.float32)
+    rng = np.random.default_rng(FLAGS.seed)
+    codes = rng.normal(size=(FLAGS.images, LATENT_DIM)).astype(np.float32)
+    held_out = rng.normal(size=(FLAGS.images, LATENT_DIM)).astype(np.float32)
     images = generator(codes, training=False).numpy()
     tuning_images = generator(held_out, training=False).numpy()
 
     options = {"conjugate_gradient": {}}
     for method in ("nesterov", "adam"):
-        rate = tune(generator, tuning_images, method, seed=args.seed + 1)
+        rate = tune(generator, tuning_images, method, seed=FLAGS.seed + 1)
         options[method] = {"learning_rate": rate}
         print(f"{method}: learning_rate {rate} (best of {LEARNING_RATES[method]})")
 
     results = {}
     for method, opts in options.items():
         t = time.time()
-        results[method] = run_method(generator, images, method, args.seed + 2, **opts)
+        results[method] = run_method(generator, images, method, FLAGS.seed + 2, **opts)
         print(f"{method}: {time.time() - t:.1f} s")
 
-    print(f"\n{args.images} images from known codes; initial codes z ~ N(0, I), one restart.")
+    print(f"\n{FLAGS.images} images from known codes; initial codes z ~ N(0, I), one restart.")
     print(
         "Median per-image MSE on [-1, 1] (PSNR in dB on [0, 1]) / share of images at PSNR >= "
         f"{RECOVERED_DB:g} dB, reached within a budget of generator evaluations:\n"
@@ -147,7 +156,7 @@ def main():
     header = f"| {'evaluations':>11} | " + " | ".join(f"{m:^{width}}" for m in options) + " |"
     print(header)
     print("|" + "|".join("-" * len(cell) for cell in header.split("|")[1:-1]) + "|")
-    for budget in BUDGETS:
+    for budget in budgets():
         cells = []
         for method in options:
             row = within_budget(results[method], budget)
@@ -163,4 +172,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    _common.run(main)

@@ -4,7 +4,8 @@ Both score 10,000 real and 10,000 generated 2048-d features (the size of Incepti
 arriving in batches of 500 as they would from a feature network. `tfgen.metrics.FrechetDistance`
 adds each batch to float64 sums; the naive version keeps the features, then calls `np.cov` and
 `scipy.linalg.sqrtm` as TTUR's fid.py does. Each runs in its own child process so that its peak
-resident memory (above the process's size after imports) is its own.
+resident memory (above the process's size after imports) is its own (which is why this one
+benchmark does not import `_common`: that would load TensorFlow into both children).
 
     python benchmarks/metrics.py [--samples 10000] [--dim 2048] [--batch 500]
 """

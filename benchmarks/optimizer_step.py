@@ -27,17 +27,15 @@ chose the limits in `tfgen.optimizers._flat.FLAT_MAX_SIZE`.
     python benchmarks/optimizer_step.py --floor
 """
 
-import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import _common
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import flags
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
-
-from tfgen.optimizers import Adam, Nesterov, _flat  # noqa: E402
+from tfgen.optimizers import Adam, Nesterov, _flat
 
 SHAPES = {
     "large": [(460, 460)] * 48,
@@ -196,8 +194,10 @@ def main(_):
         return threshold()
     if FLAGS.floor:
         return floor()
-    device = tf.config.list_logical_devices()[-1].device_type
-    print(f"{FLAGS.steps} steps per round, best of {FLAGS.repeats} interleaved rounds, on {device}")
+    print(
+        f"{FLAGS.steps} steps per round, best of {FLAGS.repeats} interleaved rounds, "
+        f"on {_common.device()}"
+    )
     problems = {name: make_problem(SHAPES[name]) for name in FLAGS.shapes}
     runs = {}
     for mode in FLAGS.modes:
@@ -247,4 +247,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _common.run(main)

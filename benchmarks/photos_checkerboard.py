@@ -8,24 +8,22 @@ samples are scored by
   where the uneven overlap of stride-2 transposed convolutions puts it (Odena et al. 2016,
   "Deconvolution and Checkerboard Artifacts"); averaged over samples and given beside the
   held-out crops' own value (the floor);
-- the sliced Wasserstein distance (`tfgen.metrics.SlicedWasserstein`, x 1e3) to the 240
-  held-out crops, beside the training crops' (the floor).
+- the sliced Wasserstein distance (`tfgen.metrics.SlicedWasserstein`, x 1e3) to the held-out
+  crops (the 154 tiles of the held-out photographs), beside the training crops' (the floor).
 A grid, one row of samples per variant and one of held-out crops, goes to `--figure`.
 
     PYTHONPATH=.:benchmarks python benchmarks/photos_checkerboard.py [--steps 1500] [--seeds 2]
 """
 
-import os
+import _common
+import keras
+import numpy as np
+from _common import sliced_wasserstein as swd
+from absl import flags
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
-
-import tfgen.data  # noqa: E402
-from tfgen import architectures, metrics, plot  # noqa: E402
-from tfgen.models import GAN  # noqa: E402
+import tfgen.data
+from tfgen import architectures, plot
+from tfgen.models import GAN
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("steps", 1500, "Training steps of each variant and seed.")
@@ -52,19 +50,6 @@ def checkerboard_energy(images):
     return float(np.mean(period_two.sum(-1) / np.maximum(total.sum(-1), 1e-12)))
 
 
-def swd(real, generated):
-    metric = metrics.SlicedWasserstein(seed=0)
-    metric.update_state(real, generated)
-    return float(metric.result())
-
-
-def images(split):
-    data = tfgen.data.load(
-        "photos", split=split, image_size=32, channels=3, batch_size=240, shuffle=False
-    )
-    return np.concatenate([np.asarray(batch) for batch in data])
-
-
 def train(options, seed):
     keras.utils.set_random_seed(seed)
     gan = GAN(
@@ -82,7 +67,7 @@ def train(options, seed):
 
 def main(argv):
     del argv
-    held_out, training = images("test"), images("train")
+    held_out, training = _common.photo_crops("test"), _common.photo_crops("train")
     print(
         f"held-out crops: checkerboard {checkerboard_energy(held_out):.4f}; training crops: "
         f"SWD {swd(held_out, training[: len(held_out)]):.1f} (the floors)"
@@ -116,4 +101,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _common.run(main)

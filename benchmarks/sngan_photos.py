@@ -1,39 +1,41 @@
 """DCGAN against SNGAN's residual networks on the bundled photographs at 32x32.
 
-Both GANs train on the training crops of `tfgen.data.load("photos")` (2,400 crops of three
-photographs) with the same `GAN.compile` settings (hinge loss, SNGAN's; tfgen's default Adam),
-the same latent size and base width, for the same number of steps (steps, not seconds, so that
-runs compare whatever the machine's load; the steps per second of each are printed beside).
+Both GANs train on the training crops of `tfgen.data.load("photos")` (random crops of the
+training photographs) with the same `GAN.compile` settings (hinge loss, SNGAN's; tfgen's
+default Adam), the same latent size and base width, for the same number of steps (steps, not
+seconds, so that runs compare whatever the machine's load; the steps per second of each are
+printed beside).
 Samples are scored with the weight-free sliced Wasserstein distance of Laplacian-pyramid
-patches (`tfgen.metrics.SlicedWasserstein`, x 1e3) against the 240 held-out crops; the training
-crops against the same held-out crops give the floor. A grid of samples of each and of real
+patches (`tfgen.metrics.SlicedWasserstein`, x 1e3) against the held-out crops (the 154 tiles of
+the held-out photographs); as many training crops against the same held-out crops give the
+floor. A grid of samples of each and of real
 crops is saved to docs/sngan_photos.png.
 
     PYTHONPATH=.:benchmarks python benchmarks/sngan_photos.py [--steps 400] [--seeds 2]
         [--equal_time]
 """
 
-import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import _common
+import keras
+import numpy as np
+from _common import sliced_wasserstein as swd
+from _gan_budget import step_seconds
+from absl import flags
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from absl import app, flags  # noqa: E402
-from gan_budget import step_seconds  # noqa: E402
-
-import tfgen.data  # noqa: E402
-from tfgen import architectures, metrics, plot  # noqa: E402
-from tfgen.models import GAN  # noqa: E402
+import tfgen.data
+from tfgen import architectures, plot
+from tfgen.models import GAN
 
 FLAGS = flags.FLAGS
+_common.define_warmup_flag()
 flags.DEFINE_integer("steps", 400, "Training steps of each GAN (of the SNGAN with --equal_time).")
 flags.DEFINE_bool(
     "equal_time",
     False,
     "Give the DCGAN the SNGAN's training time instead of its steps: both are timed side by "
-    "side first (gan_budget.py, CPU time) and the DCGAN's steps scale by the time ratio.",
+    "side first (_gan_budget.py, CPU time) and the DCGAN's steps scale by the time ratio.",
 )
 flags.DEFINE_integer("seeds", 2, "Training runs (seeds 0..seeds-1) of each network.")
 flags.DEFINE_integer("batch_size", 32, "Batch size.")
@@ -53,19 +55,6 @@ NETWORKS = {
         architectures.resnet_discriminator,
     ),
 }
-
-
-def images(split):
-    data = tfgen.data.load(
-        "photos", split=split, image_size=32, channels=3, batch_size=240, shuffle=False
-    )
-    return np.concatenate([np.asarray(batch) for batch in data])
-
-
-def swd(real, generated):
-    metric = metrics.SlicedWasserstein(seed=0)
-    metric.update_state(real, generated)
-    return float(metric.result())
 
 
 def build(builders, seed):
@@ -101,7 +90,7 @@ def step_counts():
     steps = dict.fromkeys(NETWORKS, FLAGS.steps)
     if FLAGS.equal_time:
         builders = {name: (lambda b=b: build(b, 1000)) for name, b in NETWORKS.items()}
-        seconds = step_seconds(builders, photos(1000))
+        seconds = step_seconds(builders, photos(1000), warmup=FLAGS.warmup)
         sngan = seconds[SNGAN]
         steps = {name: round(FLAGS.steps * sngan / each) for name, each in seconds.items()}
         for name, each in seconds.items():
@@ -111,7 +100,7 @@ def step_counts():
 
 def main(argv):
     del argv
-    held_out, training = images("test"), images("train")
+    held_out, training = _common.photo_crops("test"), _common.photo_crops("train")
     floor = swd(held_out, training[: len(held_out)])
     print(f"training crops vs held-out crops (floor): SWD {floor:.1f}")
     rows, grids = [], {}
@@ -126,12 +115,21 @@ def main(argv):
             grids.setdefault(name, samples[:8])
             print(f"{name}, seed {seed}: SWD {scores[-1]:.1f}, {rate:.1f} steps/s", flush=True)
         rows.append((name, scores, rates))
-    print("\n| networks | steps | SWD per seed | mean SWD | steps/s |\n|---|---|---|---|---|")
-    print(f"| real training crops (floor) | | | {floor:.1f} | |")
-    for name, scores, rates in rows:
-        per_seed = ", ".join(f"{s:.1f}" for s in scores)
-        cells = f"{steps[name]} | {per_seed} | {np.mean(scores):.1f} | {np.mean(rates):.1f}"
-        print(f"| {name} | {cells} |")
+    print()
+    _common.print_table(
+        ["networks", "steps", "SWD per seed", "mean SWD", "steps/s"],
+        [["real training crops (floor)", "", "", f"{floor:.1f}", ""]]
+        + [
+            [
+                name,
+                steps[name],
+                ", ".join(f"{s:.1f}" for s in scores),
+                f"{np.mean(scores):.1f}",
+                f"{np.mean(rates):.1f}",
+            ]
+            for name, scores, rates in rows
+        ],
+    )
     if FLAGS.figure:
         rows_of_images = [*grids.values(), held_out[:8]]
         plot.image_grid(
@@ -145,4 +143,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _common.run(main)

@@ -20,21 +20,26 @@ settings divided by the difference in evaluations, so tracing and set-up cancel.
 Writes docs/stylize.png: content, style and each optimizer's result at the budget.
 
 Usage:
-    python benchmarks/stylize.py [--budget 300] [--image_size 64] [--figure docs/stylize.png]
+    PYTHONPATH=. python benchmarks/stylize.py [--budget 300] [--image_size 64]
+        [--figure docs/stylize.png]
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import _common
+import keras
+import numpy as np
+from absl import flags
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+from tfgen import optimizers, plot, stylize
 
-from tfgen import optimizers, plot, stylize  # noqa: E402
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("budget", 300, "Evaluations per run.")
+flags.DEFINE_integer("image_size", 64, "Side of the content, style and result images.")
+flags.DEFINE_string("figure", "docs/stylize.png", "Where the result grid goes.")
+flags.DEFINE_integer("grid", 3, "Learning rates tried per optimizer: the first `grid` of each.")
 
 CONTENT, STYLE = "grace_hopper", "flower"
 TARGETS = (0.1, 0.01)
@@ -92,51 +97,55 @@ def rank(result):
     )
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--budget", type=int, default=300, help="evaluations per run")
-    parser.add_argument("--image_size", type=int, default=64)
-    parser.add_argument("--figure", default="docs/stylize.png")
-    args = parser.parse_args()
+def main(argv):
+    del argv
     keras.utils.set_random_seed(0)
 
     rows = {}
     for name, rates in LEARNING_RATES.items():
         runs = []
-        for rate in rates:
-            full = timed_transfer(make_optimizer(name, rate), args.budget - 1, args.image_size)
+        for rate in rates[: FLAGS.grid]:
+            full = timed_transfer(make_optimizer(name, rate), FLAGS.budget - 1, FLAGS.image_size)
             runs.append((rank(full[0]), rate, full))
             reached = [evaluations_to(full[0].losses, f) for f in TARGETS]
             print(f"{name:>18} lr {rate:<6g} evaluations to 10 %, 1 %: {reached}", flush=True)
         _, rate, full = min(runs, key=lambda run: run[0])
         per_evaluation = seconds_per_evaluation(
             lambda name=name, rate=rate: make_optimizer(name, rate),
-            args.budget - 1,
-            args.image_size,
+            FLAGS.budget - 1,
+            FLAGS.image_size,
             full,
         )
         rows[name] = (f"{rate:g}", full[0], per_evaluation)
 
-    iterations = max(1, args.budget // CG_EVALUATIONS_PER_ITERATION)
-    full = timed_transfer("conjugate_gradient", iterations, args.image_size)
+    iterations = max(1, FLAGS.budget // CG_EVALUATIONS_PER_ITERATION)
+    full = timed_transfer("conjugate_gradient", iterations, FLAGS.image_size)
     per_evaluation = seconds_per_evaluation(
-        lambda: "conjugate_gradient", iterations, args.image_size, full
+        lambda: "conjugate_gradient", iterations, FLAGS.image_size, full
     )
     rows["conjugate gradient"] = ("line search", full[0], per_evaluation)
-    projected, _ = timed_transfer("conjugate_gradient", iterations, args.image_size, 8)
+    projected, _ = timed_transfer("conjugate_gradient", iterations, FLAGS.image_size, 8)
     rows["CG, projected 8 times"] = ("line search", projected, per_evaluation)
 
-    print(f"\n{args.image_size}x{args.image_size}, budget {args.budget} evaluations")
-    print("| optimizer | learning rate | to 10 % | to 1 % | loss at end / start | ms / eval |")
-    print("|---|---|---|---|---|---|")
+    print(f"\n{FLAGS.image_size}x{FLAGS.image_size}, budget {FLAGS.budget} evaluations")
+    table = []
     for name, (rate, result, per_evaluation) in rows.items():
         reached = [evaluations_to(result.losses, f) for f in TARGETS]
         cells = [str(n) if n else f"> {result.evaluations}" for n in reached]
         ratio = result.losses[-1] / result.losses[0]
-        print(
-            f"| {name} | {rate} | {cells[0]} | {cells[1]} | {ratio:.4f} "
-            f"(after {result.evaluations}) | {1000 * per_evaluation:.0f} |"
+        table.append(
+            [
+                name,
+                rate,
+                *cells,
+                f"{ratio:.4f} (after {result.evaluations})",
+                f"{1000 * per_evaluation:.0f}",
+            ]
         )
+    _common.print_table(
+        ["optimizer", "learning rate", "to 10 %", "to 1 %", "loss at end / start", "ms / eval"],
+        table,
+    )
     gd = [evaluations_to(rows["gradient descent"][1].losses, f) for f in TARGETS]
     nesterov = [evaluations_to(rows["Nesterov"][1].losses, f) for f in TARGETS]
     for target, g, n in zip(TARGETS, gd, nesterov, strict=True):
@@ -145,20 +154,20 @@ def main():
         else:
             print(f"to {target:.0%}: gradient descent {g}, Nesterov {n} (None: not reached)")
 
-    sources = [stylize.load_image(image, args.image_size) for image in (CONTENT, STYLE)]
+    sources = [stylize.load_image(image, FLAGS.image_size) for image in (CONTENT, STYLE)]
     panels = sources + [result.image for _, result, _ in rows.values()]
     titles = ["content", "style"] + [
         f"{name} ({result.evaluations})" for name, (_, result, _) in rows.items()
     ]
     plot.image_grid(
         np.stack(panels),
-        args.figure,
+        FLAGS.figure,
         columns=len(panels),
         title=" | ".join(titles) + " evaluations",
         scale=2,
     )
-    print(f"wrote {args.figure}")
+    print(f"wrote {FLAGS.figure}")
 
 
 if __name__ == "__main__":
-    main()
+    _common.run(main)

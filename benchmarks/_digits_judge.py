@@ -8,16 +8,17 @@ singular). A set of images is judged by the Fréchet distance (Heusel et al. 201
 
     d² = |mu_a - mu_b|² + Tr(S_a + S_b - 2 (S_a S_b)^(1/2))
 
-between its features and those of the judge's training digits, the square root taken by
-`scipy.linalg.sqrtm` (its real part). Images larger than 8x8 (16x16, 32x32) are averaged over
-blocks down to 8x8 first, and are compared with the training digits taken the same way
-(enlarged as tfgen.data enlarges them: antialiased bilinear, then averaged back), so that the
-round trip's blur is not counted against a generator. Compare sets of equal size (the distance
-is biased by the count), the held-out real digits giving the floor: `judge.floor(n, side)`.
+between its features and those of the judge's training digits (`_common.frechet_distance`: the
+square root taken by `scipy.linalg.sqrtm`, its real part). Images larger than 8x8 (16x16,
+32x32) are averaged over blocks down to 8x8 first, and are compared with the training digits
+taken the same way (enlarged as tfgen.data enlarges them: antialiased bilinear, then averaged
+back), so that the round trip's blur is not counted against a generator. Compare sets of equal
+size (the distance is biased by the count), the held-out real digits giving the floor:
+`judge.floor(n, side)`.
 """
 
+import _common
 import numpy as np
-import scipy.linalg
 from sklearn.datasets import load_digits
 from sklearn.neural_network import MLPClassifier
 
@@ -25,6 +26,8 @@ from sklearn.neural_network import MLPClassifier
 JUDGE_SEED = 12345
 #: Real digits the judge holds out: the floor is computed with them.
 HELD_OUT = 500
+#: Training iterations (epochs) of the judge's classifier.
+MAX_ITER = 400
 
 
 def to_judge_input(images):
@@ -43,24 +46,16 @@ def to_judge_input(images):
     return images.reshape(n, 8, block, 8, block).mean(axis=(2, 4)).reshape(n, 64)
 
 
-def frechet(a, b):
-    """Fréchet distance between Gaussians fitted to the rows of `a` and of `b` (scipy)."""
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root = scipy.linalg.sqrtm(s_a @ s_b).real
-    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(s_a + s_b - 2.0 * root))
-
-
 class DigitsJudge:
     """Trains the judge once; `distance(images)` and `floor(n, side)` score image sets."""
 
-    def __init__(self, seed=JUDGE_SEED, held_out=HELD_OUT):
+    def __init__(self, seed=JUDGE_SEED, held_out=HELD_OUT, max_iter=MAX_ITER):
         digits = load_digits()
         pixels = digits.images.reshape(-1, 64) / 16.0
         order = np.random.default_rng(seed).permutation(len(pixels))
         self.test_images = digits.images[order[:held_out]] / 16.0
         train = order[held_out:]
-        self.classifier = MLPClassifier((128, 64), max_iter=400, random_state=seed)
+        self.classifier = MLPClassifier((128, 64), max_iter=max_iter, random_state=seed)
         self.classifier.fit(pixels[train], digits.target[train])
         self.accuracy = float(
             self.classifier.score(pixels[order[:held_out]], digits.target[order[:held_out]])
@@ -84,7 +79,7 @@ class DigitsJudge:
     def distance(self, images):
         """Fréchet distance of `images` (in [0, 1]) to the judge's training digits."""
         pixels = to_judge_input(images)
-        return frechet(self.features(pixels), self.reference(np.shape(images)[1]))
+        return _common.frechet_distance(self.features(pixels), self.reference(np.shape(images)[1]))
 
     def floor(self, n=HELD_OUT, side=8):
         """The distance of `n` held-out real digits, enlarged to `side` as tfgen.data does."""
