@@ -5,7 +5,7 @@ global batch: tfgen's `GAN` under the strategy (its default compile: `jit_compil
 which measures XLA compiling each replica's parts; the builders' networks made in the
 strategy's scope, so with a synchronised batch norm, which keeps the generator's parts with
 TensorFlow's kernels), the same with `jit_compile=False`, the keras-io reference step
-(`benchmarks/reference_gan.py`) under the same strategy on the same networks, and tfgen's
+(`benchmarks/_reference_gan.py`) under the same strategy on the same networks, and tfgen's
 default on one device (no strategy; the same networks built outside the scope: tfgen's fused
 batch norm, XLA if "auto" measures it faster). Interleaved repeats, the best counts, the
 median beside it; ratios are of steps per second in the same run.
