@@ -6,7 +6,9 @@ registered class, a changed `get_config` or a lost optimizer slot fails here.
 """
 
 import importlib.util
+import json
 import os
+import zipfile
 
 import keras
 import numpy as np
@@ -22,8 +24,18 @@ make_old_models = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(make_old_models)
 
 
+def _version(text):
+    return tuple(int(part) for part in text.split(".")[:3] if part.isdigit())
+
+
 @pytest.mark.parametrize("name", ["gan", "conditional_gan", "unet", "vae"])
 def test_old_file_loads_and_computes_the_recorded_values(name):
+    with zipfile.ZipFile(os.path.join(DATA, f"{name}.keras")) as archive:
+        written_by = json.loads(archive.read("metadata.json"))["keras_version"]
+    if _version(keras.__version__) < _version(written_by):
+        # Keras reads files of its own and older releases only (an older Keras refuses
+        # the newer layers' config keys), whatever tfgen does.
+        pytest.skip(f"written by Keras {written_by}, Keras {keras.__version__} is installed")
     model = keras.saving.load_model(os.path.join(DATA, f"{name}.keras"), safe_mode=True)
     expected = dict(np.load(os.path.join(DATA, f"{name}.npz")))
     output = keras.ops.convert_to_numpy(model(make_old_models.probe(model), training=False))
