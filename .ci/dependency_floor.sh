@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The declared dependency floor, tried: installs the minimum TensorFlow and Keras that setup.cfg
 # declares (their lowest minor release, latest patch) with tfgen's other dependencies into a fresh
-# virtual environment and runs the optimizer and GAN tests against this checkout.
+# virtual environment and runs the pinning test of private Keras/TensorFlow API
+# (tests/test_keras_compat.py), the old-file test and the optimizer and GAN tests against this
+# checkout. .ci/dependency_ceiling.sh checks the other end of the declared range.
 # Not part of the default test run: it downloads about 600 MB once.
 #
 #   .ci/dependency_floor.sh                  # venv in /tmp/tfgen-floor (kept for reruns)
@@ -25,4 +27,4 @@ echo "setup.cfg declares tensorflow>=$TF_MIN, keras>=$KERAS_MIN"
 "$VENV/bin/python" -c "import tensorflow as tf, keras; print('tensorflow', tf.__version__, 'keras', keras.__version__)"
 cd "$REPO"
 PYTHONPATH="$REPO" "$VENV/bin/python" -m pytest -q -p no:cacheprovider -m "not slow" \
-    tests/test_optimizers.py tests/test_gan.py
+    tests/test_keras_compat.py tests/test_old_models.py tests/test_optimizers.py tests/test_gan.py

@@ -1,6 +1,14 @@
-"""The private Keras methods that tfgen/_keras_compat.py hooks are those it was written for."""
+"""The one pinning test of private Keras and TensorFlow API: every hook of tfgen/_keras_compat.py
+is the one it was written for, in every Keras release of the range setup.cfg declares.
 
+A newer Keras cannot fail it by existing: setup.cfg caps Keras below the first release not yet
+read (`test_declared_keras_range_was_checked`); .ci/dependency_floor.sh and
+.ci/dependency_ceiling.sh run this file at both ends of the range."""
+
+import configparser
 import inspect
+import re
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -15,14 +23,15 @@ from tfgen.optimizers import ConjugateGradient
 def test_hooked_keras_methods_are_unchanged(name):
     pinned = _keras_compat.HOOKED_KERAS_METHODS[name]
     installed = _keras_compat.keras_method_source_hash(name)
-    assert installed == pinned, (
+    assert installed in pinned, (
         f"keras.optimizers.Optimizer.{name} changed: Keras {keras.__version__} is installed, "
-        f"tfgen/_keras_compat.py was checked against Keras {_keras_compat.PINNED_KERAS_VERSION}. "
+        f"tfgen/_keras_compat.py was checked against {_keras_compat.CHECKED_KERAS_RELEASES}. "
         "Re-read that method in the installed Keras (keras/src/optimizers/base_optimizer.py and "
         "keras/src/backend/tensorflow/optimizer.py) and check that WholeStepOptimizer still "
         "receives the final gradients of all variables (after clipping, weight decay, "
         "accumulation and loss-scale unscaling, summed across replicas) and updates each "
-        "variable as Keras does; then record the new hash in HOOKED_KERAS_METHODS."
+        "variable as Keras does (and that _get_variable_index still gives a variable's position "
+        "in the optimizer's list); then add the new hash to HOOKED_KERAS_METHODS."
     )
 
 
@@ -51,28 +60,71 @@ def test_the_hook_sees_all_final_gradients_once_per_step():
     np.testing.assert_allclose(variables[0].numpy(), [3.0 - 0.06, 4.0 - 0.08], rtol=1e-6)
 
 
-def test_declared_keras_ceiling_is_the_pinned_release():
-    # setup.cfg lets pip install no Keras newer than the one the hashes above were taken from, so
-    # a fresh install after a Keras release cannot fail this file though nothing is broken.
-    import configparser
-    from pathlib import Path
-
+def _declared_range(package):
     config = configparser.ConfigParser()
     config.read(Path(__file__).resolve().parents[1] / "setup.cfg")
     requirements = config["options"]["install_requires"].split("\n")
-    (keras_line,) = [line for line in requirements if line.startswith("keras")]
-    major, minor, _ = _keras_compat.PINNED_KERAS_VERSION.split(".")
-    assert keras_line.endswith(f",<{major}.{int(minor) + 1}"), keras_line
+    (line,) = [line for line in requirements if line.split(">")[0].strip() == package]
+    floor, ceiling = re.fullmatch(rf"{package}>=(\d+\.\d+),<(\d+\.\d+)", line.strip()).groups()
+    return [tuple(map(int, floor.split("."))), tuple(map(int, ceiling.split(".")))]
+
+
+def test_declared_keras_range_was_checked():
+    # Every minor release pip may install was read and hashed, and none past it may be
+    # installed, so a fresh install after a Keras release cannot fail this file.
+    (floor, ceiling) = _declared_range("keras")
+    checked = sorted(
+        {tuple(map(int, v.split(".")[:2])) for v in _keras_compat.CHECKED_KERAS_RELEASES}
+    )
+    assert checked[0] == floor, (floor, checked)
+    assert (checked[-1][0], checked[-1][1] + 1) == ceiling, (ceiling, checked)
+    assert checked == [(3, minor) for minor in range(floor[1], ceiling[1])], checked
+
+
+def test_variable_index_is_the_position_in_the_built_list():
+    variables = [keras.Variable([1.0]), keras.Variable([[2.0]]), keras.Variable(3.0)]
+    optimizer = keras.optimizers.SGD()
+    optimizer.build(variables)
+    assert [_keras_compat.variable_index(optimizer, v) for v in reversed(variables)] == [2, 1, 0]
+
+
+def test_in_multi_worker_mode_tells_a_single_worker(two_replicas):
+    assert _keras_compat.in_multi_worker_mode(tf.distribute.get_strategy()) is False
+    assert _keras_compat.in_multi_worker_mode(two_replicas) is False
+    # True with several workers: tests/test_multi_worker.py runs two.
+
+
+def test_in_xla_context_tells_xla_from_plain_functions():
+    assert _keras_compat.GraphOrParentsInXlaContext is not None, "TensorFlow moved it"
+    answers = {}
+
+    def probe(name):
+        answers[name] = _keras_compat.in_xla_context()
+        return tf.constant(0.0)
+
+    probe("eager")
+    tf.function(lambda: probe("plain"))()
+    tf.function(lambda: probe("xla"), jit_compile=True)()
+    assert answers == {"eager": False, "plain": False, "xla": True}
+
+
+def test_optimizer_merge_call_is_the_one_keras_uses():
+    # WholeStepOptimizer calls TensorFlow's maybe_merge_call with the optimizer's strategy.
+    assert callable(tf.__internal__.distribute.interim.maybe_merge_call)
+    optimizer = keras.optimizers.SGD()
+    assert optimizer._distribution_strategy is tf.distribute.get_strategy()
+
+
 @pytest.mark.parametrize("name", sorted(_keras_compat.HOOKED_MODEL_METHODS))
 def test_hooked_model_methods_are_unchanged(name):
     pinned = _keras_compat.HOOKED_MODEL_METHODS[name]
     installed = _keras_compat.keras_method_source_hash(name, keras.Model)
-    assert installed == pinned, (
+    assert installed in pinned, (
         f"keras.Model.{name} changed: Keras {keras.__version__} is installed, "
-        f"tfgen/_keras_compat.py was checked against Keras {_keras_compat.PINNED_KERAS_VERSION}. "
+        f"tfgen/_keras_compat.py was checked against {_keras_compat.CHECKED_KERAS_RELEASES}. "
         "Re-read _maybe_symbolic_build and _symbolic_build (keras/src/backend/tensorflow/"
         "trainer.py, keras/src/trainers/trainer.py) and check that BuiltModel.unbuilt still "
-        "lists everything _symbolic_build builds; then record the new hash."
+        "lists everything _symbolic_build builds; then add the new hash."
     )
 
 

@@ -11,8 +11,8 @@ from tfgen.optimizers import (
     Adam,
     ConjugateGradient,
     Nesterov,
-    _common,
     _flat,
+    _fused,
 )
 
 STEPS = 6
@@ -83,7 +83,7 @@ def test_adam_single_step_closed_form():
 @pytest.mark.parametrize("name", ["adam", "nesterov"])
 def test_keras_ops_rules_compute_what_the_fused_kernels_compute(name, monkeypatch):
     fused = run(FACTORIES[name]())
-    monkeypatch.setattr(_common, "USE_FUSED_KERNELS", False)
+    monkeypatch.setattr(_fused, "USE_FUSED_KERNELS", False)
     plain = run(FACTORIES[name]())
     np.testing.assert_allclose(plain, fused, rtol=1e-6, atol=1e-7)
     expected = {

@@ -1,16 +1,21 @@
-"""The private Keras hooks tfgen uses, in one place, pinned to the Keras they were written for.
+"""Every private Keras and TensorFlow hook tfgen uses, in this one module, pinned by one test.
+
+Nothing else in tfgen touches a private Keras or TensorFlow name; `tests/test_keras_compat.py`
+pins each hook listed here. The hooks are:
 
 `ConjugateGradient` needs one beta from inner products over the gradients of ALL variables,
 taken after Keras has clipped, averaged (gradient accumulation) and unscaled them and, under
 `tf.distribute`, summed them across replicas, and before any variable changes. Keras' public
-`update_step` sees one variable at a time. The one place that sees all final gradients at once
+`update_step` sees one variable at a time. The method that sees all final gradients at once
 is the private `_backend_update_step(grads, trainable_variables, learning_rate)`, which
 `_backend_apply_gradients` calls and which the TensorFlow backend implements with
-`_all_reduce_sum_gradients` and `_distributed_tf_update_step`.
+`_all_reduce_sum_gradients` and `_distributed_tf_update_step` (and TensorFlow's private
+`maybe_merge_call`, with the optimizer's `_distribution_strategy`).
 
 `WholeStepOptimizer` overrides that method, and nothing else private. `HOOKED_KERAS_METHODS`
-lists what it replaces or relies on, with a hash of each method's source in the pinned Keras
-version; `tests/test_keras_compat.py` fails when an installed Keras changes any of them.
+lists what it replaces or relies on, with the hash of each method's source in every Keras
+release of the range `setup.cfg` declares (`CHECKED_KERAS_RELEASES`);
+`tests/test_keras_compat.py` fails when an installed Keras has another.
 
 `BuiltModel` is the second hook. A model created under a `tf.distribute` strategy runs the
 private `_maybe_symbolic_build` at the start of every `fit` and `evaluate`, which draws one
@@ -21,6 +26,19 @@ generator, so the batches training then reads depend on how far the throwaway it
 (a resumed run's `data.repeat().skip(n)` reads across a reshuffle and takes a seed more than
 an uninterrupted run's). `BuiltModel` skips it when there is nothing to build, the only case
 in which `_symbolic_build` would do nothing; `HOOKED_MODEL_METHODS` pins both methods.
+
+The smaller hooks, each one function here:
+- `variable_index`: the position of a variable among those the optimizer was built with
+  (`Optimizer._get_variable_index`, pinned as the methods above), where tfgen's optimizers
+  keep its slots.
+- `in_multi_worker_mode`: whether a strategy spans several workers
+  (`strategy.extended._in_multi_worker_mode()`, which Keras' own callbacks use).
+- `in_xla_context`: whether the function being traced will be compiled by XLA
+  (`tf.function(jit_compile=True)`, Keras' `jit_compile=True`), which decides the faster form
+  of batch normalisation (`tfgen.layers.BatchNormalization`). TensorFlow answers that only
+  through the private `control_flow_util.GraphOrParentsInXlaContext`, which its own ops use
+  for the same purpose; without it the answer is False (TensorFlow's kernels), which costs
+  speed under XLA, never correctness.
 """
 
 import hashlib
@@ -29,29 +47,53 @@ import inspect
 import keras
 import tensorflow as tf
 
-PINNED_KERAS_VERSION = "3.15.1"
+try:
+    from tensorflow.python.ops.control_flow_util import GraphOrParentsInXlaContext
+except ImportError:  # pragma: no cover - a TensorFlow without it; the pinning test fails instead
+    GraphOrParentsInXlaContext = None
 
-# sha256 of `inspect.getsource` of each method, as `keras.optimizers.Optimizer` resolves it.
+#: The Keras releases (latest patch of each minor release in setup.cfg's range) whose hooked
+#: methods were read and hashed below. setup.cfg's range must not reach past them.
+CHECKED_KERAS_RELEASES = ("3.10.0", "3.11.3", "3.12.4", "3.13.2", "3.14.1", "3.15.1")
+
+# sha256 of `inspect.getsource` of each method, as `keras.optimizers.Optimizer` resolves it:
+# every hash met in CHECKED_KERAS_RELEASES, each read to still do what the hook expects.
 HOOKED_KERAS_METHODS = {
     # Replaced: must still be called with the final gradients of all variables.
-    "_backend_update_step": "00bd759c099a6b72e88785836a38006d3d197c329b14bf6e75b77339460d3bc3",
+    "_backend_update_step": ("00bd759c099a6b72e88785836a38006d3d197c329b14bf6e75b77339460d3bc3",),
     # The caller: clipping, weight decay, accumulation before it, EMA after it.
-    "_backend_apply_gradients": "48d6e24d580392413add1616a1bd8acdd4e7f3fe41db2f130d34d8093ef4757d",
-    # Called: the cross-replica gradient sum of the TensorFlow backend.
-    "_all_reduce_sum_gradients": "953512efa56c968002e3ddf9c13f593a893cad8770391ab6c7a1c001fde513b0",
+    "_backend_apply_gradients": (
+        "48d6e24d580392413add1616a1bd8acdd4e7f3fe41db2f130d34d8093ef4757d",
+    ),
+    # Called: the cross-replica gradient sum of the TensorFlow backend (3.14 turned an assert
+    # into a ValueError).
+    "_all_reduce_sum_gradients": (
+        "dd8896fa68d7950159af19848d8b41d0c5dbd0c90ae0d82361faab0a987702ba",  # 3.10-3.13
+        "953512efa56c968002e3ddf9c13f593a893cad8770391ab6c7a1c001fde513b0",  # 3.14-3.15
+    ),
     # Mirrored: how the TensorFlow backend updates each variable under tf.distribute.
     "_distributed_tf_update_step": (
-        "ec83c95231ba33ee08aec21749ca92dff304cb6f77bdb21376621e183f513b20"
+        "ec83c95231ba33ee08aec21749ca92dff304cb6f77bdb21376621e183f513b20",
     ),
+    # Called by `variable_index`: a variable's position in the optimizer's list.
+    "_get_variable_index": ("c4cd541aea39e6e2a4c099d6d36b568d1e4361a7129c4504ab38a34e5cda8fd2",),
 }
 
 
 # The same, for the methods of `keras.Model` (TensorFlow backend) that `BuiltModel` relies on.
+# 3.11 changed how both unpack the epoch iterator, 3.14 the error `_symbolic_build` raises.
 HOOKED_MODEL_METHODS = {
     # Replaced when nothing is unbuilt: draws a batch from a throwaway iterator, then builds.
-    "_maybe_symbolic_build": "92a504f5eba9b29f81f1bf26180bdd5bf5186b06b7bda426534b90d2d02bc1c2",
+    "_maybe_symbolic_build": (
+        "181752273e37d689f7dd4915f31a454130a3761290dc4b6d351465b85d4c6b81",  # 3.10
+        "92a504f5eba9b29f81f1bf26180bdd5bf5186b06b7bda426534b90d2d02bc1c2",  # 3.11-3.15
+    ),
     # What it builds: layers, compiled metrics and loss, the optimizer (`BuiltModel.unbuilt`).
-    "_symbolic_build": "96220cc3b88fe768bdafe5f6aabcf874b92940abae365f8f24e5df2a5e6ae49f",
+    "_symbolic_build": (
+        "330210b83242a6af0c29890c4d2ca75bba8187399727dc3eb70c37643a1b45ec",  # 3.10
+        "9e2c2441c8d6829275d2fc040af8debfde105b5f94c00ac30e44c61e94cb7c6d",  # 3.11-3.13
+        "96220cc3b88fe768bdafe5f6aabcf874b92940abae365f8f24e5df2a5e6ae49f",  # 3.14-3.15
+    ),
 }
 
 
@@ -60,6 +102,23 @@ def keras_method_source_hash(name, owner=None):
     class by default)."""
     source = inspect.getsource(getattr(owner or keras.optimizers.Optimizer, name))
     return hashlib.sha256(source.encode()).hexdigest()
+
+
+def variable_index(optimizer, variable):
+    """The position of `variable` among the variables `optimizer` was built with."""
+    return optimizer._get_variable_index(variable)
+
+
+def in_multi_worker_mode(strategy):
+    """Whether `strategy` (a `tf.distribute.Strategy`) spans more than one worker."""
+    return strategy.extended._in_multi_worker_mode()
+
+
+def in_xla_context():
+    """True while tracing a function (or a graph inside one) that XLA will compile."""
+    if GraphOrParentsInXlaContext is None or tf.executing_eagerly():
+        return False
+    return bool(GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
 
 
 class BuiltModel(keras.Model):

@@ -12,6 +12,8 @@ import threading
 
 import tensorflow as tf
 
+from tfgen import _keras_compat
+
 # One named generator, so CPU and GPU kernels draw the same numbers ("auto_select" may differ
 # between devices). XLA implements it differently: with jit_compile the draws change.
 RNG = "philox"
@@ -125,7 +127,7 @@ def step_logs(metrics, strategy):
     so there each result travels as a vector of one value.
     """
     logs = {metric.name: metric.result() for metric in metrics}
-    if strategy.extended._in_multi_worker_mode():
+    if _keras_compat.in_multi_worker_mode(strategy):
         logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
     return logs
 

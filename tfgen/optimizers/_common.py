@@ -8,11 +8,8 @@ import tensorflow as tf
 from keras import ops
 
 from tfgen import _checks as checks
-from tfgen.optimizers import rules
-
-# TensorFlow's fused kernels (one pass over memory per variable) when the backend is
-# TensorFlow; otherwise the `keras.ops` form of the rules in `tfgen.optimizers.rules`.
-USE_FUSED_KERNELS = keras.backend.backend() == "tensorflow"
+from tfgen import _keras_compat
+from tfgen.optimizers import _flat, _fused, rules
 
 # The keyword arguments every Keras optimizer accepts, documented once.
 SHARED_ARGS_DOC = """maximize: Boolean. If `True`, the optimizer ascends the objective (gradient
@@ -146,19 +143,6 @@ def prepare_gradient(gradient, variable, maximize):
     return rules.orient(ops.cast(gradient, variable.dtype), maximize)
 
 
-def resource_handle(variable):
-    """The resource handle of a model or optimizer variable, for TensorFlow's fused kernels.
-
-    Inside `tf.distribute`'s `extended.update` a distributed variable's `handle` is the copy on
-    the device being updated, so the fused kernels work under every strategy.
-    """
-    if isinstance(variable, tf.Tensor):  # already a handle
-        return variable
-    if isinstance(variable, keras.Variable):
-        variable = variable.value
-    return variable.handle
-
-
 class PerStep:
     """Values one step shares across its variables (casts, powers of the betas), made once.
 
@@ -171,14 +155,16 @@ class PerStep:
 
     def __init__(self):
         self._values = {}
-        self.inputs = None  # the step's (gradients, variables), as `apply` received them
+        # The step's (gradients, variables), as `apply` received them; kept here, not on the
+        # optimizer, where Keras would track the variables as its own.
+        self.inputs = None
 
     def clear(self):
         self._values.clear()
         self.inputs = None
 
     def get(self, key, compute):
-        key = (key, tf.compat.v1.get_default_graph() if USE_FUSED_KERNELS else None)
+        key = (key, tf.compat.v1.get_default_graph() if _fused.USE_FUSED_KERNELS else None)
         if key not in self._values:
             self._values[key] = compute()
         return self._values[key]
@@ -197,10 +183,10 @@ class StepOptimizer(keras.optimizers.Optimizer):
 
     def build_slots(self, variables, names, kernel=None):
         """Creates the slots `names` of `variables` (see `_flat.FlatSlots`) and remembers which
-        optimizer variables come before them, for saving."""
-        from tfgen.optimizers import _flat  # imports this module
-
+        optimizer variables come before them, for saving. `kernel` names the fused kernel the
+        optimizer runs; small variables are grouped only when it runs fused kernels."""
         self._variables_before_slots = len(self.variables)
+        kernel = kernel if _fused.USE_FUSED_KERNELS else None
         self._slots = _flat.FlatSlots(self, variables, names, kernel)
         self._variables_after_slots = len(self.variables)
         return self._slots
@@ -215,7 +201,7 @@ class StepOptimizer(keras.optimizers.Optimizer):
         group, position = self._slots.group_of(index)
         if group is None:
             return False
-        if not self._slots.all_have_gradients(self, group):
+        if not self._slots.all_have_gradients(group, *self.per_step.inputs, self._variable_index):
             self._update_in_group(group, position, gradient, variable, scalars)
         elif ready := self._slots.collect(group, position, gradient, variable):
             self._update_group(group, *ready, scalars)
@@ -236,6 +222,9 @@ class StepOptimizer(keras.optimizers.Optimizer):
             return result
         finally:
             self.per_step.clear()
+
+    def _variable_index(self, variable):
+        return _keras_compat.variable_index(self, variable)
 
     def get_config(self):
         config = super().get_config()

@@ -36,7 +36,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfgen.optimizers import _common
+from tfgen.optimizers import _fused
 
 #: Variables with fewer elements than this are updated in flat groups, per fused kernel.
 #: Measured on a 2-core CPU (`benchmarks/optimizer_step.py --threshold`, CPU time of a step,
@@ -86,7 +86,7 @@ class FlatSlots:
             if getattr(variable, "overwrite_with_gradient", False):
                 continue  # Keras overwrites it with its gradient: no slots, as `add_slots`
             size = math.prod(variable.shape)
-            if kernel and _common.USE_FUSED_KERNELS and size < FLAT_MAX_SIZE[kernel]:
+            if kernel and size < FLAT_MAX_SIZE[kernel]:
                 small.setdefault(variable.dtype, []).append(index)
         for dtype, indices in small.items():
             if len(indices) >= MIN_GROUP_SIZE:
@@ -168,9 +168,11 @@ class FlatSlots:
         self._pending.clear()
         self._present = None
 
-    def all_have_gradients(self, optimizer, group):
-        """Whether every variable of `group` has a gradient in this step."""
-        return self._present_count(optimizer, group) == len(group)
+    def all_have_gradients(self, group, grads, variables, index_of):
+        """Whether every variable of `group` has a gradient in this step, whose gradients are
+        `grads` of `variables` (None: the variables the optimizer was built with, in order);
+        `index_of(variable)` is a variable's position among those."""
+        return self._present_count(group, grads, variables, index_of) == len(group)
 
     def collect(self, group, position, gradient, variable):
         """Adds one variable's gradient to its group's; once all are in, returns the group's
@@ -195,18 +197,14 @@ class FlatSlots:
                 "step; Keras no longer calls `update_step` once per variable with a gradient."
             )
 
-    def _present_count(self, optimizer, group):
+    def _present_count(self, group, grads, variables, index_of):
         # Keras skips the variables without a gradient; `update_step` sees only the others.
         if self._present is None:
-            # The step's gradients and variables, as `StepOptimizer.apply` received them.
-            grads, variables = optimizer.per_step.inputs
             if variables is None:  # gradients in the order the optimizer was built with
                 present = {i for i, g in enumerate(grads) if g is not None}
             else:
                 present = {
-                    optimizer._get_variable_index(v)
-                    for g, v in zip(grads, variables, strict=True)
-                    if g is not None
+                    index_of(v) for g, v in zip(grads, variables, strict=True) if g is not None
                 }
             self._present = {id(g): sum(i in present for i in g.indices) for g in self.groups}
         return self._present[id(group)]
@@ -220,20 +218,20 @@ def flat_gradient(gradients):
 def add_flat_step(group, variables, apply_kernel):
     """Runs `apply_kernel(scratch_handle)` on the zeroed scratch buffer (which then holds minus
     the step) and adds each variable's part of it to the variable."""
-    scratch = _common.resource_handle(group.scratch)
+    scratch = _fused.resource_handle(group.scratch)
     tf.raw_ops.AssignVariableOp(resource=scratch, value=tf.zeros([group.size], group.dtype))
     apply_kernel(scratch)
     negative_step = tf.raw_ops.ReadVariableOp(resource=scratch, dtype=group.dtype)
     parts = tf.split(negative_step, group.sizes)
     for part, shape, variable in zip(parts, group.shapes, variables, strict=True):
         tf.raw_ops.AssignAddVariableOp(
-            resource=_common.resource_handle(variable), value=tf.reshape(part, shape)
+            resource=_fused.resource_handle(variable), value=tf.reshape(part, shape)
         )
 
 
 def read_slice(group, name, position):
     """One variable's part of a flat slot, in the variable's shape."""
-    slot = _common.resource_handle(group.slots[name])
+    slot = _fused.resource_handle(group.slots[name])
     value = tf.raw_ops.ReadVariableOp(resource=slot, dtype=group.dtype)
     start, end = group.offsets[position], group.offsets[position + 1]
     return tf.reshape(value[start:end], group.shapes[position])
@@ -243,7 +241,7 @@ def write_slice(group, name, position, value):
     """Writes one variable's part of a flat slot."""
     start, end = group.offsets[position], group.offsets[position + 1]
     tf.raw_ops.ResourceStridedSliceAssign(
-        ref=_common.resource_handle(group.slots[name]),
+        ref=_fused.resource_handle(group.slots[name]),
         begin=[start],
         end=[end],
         strides=[1],

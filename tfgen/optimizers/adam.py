@@ -4,7 +4,8 @@ import keras
 import tensorflow as tf
 
 from tfgen import _checks as checks
-from tfgen.optimizers import _common, _flat, rules
+from tfgen import _keras_compat
+from tfgen.optimizers import _common, _flat, _fused, rules
 
 
 @keras.saving.register_keras_serializable(package="tfgen")
@@ -84,7 +85,7 @@ class Adam(_common.StepOptimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         gradient = _common.prepare_gradient(gradient, variable, self.maximize)
-        index = self._get_variable_index(variable)
+        index = _keras_compat.variable_index(self, variable)
         scalars = self.per_step.get(
             variable.dtype,
             lambda: rules.adam_scalars(
@@ -99,7 +100,7 @@ class Adam(_common.StepOptimizer):
         if self._update_through_group(index, gradient, variable, scalars):
             return
         m, v = self._slots.slot("momentum", index), self._slots.slot("velocity", index)
-        if self.amsgrad or not _common.USE_FUSED_KERNELS:
+        if self.amsgrad or not _fused.USE_FUSED_KERNELS:
             # No fused AMSGrad kernel compiles under XLA, so this variant runs the plain rule.
             v_max = self.velocity_hats[index] if self.amsgrad else None
             step, m_new, v_new, v_max_new = rules.adam(gradient, m, v, v_max, scalars)
@@ -114,9 +115,9 @@ class Adam(_common.StepOptimizer):
     @staticmethod
     def _fused_update(variable, m, v, gradient, scalars):
         tf.raw_ops.ResourceApplyAdam(
-            var=_common.resource_handle(variable),
-            m=_common.resource_handle(m),
-            v=_common.resource_handle(v),
+            var=_fused.resource_handle(variable),
+            m=_fused.resource_handle(m),
+            v=_fused.resource_handle(v),
             beta1_power=scalars.beta_1_power,
             beta2_power=scalars.beta_2_power,
             lr=scalars.learning_rate,

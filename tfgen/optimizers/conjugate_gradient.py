@@ -87,7 +87,7 @@ class ConjugateGradient(_keras_compat.WholeStepOptimizer):
         ]
         sums = {"g.g": 0.0, "g_prev.g_prev": 0.0, "g.y": 0.0, "d_prev.y": 0.0}
         for gradient, variable in grads_and_vars:
-            index = self._get_variable_index(variable)
+            index = _keras_compat.variable_index(self, variable)
             g = ops.cast(gradient, "float32")
             g_prev = ops.cast(self.previous_gradients[index], "float32")
             d_prev = ops.cast(self.directions[index], "float32")
@@ -103,7 +103,7 @@ class ConjugateGradient(_keras_compat.WholeStepOptimizer):
         return grads_and_vars, ops.where(restart, 0.0, beta)
 
     def update_step_with(self, gradient, variable, learning_rate, beta):
-        index = self._get_variable_index(variable)
+        index = _keras_compat.variable_index(self, variable)
         direction = self.directions[index]
         new_direction = rules.conjugate_gradient_direction(
             gradient, direction, ops.cast(beta, variable.dtype)

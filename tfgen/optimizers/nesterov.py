@@ -3,7 +3,8 @@
 import keras
 import tensorflow as tf
 
-from tfgen.optimizers import _common, _flat, rules
+from tfgen import _keras_compat
+from tfgen.optimizers import _common, _flat, _fused, rules
 
 
 @keras.saving.register_keras_serializable(package="tfgen")
@@ -56,7 +57,7 @@ class Nesterov(_common.StepOptimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         gradient = _common.prepare_gradient(gradient, variable, self.maximize)
-        index = self._get_variable_index(variable)
+        index = _keras_compat.variable_index(self, variable)
         dtype = variable.dtype
         scalars = self.per_step.get(
             dtype,
@@ -65,7 +66,7 @@ class Nesterov(_common.StepOptimizer):
         if self._update_through_group(index, gradient, variable, scalars):
             return
         velocity = self._slots.slot("velocity", index)
-        if not _common.USE_FUSED_KERNELS:
+        if not _fused.USE_FUSED_KERNELS:
             step, new_velocity = rules.nesterov(gradient, velocity, *scalars)
             self.assign(velocity, new_velocity)
             self.assign_sub(variable, step)
@@ -90,8 +91,8 @@ class Nesterov(_common.StepOptimizer):
     def _fused_update(variable, velocity, gradient, scalars):
         learning_rate, momentum = scalars
         tf.raw_ops.ResourceApplyMomentum(
-            var=_common.resource_handle(variable),
-            accum=_common.resource_handle(velocity),
+            var=_fused.resource_handle(variable),
+            accum=_fused.resource_handle(velocity),
             lr=learning_rate,
             grad=gradient,
             momentum=momentum,
