@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfgen import _tf_compat
+from tfgen import _keras_compat
 from tfgen.layers import BatchNormalization, Conv2D
 
 EPSILON = 1e-3
@@ -132,12 +132,12 @@ def test_in_xla_context_tells_xla_functions_apart():
     seen = []
 
     def probe():
-        seen.append(_tf_compat.in_xla_context())
+        seen.append(_keras_compat.in_xla_context())
         return tf.constant(0.0)
 
-    assert _tf_compat.GraphOrParentsInXlaContext is not None, (
+    assert _keras_compat.GraphOrParentsInXlaContext is not None, (
         "TensorFlow no longer has control_flow_util.GraphOrParentsInXlaContext: update "
-        "tfgen/_tf_compat.py"
+        "tfgen/_keras_compat.py"
     )
     probe()
     tf.function(probe)()

@@ -6,7 +6,7 @@ Keras 3 builds for it, and run the convolutions of image-facing layers (1 or 3 c
 XLA fuses the separate batch-norm ops better than it expands the fused one, and runs those
 convolutions slowly, but a matrix product of the same arithmetic fast. So each layer here picks
 its form by whether the function being traced is compiled with XLA
-(`tfgen._tf_compat.in_xla_context`), and computes the same function either way:
+(`tfgen._keras_compat.in_xla_context`), and computes the same function either way:
 
 - `BatchNormalization`: TensorFlow's fused kernel without XLA, Keras' ops under XLA.
 - `Conv2D`: under XLA, a convolution with few channels on one side as one matrix product and
@@ -20,7 +20,7 @@ in Keras' layers (BENCHMARKS.md, "GAN training throughput").
 import keras
 import tensorflow as tf
 
-from tfgen import _tf_compat
+from tfgen import _keras_compat
 
 #: The smallest epsilon TensorFlow's fused batch-norm kernel accepts.
 FUSED_MIN_EPSILON = 1.001e-5
@@ -60,7 +60,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
             and inputs.shape[-1] is not None
             and self.axis in (-1, 3)
             and self.epsilon >= FUSED_MIN_EPSILON
-            and not _tf_compat.in_xla_context()
+            and not _keras_compat.in_xla_context()
         )
 
     def call(self, inputs, training=None, mask=None):
@@ -115,7 +115,7 @@ class Conv2D(keras.layers.Conv2D):
         """("inputs" | "outputs", ((before, after) rows, (before, after) columns), out size)."""
         height, width, channels = input_shape[1:]
         if (
-            not _tf_compat.in_xla_context()
+            not _keras_compat.in_xla_context()
             or self.data_format != "channels_last"
             or self.groups != 1
             or tuple(self.dilation_rate) != (1, 1)

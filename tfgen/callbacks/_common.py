@@ -10,6 +10,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen import images as images_lib
+
 
 def is_chief() -> bool:
     """Whether this process writes files: True unless TF_CONFIG names a non-chief task."""
@@ -68,5 +70,4 @@ def _non_finite_variable(model):
 
 def _to_unit_numpy(images):
     """Model images in [-1, 1] -> float32 numpy in [0, 1] (NaN stays NaN, to be noticed)."""
-    images = keras.ops.convert_to_numpy(images).astype(np.float32)
-    return np.clip((images + 1.0) / 2.0, 0.0, 1.0)
+    return images_lib.to_unit_range(keras.ops.convert_to_numpy(images))

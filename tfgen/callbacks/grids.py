@@ -12,6 +12,7 @@ import tensorflow as tf
 from matplotlib import image as mpimg
 
 from tfgen import _checks as checks
+from tfgen import images as images_lib
 from tfgen import plot
 from tfgen.callbacks._common import (
     _to_unit_numpy,
@@ -201,8 +202,7 @@ class ReconstructionGrid(_EpochGrid):
         images = np.asarray(images, dtype=np.float32)
         if images.ndim != 4 or images.shape[0] < 1:
             raise ValueError(f"images must be an array (n, H, W, C), got shape {images.shape}")
-        if not np.all(np.isfinite(images)) or images.min() < -1.001 or images.max() > 1.001:
-            raise ValueError("images must be finite and lie in [-1, 1], the models' range")
+        images_lib.check_range(images, "images")
         super().__init__(output_dir, every_n_epochs, tensorboard_dir, columns=images.shape[0])
         self.clean = images
         self.seed = checks.seed(seed, optional=False)
