@@ -33,7 +33,7 @@ from absl import flags
 
 import tfgen.data
 import tfgen.metrics
-from tfgen import architectures
+from tfgen.architectures import _blocks
 from tfgen.runs import gan as gan_run
 
 FLAGS = flags.FLAGS
@@ -51,12 +51,12 @@ def gan_step(dataset):
 
 
 def keras_leaky_relu_gan_step(dataset):
-    builders_activation = architectures.LeakyReLU
-    architectures.LeakyReLU = keras.layers.LeakyReLU  # The discriminator as it was built before.
+    builders_activation = _blocks.LeakyReLU
+    _blocks.LeakyReLU = keras.layers.LeakyReLU  # The discriminator as it was built before.
     try:
         return gan_step(dataset)
     finally:
-        architectures.LeakyReLU = builders_activation
+        _blocks.LeakyReLU = builders_activation
 
 
 def relu_step(dataset):
