@@ -21,12 +21,9 @@ all-reduce runs over NVLink/PCIe (NCCL); run it there with `--devices=gpu`.
         [--batch_size 64] [--steps 50] [--repeats 3] [--devices cpu]
 """
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
+import _common
+import tensorflow as tf
+from absl import flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("image_size", 16, "Side of the (upscaled) digits.")
@@ -122,4 +119,4 @@ def main(_):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _common.run(main)

@@ -22,29 +22,40 @@ PSNR (dB) and SSIM are computed on [0, 1] images with `tfgen.models.autoencoder.
 
 The default networks are fully convolutional (code: a 16x16x32 feature map), a denoising
 autoencoder in the sense of Vincent et al. 2008; `--architecture builders` uses
-`tfgen.architectures.conv_encoder`/`conv_decoder` (a dense bottleneck of `--latent-dim`).
+`tfgen.architectures.conv_encoder`/`conv_decoder` (a dense bottleneck of `--latent_dim`).
 
 Usage:
-    python benchmarks/reconstruction.py [--steps 2000] [--batch-size 16] [--seed 0]
+    python benchmarks/reconstruction.py [--steps 2000] [--batch_size 16] [--seed 0]
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import _common
+import keras
+import numpy as np
+import tensorflow as tf
+from _classical import blur, blur_fill, mean_fill, scores, table
+from absl import flags
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import scipy.ndimage  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import tfgen.data
+from tfgen import architectures, corruptions
+from tfgen.models.autoencoder import Autoencoder
+from tfgen.optimizers import Adam
 
-import tfgen.data  # noqa: E402
-from tfgen import architectures, corruptions  # noqa: E402
-from tfgen.models.autoencoder import Autoencoder, psnr, ssim  # noqa: E402
-from tfgen.optimizers import Adam  # noqa: E402
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("steps", 2000, "Training steps of each autoencoder.")
+flags.DEFINE_integer("batch_size", 16, "Crops per training batch.")
+flags.DEFINE_float("learning_rate", 2e-3, "Adam's initial learning rate (cosine decay).")
+flags.DEFINE_enum(
+    "architecture",
+    "convolutional",
+    ["convolutional", "builders"],
+    "convolutional: the fully convolutional pair; builders: tfgen.architectures' conv pair.",
+)
+flags.DEFINE_integer("latent_dim", 512, "Bottleneck size of the builders' pair.")
+flags.DEFINE_integer("seed", 0, "Seed of the weights and of the training crops' order.")
 
 SIDE = 32
 IMAGE_SHAPE = (SIDE, SIDE, 3)
@@ -78,39 +89,9 @@ def builders_pair(latent_dim: int):
     return encoder, decoder
 
 
-def scores(clean, restored):
-    restored = np.clip(restored, -1.0, 1.0)
-    return float(np.mean(psnr(clean, restored))), float(np.mean(ssim(clean, restored)))
-
-
-def blur(images, sigma):
-    return np.stack(
-        [
-            scipy.ndimage.gaussian_filter(im, sigma=(sigma, sigma, 0), mode="reflect")
-            for im in images
-        ]
-    )
-
-
 def best_over_sigmas(clean, make):
     results = [(sigma, *scores(clean, make(sigma))) for sigma in SIGMAS]
     return max(results, key=lambda r: r[1])
-
-
-def blur_fill(corrupted, known, sigma):
-    known = np.broadcast_to(known, corrupted.shape)
-    numerator = blur(corrupted * known, sigma)
-    denominator = blur(known.astype(np.float32), sigma)
-    filled = np.where(denominator > 1e-3, numerator / np.maximum(denominator, 1e-3), 0.0)
-    return known * corrupted + (1.0 - known) * filled
-
-
-def mean_fill(corrupted, known):
-    known = np.broadcast_to(known, corrupted.shape)
-    means = (corrupted * known).sum(axis=(1, 2), keepdims=True) / np.maximum(
-        known.sum(axis=(1, 2), keepdims=True), 1.0
-    )
-    return known * corrupted + (1.0 - known) * means
 
 
 def train(corruption, args, seed):
@@ -130,27 +111,12 @@ def train(corruption, args, seed):
     return model, time.time() - start
 
 
-def table(title, rows):
-    print(f"\n{title}\n")
-    print("| method                                   | PSNR (dB) |  SSIM  |")
-    print("|------------------------------------------|-----------|--------|")
-    for name, (p, s) in rows:
-        print(f"| {name:<40} | {p:9.2f} | {s:6.3f} |")
-
-
-def main():
+def main(argv):
+    del argv
     # Reproducible numbers: deterministic kernels (and a seeded tf.data order).
     tf.config.experimental.enable_op_determinism()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--learning-rate", type=float, default=2e-3)
-    parser.add_argument(
-        "--architecture", choices=("convolutional", "builders"), default="convolutional"
-    )
-    parser.add_argument("--latent-dim", type=int, default=512)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    tf.get_logger().setLevel("ERROR")
+    args = FLAGS
 
     test = np.concatenate(
         list(tfgen.data.load(DATA, split="test", image_size=SIDE, batch_size=40, shuffle=False))
@@ -199,5 +165,4 @@ def main():
 
 
 if __name__ == "__main__":
-    tf.get_logger().setLevel("ERROR")
-    main()
+    _common.run(main)

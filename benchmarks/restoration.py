@@ -5,7 +5,7 @@ turned, new every epoch) of the seven training photographs of `tfgen.data.photos
 to 32x32; the test crops are its `split="test"`: the 154 non-overlapping 64x64 tiles of the
 held-out photographs grace_hopper, coffee and chelsea, resized to 32x32 (antialiased). One U-Net
 (`tfgen.architectures.unet`, residual output, `--filters` wide and `--depth` deep) per task
-trains for `--steps` steps of batch `--batch-size` with the `--loss` (l1 by default) through
+trains for `--steps` steps of batch `--batch_size` with the `--loss` (l1 by default) through
 `tfgen.models.Autoencoder(None, unet)`; each test crop is corrupted once with a fixed seed and
 every method sees the same corrupted crops.
 
@@ -19,7 +19,7 @@ Tasks and baselines, in the same run:
 * inpainting, 25 % of the pixels masked in 4x4 blocks: the masked input, mean fill and blur
   fill (normalised convolution, Knutsson & Westin 1993) with the best sigma, and OpenCV's
   `cv2.inpaint` (Telea 2004) with the best radius; the U-Net finds the holes, starts from their
-  blur fill of sigma `--blur-fill` (0: from the holes' fill value) and learns the correction;
+  blur fill of sigma `--blur_fill` (0: from the holes' fill value) and learns the correction;
 * super-resolution x2 and x4 (`Downsample`, bicubic): bicubic upsampling, which is the
   corrupted input itself;
 * deblurring, Gaussian blur of sigma 1.5: the blurred input; unsharp masking and a Wiener
@@ -39,31 +39,27 @@ The peers are the `bench` extra: `pip install -e .[bench]` (scikit-image, bm3d,
 opencv-python-headless).
 
 Usage:
-    python benchmarks/restoration.py [--steps 300] [--filters 16] [--depth 2] [--dip-steps 600]
+    python benchmarks/restoration.py [--steps 300] [--filters 16] [--depth 2] [--dip_steps 600]
         [--tasks denoise,blind_spot,inpaint,sr2,sr4,deblur,jpeg,dip]
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import _common
+import keras
+import numpy as np
+import scipy.ndimage
+import tensorflow as tf
+from _classical import blur, blur_fill, mean_fill, scores, table
+from absl import flags
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import scipy.ndimage  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-# The sibling benchmark's scores and baselines (its directory is on the path as the script's).
-from reconstruction import blur, blur_fill, mean_fill, scores, table  # noqa: E402
-
-import tfgen.data  # noqa: E402
-from tfgen import architectures, corruptions, plot, reconstruct  # noqa: E402
-from tfgen.data import photos  # noqa: E402
-from tfgen.models.autoencoder import Autoencoder  # noqa: E402
-from tfgen.optimizers import Adam  # noqa: E402
+import tfgen.data
+from tfgen import architectures, corruptions, plot, reconstruct
+from tfgen.data import photos
+from tfgen.models.autoencoder import Autoencoder
+from tfgen.optimizers import Adam
 
 SIDE = 32
 SCALE = 2  # crops of SCALE * SIDE pixels, averaged down to SIDE
@@ -77,6 +73,25 @@ UNSHARP_AMOUNTS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 WIENER_RATIOS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
 EVAL_SEED = 12345
 FILTERS = 16  # of the U-Nets' full-resolution level (--filters)
+
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("steps", 300, "Training steps of each task's U-Net.")
+flags.DEFINE_integer("batch_size", 16, "Crops per training batch.")
+flags.DEFINE_float("learning_rate", 2e-3, "Adam's initial learning rate (cosine decay).")
+flags.DEFINE_integer("dip_steps", 600, "Steps of each deep image prior fit.")
+flags.DEFINE_integer("seed", 0, "Seed of the weights, the training crops and the corruptions.")
+flags.DEFINE_integer("bm3d_crops", 20, "About this many test crops are denoised by BM3D.")
+flags.DEFINE_string("loss", "l1", "l1, l2 or ssim.")
+flags.DEFINE_integer("filters", FILTERS, "Base filters of the U-Nets.")
+flags.DEFINE_float(
+    "blur_fill", 1.5, "inpainting: sigma of the U-Net's normalised-convolution fill (0: none)."
+)
+flags.DEFINE_integer("depth", 2, "The U-Nets' down-sampling steps.")
+flags.DEFINE_string("figure", "docs/restoration.png", "Where the figure is written.")
+flags.DEFINE_string(
+    "tasks", "denoise,blind_spot,inpaint,sr2,sr4,deblur,jpeg,dip", "Comma-separated tasks."
+)
 
 
 def crops(names, count, side, seed):
@@ -226,27 +241,11 @@ def unet(filters, shape=(SIDE, SIDE, 3), depth=2, **options):
     return architectures.unet(shape, base_filters=filters, depth=depth, **options)
 
 
-def main():
+def main(argv):
+    del argv
     tf.config.experimental.enable_op_determinism()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--learning-rate", type=float, default=2e-3)
-    parser.add_argument("--dip-steps", type=int, default=600)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--bm3d-crops", type=int, default=20)
-    parser.add_argument("--loss", default="l1", help="l1, l2 or ssim")
-    parser.add_argument("--filters", type=int, default=FILTERS)
-    parser.add_argument(
-        "--blur-fill",
-        type=float,
-        default=1.5,
-        help="inpainting: sigma of the U-Net's normalised-convolution fill (0: none)",
-    )
-    parser.add_argument("--depth", type=int, default=2, help="the U-Nets' down-sampling steps")
-    parser.add_argument("--figure", default="docs/restoration.png")
-    parser.add_argument("--tasks", default="denoise,blind_spot,inpaint,sr2,sr4,deblur,jpeg,dip")
-    args = parser.parse_args()
+    tf.get_logger().setLevel("ERROR")
+    args = FLAGS
     tasks = args.tasks.split(",")
 
     keras.utils.set_random_seed(args.seed)
@@ -515,5 +514,4 @@ def deep_image_prior_rows(args, models, figure):
 
 
 if __name__ == "__main__":
-    tf.get_logger().setLevel("ERROR")
-    main()
+    _common.run(main)

@@ -28,11 +28,21 @@ def tiny_flags(work):
 
     A list of lists runs the benchmark once per list: metrics.py's two variants, which it
     otherwise runs in child processes of their own (measuring their memory), run here in this
-    process. inversion.py turns on TensorFlow's op determinism for the process and
-    cpu_remapper.py switches grappler's remapper, so they come last.
+    process. distributed_step.py splits the CPU into two logical devices, which TensorFlow
+    allows only before its first use, so it comes first. restoration.py, reconstruction.py and
+    inversion.py turn on TensorFlow's op determinism for the process and cpu_remapper.py
+    switches grappler's remapper, so they come last.
     """
     gan8 = ["--image_size=8", "--batch_size=8", "--warmup=1"]
     return {
+        "distributed_step": [
+            "--image_size=8",
+            "--batch_size=8",
+            "--latent_dim=8",
+            "--base_filters=8",
+            "--steps=1",
+            "--repeats=1",
+        ],
         "frechet_sqrt": ["--dim=16", "--repeats=1"],
         "metrics": [
             [f"--variant={variant}", "--samples=200", "--dim=8", "--batch=100"]
@@ -116,6 +126,15 @@ def tiny_flags(work):
             f"--figure={os.path.join(work, 'stylize.png')}",
         ],
         "cpu_remapper": ["--steps=1", "--repeats=1"],
+        "restoration": [
+            "--steps=1",
+            "--batch_size=4",
+            "--filters=4",
+            "--dip_steps=1",
+            "--bm3d_crops=1",
+            f"--figure={os.path.join(work, 'restoration.png')}",
+        ],
+        "reconstruction": ["--steps=1", "--batch_size=4"],
         "inversion": ["--images=2", "--epochs=1", "--max_budget=10"],
     }
 
