@@ -49,4 +49,3 @@ def _value_and_gradients(loss_fn, variables):
         for g, v in zip(grads, variables, strict=True)
     ]
     return tf.cast(loss, _F64), grads, loss.dtype
-
