@@ -394,3 +394,13 @@ def test_loss_scale_optimizer_wraps_them(name):
 def test_bad_hyperparameters_name_the_argument(factory, message):
     with pytest.raises(ValueError, match=message):
         factory()
+
+
+def test_optimizer_names_are_one_list():
+    from tfgen import optimizers, runs
+    from tfgen.stylize import OPTIMIZERS
+
+    assert runs.TFGEN_OPTIMIZERS is optimizers.NAMES
+    assert set(optimizers.NAMES) <= set(OPTIMIZERS)
+    for name in optimizers.NAMES:
+        assert type(runs.make_optimizer(name, 0.01)).__module__.startswith("tfgen.optimizers")

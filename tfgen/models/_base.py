@@ -22,6 +22,7 @@ from tfgen import distribute
 from tfgen import images as images_lib
 from tfgen._keras_compat import BuiltModel
 from tfgen.models import _images, _jit
+from tfgen.optimizers import rules
 
 # Marks the in-step assertion, so that `fit`/`evaluate` can turn it into a ValueError.
 _BAD_BATCH = "tfgen: bad batch"
@@ -43,10 +44,8 @@ def to_unit_range(images):
     return images_lib.to_unit_range(np.asarray(images, np.float32))
 
 
-def is_maximizing(optimizer):
-    """Whether `optimizer` (or the one a LossScaleOptimizer wraps) has `maximize=True`."""
-    inner = getattr(optimizer, "inner_optimizer", optimizer)
-    return bool(getattr(inner, "maximize", False))
+# Whether an optimizer ascends: asked of tfgen.optimizers.rules, the one place that knows.
+is_maximizing = rules.is_maximizing
 
 
 def _empty_replica_error(message):

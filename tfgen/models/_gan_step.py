@@ -8,8 +8,9 @@ import tensorflow as tf
 
 from tfgen import distribute, losses
 from tfgen.augment import diff_augment
-from tfgen.models import _base, _labels
+from tfgen.models import _labels
 from tfgen.models._base import mean as _mean
+from tfgen.optimizers import rules
 
 # Independent random streams within one training step, folded into the stateless seed.
 _STREAMS_PER_STEP = 64
@@ -98,7 +99,7 @@ class GANStep:
         fake_logits = self._discriminate(augmented, fake_labels, training=True)
         per_example = self.loss_functions.generator(fake_logits)
         loss = distribute.average_over_global_batch(per_example, global_batch)
-        objective = -loss if _base.is_maximizing(self.generator_optimizer) else loss
+        objective = rules.orient(loss, rules.is_maximizing(self.generator_optimizer))
         return self.generator_optimizer.scale_loss(objective), per_example
 
     def _discriminator_step(self, real, fake, global_batch, stream):
@@ -116,7 +117,7 @@ class GANStep:
                 real, fake, global_batch, stream, training=True
             )
             loss = distribute.average_over_global_batch(per_example, global_batch)
-            objective = -loss if _base.is_maximizing(self.discriminator_optimizer) else loss
+            objective = rules.orient(loss, rules.is_maximizing(self.discriminator_optimizer))
             scaled = self.discriminator_optimizer.scale_loss(objective)
         gradients = tape.gradient(scaled, self.discriminator.trainable_variables)
         return gradients, real_logits, fake_logits, per_example, penalty

@@ -37,7 +37,9 @@ class GAN(GANStep, _base.ImageModel):
     ignored). Each step makes `discriminator_steps` discriminator updates, then one generator
     update against the updated discriminator, with the losses of `tfgen.losses` (Goodfellow et
     al. 2014 and successors). The first discriminator update and the generator update share
-    one batch of generated images, so a step runs the generator forward once. The
+    one batch of generated images, so with `discriminator_steps=1` a step runs the generator
+    forward once; each further discriminator update draws a new batch from the generator (one
+    more forward pass, without gradients to the generator). The
     discriminator sees real and generated images in one concatenated batch, unless it has batch
     normalisation (`discriminator_batch_norm`, detected in any nested model): then in two, so
     that each batch is normalised by its own statistics as in the PyTorch DCGAN example, not by

@@ -10,9 +10,14 @@ from tfgen.optimizers.conjugate_gradient import ConjugateGradient, conjugate_gra
 from tfgen.optimizers.nesterov import Nesterov
 
 __all__ = [
+    "NAMES",
     "Adam",
     "CONJUGATE_GRADIENT_METHODS",
     "ConjugateGradient",
     "Nesterov",
     "conjugate_gradient_beta",
 ]
+
+#: tfgen's optimizers by name: the one list; `tfgen.runs` and `tfgen.stylize` take their names
+#: from it.
+NAMES = ("nesterov", "adam", "conjugate_gradient")

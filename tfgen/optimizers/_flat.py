@@ -39,10 +39,8 @@ import tensorflow as tf
 from tfgen.optimizers import _fused
 
 #: Variables with fewer elements than this are updated in flat groups, per fused kernel.
-#: Measured on a 2-core CPU (`benchmarks/optimizer_step.py --threshold`, CPU time of a step,
-#: grouped against one kernel per variable): Adam 2.5x cheaper grouped at 64 elements, 4.3x at
-#: 1k, 1.9x at 10k, 1.3x at 16k, 0.9x at 37k; Nesterov's lighter kernel 2.0x at 64, 1.5x at
-#: 1k, 0.86x at 10k.
+#: The thresholds come from `benchmarks/optimizer_step.py --threshold` (grouped against one
+#: kernel per variable); the measured ratios are in BENCHMARKS.md ("What the flat groups do").
 FLAT_MAX_SIZE = {"ResourceApplyAdam": 32768, "ResourceApplyMomentum": 4096}
 #: A group of one saves nothing.
 MIN_GROUP_SIZE = 2

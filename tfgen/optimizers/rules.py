@@ -24,12 +24,19 @@ def to_dtype(value, dtype):
 
 
 def orient(gradient, maximize):
-    """The gradient to descend along: `-gradient` for gradient ascent (`maximize=True`).
+    """The gradient (or loss) to descend along: `-gradient` for gradient ascent (`maximize=True`).
 
-    The one place where `maximize` acts; weight decay, applied by Keras before the step, still
-    shrinks the weights.
+    The one place that knows how `maximize` turns a gradient: tfgen's optimizers, the GAN step
+    and `tfgen.stylize` all call it (with `is_maximizing`). Weight decay, applied by Keras before
+    the step, still shrinks the weights.
     """
     return ops.negative(gradient) if maximize else gradient
+
+
+def is_maximizing(optimizer):
+    """Whether `optimizer` (or the one a LossScaleOptimizer wraps) has `maximize=True`."""
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    return bool(getattr(inner, "maximize", False))
 
 
 def nesterov(gradient, velocity, learning_rate, momentum):

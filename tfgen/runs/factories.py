@@ -18,7 +18,7 @@ STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 #: Values of the jit_compile setting (`jit_setting`).
 JIT_CHOICES = ("auto", "true", "false")
 #: The optimizers of tfgen, by name; `make_optimizer` takes these and Keras' optimizer names.
-TFGEN_OPTIMIZERS = ("nesterov", "adam", "conjugate_gradient")
+TFGEN_OPTIMIZERS = optimizers.NAMES
 #: Keras optimizer classes that cannot be built from a learning rate alone.
 _KERAS_OPTIMIZER_EXCLUDED = ("optimizer", "lossscaleoptimizer", "multioptimizer", "optimizermap")
 #: Adam's betas for GANs: those of `GAN.compile`'s default optimizer (0, 0.9), chosen by

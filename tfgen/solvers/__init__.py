@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import keras
 import tensorflow as tf
 
-from tfgen.optimizers import Adam, Nesterov
+from tfgen.optimizers import CONJUGATE_GRADIENT_METHODS, Adam, Nesterov
 from tfgen.solvers._common import _INT32_MAX
 from tfgen.solvers._methods import _conjugate_gradient, _first_order
 from tfgen.solvers.line_search import _strong_wolfe_line_search  # noqa: F401  (importable here)
@@ -26,7 +26,9 @@ from tfgen.solvers.line_search import _strong_wolfe_line_search  # noqa: F401  (
 __all__ = ["CG_METHODS", "METHODS", "MinimizeResult", "minimize"]
 
 METHODS = ("conjugate_gradient", "nesterov", "adam", "gradient_descent")
-CG_METHODS = ("polak_ribiere", "fletcher_reeves", "hestenes_stiefel", "dai_yuan")
+# The conjugate-gradient betas are defined once, in tfgen.optimizers.rules; defaults are stated
+# explicitly (cg_method="polak_ribiere"), never taken from the order of this tuple.
+CG_METHODS = CONJUGATE_GRADIENT_METHODS
 
 
 def _defaults(optimizer, *names):

@@ -49,9 +49,3 @@ def _value_and_gradients(loss_fn, variables):
         for g, v in zip(grads, variables, strict=True)
     ]
     return tf.cast(loss, _F64), grads, loss.dtype
-
-
-def _to(x, dtype):
-    """x as a tensor of dtype; Python numbers go straight to dtype (tf.cast would round them
-    through float32 first)."""
-    return tf.cast(x, dtype) if tf.is_tensor(x) else tf.constant(x, dtype)

@@ -7,7 +7,7 @@ import math
 import tensorflow as tf
 
 from tfgen.optimizers import rules
-from tfgen.solvers._common import _EPSILON, _F64, _dot, _to, _value_and_gradients
+from tfgen.solvers._common import _EPSILON, _F64, _dot, _value_and_gradients
 from tfgen.solvers.line_search import (
     _GROWTH,
     _NOISE_FLOOR,
@@ -152,7 +152,7 @@ def _first_order(loss_fn, variables, method, max_iterations, tolerance, opts):
         """Assign one variable's update; return (assign op, new slots)."""
         t = v.dtype
         if method == "gradient_descent":
-            return v.assign_sub(_to(lr, t) * gi), []
+            return v.assign_sub(rules.to_dtype(lr, t) * gi), []
         if method == "nesterov":
             step, velocity = rules.nesterov(
                 gi, slot[0], rules.to_dtype(lr, t), rules.to_dtype(opts["momentum"], t)

@@ -18,7 +18,8 @@ from typing import Any, NamedTuple
 
 import tensorflow as tf
 
-from tfgen.solvers._common import _F64, _to
+from tfgen.optimizers.rules import to_dtype
+from tfgen.solvers._common import _F64
 
 # Line-search constants. The largest step tried along one direction:
 _MAX_STEP = 1e10
@@ -147,12 +148,12 @@ def _strong_wolfe_line_search(
     `step_tolerance` relative to the step, or at `max_step`; it then returns lo (alpha = 0 if
     nothing lowered phi) with found = False.
     """
-    f0 = _to(value0, _F64)
-    dphi0 = _to(derivative0, _F64)
-    alpha0 = _to(initial_step, _F64)
+    f0 = to_dtype(value0, _F64)
+    dphi0 = to_dtype(derivative0, _F64)
+    alpha0 = to_dtype(initial_step, _F64)
     zero = tf.constant(0.0, _F64)
     nan = tf.constant(math.nan, _F64)
-    noise = _to(value_noise, _F64)
+    noise = to_dtype(value_noise, _F64)
 
     def cond(i, done, *_):
         return tf.logical_and(tf.logical_not(done), i < max_iterations)

@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfgen import images, solvers
+from tfgen.optimizers import rules
 from tfgen.stylize.features import _identity
 
 # Conjugate gradient's line search takes at most this many evaluations (tfgen.solvers default),
@@ -84,7 +85,7 @@ def _optimizer_chunk(objective, image, optimizer, maximize, shift, project):
     """A compiled loop running `count` steps of a Keras optimizer on `image`."""
     optimizer.build([image])
     # The gradient the optimizer sees: ascent is its own sign flip when it has maximize=True.
-    sign = -1.0 if maximize and not getattr(optimizer, "maximize", False) else 1.0
+    flip = maximize and not rules.is_maximizing(optimizer)
 
     @tf.function
     def run(first, count):
@@ -94,7 +95,7 @@ def _optimizer_chunk(objective, image, optimizer, maximize, shift, project):
                 x = image if shift is None else shift(image, first + i)
                 loss = objective(x)
             gradient = tape.gradient(loss, image)
-            optimizer.apply_gradients([(sign * gradient, image)])
+            optimizer.apply_gradients([(rules.orient(gradient, flip), image)])
             image.assign(tf.clip_by_value(project(image), -1.0, 1.0))
             losses = losses.write(i, loss)
         return losses.stack()
@@ -112,14 +113,13 @@ def _solver_chunk(objective, image, most_steps, maximize, project):
     capacity = 1 + most_steps * _LINE_SEARCH_EVALUATIONS
     trace = tf.Variable(tf.zeros([capacity]), trainable=False)
     count = tf.Variable(0, trainable=False)
-    sign = -1.0 if maximize else 1.0
 
     def loss_fn():
         value = objective(image)
         index = tf.minimum(count.read_value(), capacity - 1)
         with tf.control_dependencies([trace.scatter_nd_update([[index]], [value])]):
             with tf.control_dependencies([count.assign_add(1)]):
-                return sign * tf.identity(value)
+                return rules.orient(tf.identity(value), maximize)
 
     # Inside a tf.function the solver builds its loop in this graph: one trace per chunk length.
     # (Automatic control dependencies keep the reads and writes of count and image in order.)

@@ -11,8 +11,9 @@ import keras
 from tfgen import _checks as checks
 from tfgen import optimizers as tfgen_optimizers
 
-# Optimizer names and their learning rates for images in [-1, 1] (benchmarks/stylize.py).
-OPTIMIZERS = ("adam", "nesterov", "gradient_descent", "conjugate_gradient")
+# Optimizer names (tfgen's, and "gradient_descent": Nesterov without momentum) and their learning
+# rates for images in [-1, 1] (benchmarks/stylize.py).
+OPTIMIZERS = (*tfgen_optimizers.NAMES, "gradient_descent")
 _LEARNING_RATES = {"adam": 0.3, "nesterov": 10.0, "gradient_descent": 20.0}
 DEFAULT_OPTIMIZER = "adam"
 # The learning rates above are for images of this many pixels (64x64); see _named_optimizer.
