@@ -47,6 +47,15 @@ def finite_float(value, name, minimum=None):
     return float(value)
 
 
+def built_model(value, name):
+    """`value` if it is a built `keras.Model`; otherwise a ValueError naming `name`."""
+    import keras  # noqa: PLC0415  (this module stays free of heavy imports)
+
+    if not isinstance(value, keras.Model) or not value.built:
+        raise ValueError(f"{name} must be a built keras.Model, got {value!r}")
+    return value
+
+
 def seed_or_random(value, name="seed"):
     """The int seed `value`, or for None a random one in [0, 2**31 - 1)."""
     if seed(value, name) is None:

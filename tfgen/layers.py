@@ -12,9 +12,9 @@ its form by whether the function being traced is compiled with XLA
 - `Conv2D`: under XLA, a convolution with few channels on one side as one matrix product and
   k x k slices; otherwise (and for every wider layer) Keras' own convolution.
 
-On the DCGAN training step of benchmarks/gan_layers.py (16x16 digits, the builders' default
-networks) the two ran 1.13x faster without XLA and 1.05x faster with it than the same networks
-in Keras' layers (BENCHMARKS.md, "GAN training throughput").
+How much faster the builders' networks train in these layers than in Keras' own, with and
+without XLA, is measured by benchmarks/gan_layers.py (BENCHMARKS.md, "GAN training
+throughput").
 """
 
 import keras

@@ -15,6 +15,7 @@ import numbers
 import keras
 import tensorflow as tf
 
+from tfgen import _checks as checks
 from tfgen import losses
 
 __all__ = ["PerceptualLoss"]
@@ -48,10 +49,7 @@ class PerceptualLoss(keras.layers.Layer):
         super().__init__(**kwargs)
         if isinstance(feature_network, dict):
             feature_network = keras.saving.deserialize_keras_object(feature_network)
-        if not isinstance(feature_network, keras.Model) or not feature_network.built:
-            raise ValueError(
-                f"feature_network must be a built keras.Model, got {feature_network!r}"
-            )
+        checks.built_model(feature_network, "feature_network")
         ok = isinstance(weight, numbers.Real) and not isinstance(weight, bool)
         if not ok or not math.isfinite(weight) or weight < 0:
             raise ValueError(f"weight must be a number >= 0, got {weight!r}")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 import numbers
 
-import numpy as np
 import tensorflow as tf
 
+from tfgen import _checks as checks
 from tfgen import distribute, images
 
 #: Interpolation methods of `Downsample` (`tf.image.resize` names).
@@ -26,7 +26,7 @@ def as_seed(seed) -> tf.Tensor:
     An int `s` becomes ``[s, 0]``.
     """
     if seed is None:
-        seed = int(np.random.default_rng().integers(2**31 - 1))
+        seed = checks.seed_or_random(None)
     if isinstance(seed, bool):
         raise ValueError(f"seed must be an int, a pair of ints or a [2] int tensor, got {seed!r}")
     if isinstance(seed, numbers.Integral):

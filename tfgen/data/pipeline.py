@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import tensorflow as tf
 from absl import logging
 
@@ -255,7 +254,7 @@ def _load_photos(
     held_out,
 ):
     """`load` for the bundled photographs (`tfgen.data.photos`)."""
-    stream_seed = seed if seed is not None else int(np.random.default_rng().integers(2**31 - 1))
+    stream_seed = checks.seed_or_random(seed)
     ds, count, crop = photos.crops(name, split, stream_seed, held_out)
     deterministic = seed is not None or not shuffle
     per_pipeline_batch = batch_size

@@ -11,11 +11,11 @@ The file (numpy .npz) holds `mu` (mean), `sigma` (covariance, divided by n - 1 a
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
 import tensorflow as tf
 
+from tfgen._files import replaced_atomically
 from tfgen.metrics.features import as_feature_extractor
 
 __all__ = ["load_reference_statistics", "reference_statistics"]
@@ -115,14 +115,8 @@ def _save_npz_atomically(path, arrays):
         raise ValueError(f"path must end in '.npz', got {path!r}")
     directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
-    descriptor, staging = tempfile.mkstemp(suffix=".npz", dir=directory)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            np.savez(file, **arrays)
-        os.replace(staging, path)
-    finally:
-        if os.path.exists(staging):
-            os.remove(staging)
+    with replaced_atomically(path) as staging, open(staging, "wb") as file:
+        np.savez(file, **arrays)
 
 
 def load_reference_statistics(reference):

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import keras
-
+from tfgen import _checks as checks
 from tfgen import architectures, corruptions
 
 
@@ -53,8 +52,7 @@ def _check_networks(encoder, decoder, variational):
     if encoder is None:
         return _check_image_to_image(decoder, variational)
     for name, network in (("encoder", encoder), ("decoder", decoder)):
-        if not isinstance(network, keras.Model) or not network.built:
-            raise ValueError(f"{name} must be a built keras.Model, got {network!r}")
+        checks.built_model(network, name)
         if len(network.inputs) != 1:
             raise ValueError(f"{name} must take one input, got {len(network.inputs)}")
     image_shape = _shape_of(encoder.inputs[0].shape[1:])
@@ -101,8 +99,7 @@ def _check_image_to_image(decoder, variational):
     """Validates a decoder used without encoder; returns (image_shape, image_shape)."""
     if variational:
         raise ValueError("a variational model needs an encoder, got encoder=None")
-    if not isinstance(decoder, keras.Model) or not decoder.built:
-        raise ValueError(f"decoder must be a built keras.Model, got {decoder!r}")
+    checks.built_model(decoder, "decoder")
     shapes = [_shape_of(t.shape[1:]) for t in (*decoder.inputs, *decoder.outputs)]
     if len(shapes) != 2 or len(shapes[0]) != 3 or None in shapes[0] or shapes[0] != shapes[1]:
         raise ValueError(

@@ -1,18 +1,17 @@
 """`jit_compile="auto"`: XLA or TensorFlow's kernels, whichever trains faster here, measured.
 
-Which is faster depends on the machine and the model: for the DCGAN step of
-benchmarks/gan_throughput.py, XLA was 1.5x faster than TensorFlow's kernels on one 2-core CPU
-and 1.5x slower on another. So "auto" times the model's own training steps at the start of its
-first `fit`, alternating the two variants step by step: one step without XLA (tracing) and
-one with it (compiling), then `WARMUP_STEPS` untimed steps of each, then `MEASURED_STEPS`
-timed steps of each, so that a change of the machine's load or a warming cache during the
-measurement falls on both alike; it keeps the variant whose typical fast step
-(`typical_seconds`: the lower quartile of its timed steps) is shorter (`choose`, a pure
-function of the timings). Every measured step is a real training step on the real batches:
-nothing is repeated or thrown away. The choice is printed, kept in
-`model.jit_decision`, and holds for later `fit` calls. A `fit` too short to time both
-variants (fewer than `STEPS_TO_DECIDE` steps) trains without XLA and leaves the choice to a
-later one.
+Which is faster depends on the machine and the model: for the same DCGAN step of
+benchmarks/gan_throughput.py, XLA has been measured faster than TensorFlow's kernels on one CPU
+and slower on another (BENCHMARKS.md). So "auto" times the model's own training steps at the
+start of its first `fit`, alternating the two variants step by step: one step without XLA
+(tracing) and one with it (compiling), then `WARMUP_STEPS` untimed steps of each, then
+`MEASURED_STEPS` timed steps of each, so that a change of the machine's load or a warming cache
+during the measurement falls on both alike; it keeps the variant whose typical fast step
+(`typical_seconds`: the lower quartile of its timed steps) is shorter (`choose`, a pure function
+of the timings). Every measured step is a real training step on the real batches: nothing is
+repeated or thrown away. The choice is printed, kept in `model.jit_decision`, and holds for
+later `fit` calls. A `fit` too short to time both variants (fewer than `STEPS_TO_DECIDE` steps)
+trains without XLA and leaves the choice to a later one.
 
 Not every step compiles: XLA has no kernel for some TensorFlow ops (the antialiased resize,
 `ScaleAndTranslate`, for one). XLA compiles the step at its first call, before running it, so

@@ -333,8 +333,7 @@ def _conditional_inputs(network, name, first, conditional):
 
 
 def _check_generator(generator, latent_dim, conditional):
-    if not isinstance(generator, keras.Model) or not generator.built:
-        raise ValueError(f"generator must be a built keras.Model, got {generator!r}")
+    checks.built_model(generator, "generator")
     input_shape = _conditional_inputs(generator, "generator", "z", conditional)
     output_shape = generator.output_shape
     if not isinstance(input_shape, tuple) or len(input_shape) != 2:
@@ -380,8 +379,7 @@ def has_batch_normalization(model):
 
 
 def _check_discriminator(discriminator, image_shape, conditional):
-    if not isinstance(discriminator, keras.Model) or not discriminator.built:
-        raise ValueError(f"discriminator must be a built keras.Model, got {discriminator!r}")
+    checks.built_model(discriminator, "discriminator")
     input_shape = _conditional_inputs(discriminator, "discriminator", "images", conditional)
     if tuple(input_shape[1:]) != image_shape:
         raise ValueError(

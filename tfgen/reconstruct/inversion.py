@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import numbers
 
-import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen import _checks as checks
 from tfgen import images as tfgen_images
 from tfgen import solvers
 from tfgen._checks import MAX_ITERATIONS
@@ -123,7 +123,7 @@ def invert(
     images = _check_images(images, image_shape)
     mask = _check_mask(mask, images.shape)
     opts = {**_DEFAULT_OPTIONS[method], **options}
-    seed = int(np.random.default_rng().integers(2**31 - 1) if seed is None else seed)
+    seed = checks.seed_or_random(seed)
 
     batch = int(images.shape[0])
     images_t = tf.constant(images)
@@ -173,8 +173,7 @@ def invert(
 
 
 def _check_generator(generator):
-    if not isinstance(generator, keras.Model) or not generator.built:
-        raise ValueError(f"generator must be a built keras.Model, got {generator!r}")
+    checks.built_model(generator, "generator")
     if len(generator.inputs) != 1 or len(generator.outputs) != 1:
         raise ValueError(
             f"generator must map one code tensor to one image tensor, got "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from tfgen import _checks as checks
+from tfgen._files import replaced_atomically
 from tfgen.stylize._loop import StylizeResult
 
 __all__ = ["save_result"]
@@ -29,9 +30,8 @@ def save_result(result, output_dir, settings=None):
     paths["losses.png"] = os.path.join(output_dir, "losses.png")
 
     def atomic(path, write):
-        temporary = path + ".partial.png"
-        write(temporary)
-        os.replace(temporary, path)
+        with replaced_atomically(path) as temporary:
+            write(temporary)
 
     atomic(paths["image.png"], lambda path: plot.image_grid(result.image[None], path, scale=4))
     evaluations = ", ".join(str(n) for n in result.snapshot_evaluations)
@@ -49,8 +49,7 @@ def save_result(result, output_dir, settings=None):
     if settings is not None:
         paths["settings.json"] = os.path.join(output_dir, "settings.json")
         text = json.dumps(settings, indent=2, sort_keys=True)
-        temporary = paths["settings.json"] + ".partial"
-        with open(temporary, "w") as stream:
-            stream.write(text + "\n")
-        os.replace(temporary, paths["settings.json"])
+        with replaced_atomically(paths["settings.json"]) as temporary:
+            with open(temporary, "w") as stream:
+                stream.write(text + "\n")
     return paths
