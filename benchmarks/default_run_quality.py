@@ -2,7 +2,7 @@
 
 Every row is a set of `--samples` images, scored twice, each beside its floor (real digits
 against real digits at the same sample count):
-- the judge (`_digits_judge.py`, not tfgen code): the Fréchet distance in a scikit-learn
+- the judge (`digits_judge.py`, not tfgen code): the Fréchet distance in a scikit-learn
   classifier's features to the judge's training digits; its floor is its held-out real digits;
 - tfgen's digits metrics (`tfgen.metrics.default_metrics`: FID, KID, precision/recall in the
   shipped classifier's features) against the 297 held-out digits of `tfgen.data`'s test split;
@@ -20,8 +20,8 @@ import keras
 import numpy as np
 import scipy.ndimage
 from _common import digits, scores
-from _digits_judge import MAX_ITER, DigitsJudge
 from absl import flags
+from digits_judge import MAX_ITER, DigitsJudge
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("judge_max_iter", MAX_ITER, "Training iterations of the judge's classifier.")

@@ -11,7 +11,7 @@ the load during training. Quality is measured with
 `tfgen.metrics` in the features of the shipped digits classifier (`digits_features`): Fréchet
 distance (FID), kernel distance (KID) and precision/recall of generated samples against the
 held-out digits; real training digits and uniform noise give the scale. And by the independent
-judge (`_digits_judge.py`), of the first 500 samples, beside its floor (500 held-out real
+judge (`digits_judge.py`), of the first 500 samples, beside its floor (500 held-out real
 digits): the "judge" column and its ratio to the floor.
 
     PYTHONPATH=. python benchmarks/gan_quality.py [--seconds 30 | --reference_epochs 100]
@@ -22,10 +22,10 @@ import _common
 import keras
 import numpy as np
 from _common import digits, scores
-from _digits_judge import HELD_OUT, MAX_ITER, DigitsJudge
 from _gan_budget import budget_steps, step_seconds
 from _reference_gan import KERAS_IO_LEARNING_RATE, ReferenceGAN, keras_io_networks
 from absl import app, flags
+from digits_judge import HELD_OUT, MAX_ITER, DigitsJudge
 
 import tfgen.data
 import tfgen.metrics

@@ -51,12 +51,16 @@ SLOW = {
 }
 
 
+# Modules other benchmarks import, not scripts: the digits judge keeps the name issue 26 gave it.
+LIBRARIES = {"digits_judge"}
+
+
 def test_every_benchmark_script_has_a_smoke_run():
     scripts = {
         name[:-3]
         for name in os.listdir(os.path.join(REPO, "benchmarks"))
         if name.endswith(".py") and not name.startswith("_")
-    }
+    } - LIBRARIES
     assert scripts == set(benchmark_runs.tiny_flags("work")) == set(SUMMARY)
 
 
