@@ -1,12 +1,13 @@
-"""The small GAN and data shared by the GAN tests and the multi-worker worker script."""
+"""The small GAN (and denoiser) and data shared by the GAN tests and the multi-worker worker
+script."""
 
 import keras
 import numpy as np
 import tensorflow as tf
 from sklearn.datasets import load_digits
 
-from tfgen import architectures
-from tfgen.models import GAN
+from tfgen import architectures, corruptions
+from tfgen.models import GAN, Autoencoder
 
 SIDE = 8
 LATENT_DIM = 16
@@ -28,3 +29,10 @@ def make_gan(seed=0, filters=8, **kwargs):
     generator = architectures.dcgan_generator((SIDE, SIDE, 1), LATENT_DIM, base_filters=filters)
     discriminator = architectures.dcgan_discriminator((SIDE, SIDE, 1), base_filters=filters)
     return GAN(generator, discriminator, seed=seed, **kwargs)
+
+
+def make_denoiser(seed=0):
+    """A tiny denoising U-Net (no batch norm) whose noise is drawn in the training step."""
+    keras.utils.set_random_seed(seed)
+    network = architectures.unet((SIDE, SIDE, 1), base_filters=4, depth=1)
+    return Autoencoder(None, network, corruption=corruptions.GaussianNoise(0.2), seed=seed)

@@ -125,9 +125,9 @@ def test_the_measured_times_are_the_lower_quartiles_of_the_timed_steps(monkeypat
     assert chooser_steps == [False, True] * (STEPS_TO_DECIDE // 2)
 
 
-def test_no_measurement_under_a_strategy_for_the_autoencoder(two_replicas):
-    """The GAN compiles its step's parts per replica (tests/test_distributed_xla.py); the
-    autoencoder does not, so under a strategy Keras' own "auto" applies: no XLA on a CPU."""
+def test_auto_measures_the_autoencoder_under_a_strategy(two_replicas):
+    """The autoencoder compiles its step's parts per replica, as the GAN does
+    (tests/test_distributed_xla.py), so under a strategy "auto" measures them too."""
     keras.utils.set_random_seed(0)
     with two_replicas.scope():
         model = Autoencoder(
@@ -135,9 +135,12 @@ def test_no_measurement_under_a_strategy_for_the_autoencoder(two_replicas):
             architectures.conv_decoder(4, (8, 8, 1), base_filters=4),
         )
         model.compile()
-    assert not _jit.measurable(model)
+    assert _jit.measurable(model)
     model.fit(images(STEPS_TO_DECIDE, batch=8), batch_size=8, epochs=1, verbose=0)
-    assert model.jit_decision is None and not model.jit_compile
+    decision = model.jit_decision
+    assert decision["xla_error"] is None
+    faster = decision["ms_per_step_with"] < decision["ms_per_step_without"]
+    assert decision["jit_compile"] is faster and model.jit_compile is faster
 
 
 def test_deterministic_runs_pin_auto_to_false():

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
-from gan_setup import BATCH, digit_batches, make_gan
+from gan_setup import BATCH, digit_batches, make_denoiser, make_gan
 from PIL import Image
 
 import tfgen.data
@@ -55,9 +55,24 @@ def run_workers(arguments, environments=None):
 
 @pytest.mark.slow
 def test_two_workers_equal_one_device(tmp_path):
+    """Without XLA for the GAN; with it (each replica's parts compiled) for a denoiser."""
+    script = os.path.join(HERE, "multi_worker_gan.py")
     run_workers(
-        [[os.path.join(HERE, "multi_worker_gan.py"), str(tmp_path / f"w{i}.npz")] for i in range(2)]
+        [
+            [script, str(tmp_path / f"w{i}.npz"), "auto", "4", str(tmp_path / f"d{i}.npz")]
+            for i in range(2)
+        ]
     )
+    denoiser = make_denoiser()
+    denoiser.compile(jit_compile=True)
+    history = denoiser.fit(digit_batches(), epochs=1, verbose=0)
+    expected = [w.numpy() for w in denoiser.weights]
+    for index in range(2):
+        result = np.load(tmp_path / f"d{index}.npz")
+        weights = [result[f"arr_{i}"] for i in range(len(expected))]
+        for got, want in zip(weights, expected):
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(result["loss"], history.history["loss"], rtol=1e-4)
 
     gan = make_gan()
     gan.compile(gradient_penalty=("r1", 1.0))

@@ -28,15 +28,15 @@ single GPU).
 
 Under a `tf.distribute` strategy XLA cannot compile the whole replicated step (Keras compiles
 all of `strategy.run`, whose variables live on every replica's device, and XLA has no CPU
-kernel for the all-gather of a multi-worker step). The GAN compiles the parts of each
-replica's step between its collectives and optimizer updates instead
-(`ImageModel._compiled`), so "auto" measures it there too: the same alternation, with each
+kernel for the all-gather of a multi-worker step). The GAN and the Autoencoder compile the
+parts of each replica's step between its collectives and optimizer updates instead
+(`ImageModel._compiled`), so "auto" measures them there too: the same alternation, with each
 worker's typical times averaged over all workers before the choice (`agreed_seconds`), so
 that every replica and worker runs the same variant. The parts compile one after the other
 as the first XLA step reaches them, so a failing one may come after another updated weights:
 a snapshot of the model's, its metrics' and optimizers' variables, taken before that step,
-is restored before the batch trains again with TensorFlow's kernels. Other models (the
-autoencoder) keep Keras' "auto" under a strategy: no XLA on CPUs.
+is restored before the batch trains again with TensorFlow's kernels. A model without
+per-replica parts keeps Keras' "auto" under a strategy: no XLA on CPUs.
 """
 
 import time

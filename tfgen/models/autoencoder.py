@@ -138,6 +138,8 @@ class Autoencoder(PipelineCorruption, _base.ImageModel):
     """
 
     _image_role = "autoencoder takes"
+    # Under a strategy with XLA on, each replica's forward pass and gradients compile (`_base`).
+    _per_replica_xla_supported = True
 
     def __init__(
         self,
@@ -379,7 +381,21 @@ class Autoencoder(PipelineCorruption, _base.ImageModel):
 
     def _train_on(self, inputs):
         clean = inputs[0] if isinstance(inputs, tuple) else inputs
-        global_batch = distribute.global_batch_size(tf.shape(clean)[0])
+        # The step's collectives first, so that the forward pass and gradients may compile per
+        # replica (`_compiled`: XLA under a strategy with jit_compile on); the gradient
+        # all-reduce and the update run outside, in the optimizer's `apply`.
+        with distribute.known_batch_position(tf.shape(clean)[0]) as global_batch:
+            networks = [n for n in (self.encoder, self.decoder) if n is not None]
+            gradients, per_example, reconstructions, kl = self._compiled(
+                self._gradients, *networks
+            )(inputs, global_batch)
+        self.optimizer.apply(gradients, self.trainable_variables)
+        self._track(clean, reconstructions, per_example, kl)
+        self.noise_step.assign_add(1)
+        return distribute.step_logs(self.metrics, self.distribute_strategy)
+
+    def _gradients(self, inputs, global_batch):
+        """The loss's gradients, the per-example losses, the reconstructions and KL (or None)."""
         variables = self.trainable_variables
         with tf.GradientTape() as tape:
             per_example, reconstructions, kl = self._forward(
@@ -387,10 +403,7 @@ class Autoencoder(PipelineCorruption, _base.ImageModel):
             )
             loss = distribute.average_over_global_batch(per_example, global_batch)
             scaled = self.optimizer.scale_loss(loss)
-        self.optimizer.apply(tape.gradient(scaled, variables), variables)
-        self._track(clean, reconstructions, per_example, kl)
-        self.noise_step.assign_add(1)
-        return distribute.step_logs(self.metrics, self.distribute_strategy)
+        return tape.gradient(scaled, variables), per_example, reconstructions, kl
 
     def _test_on(self, inputs):
         clean = inputs[0] if isinstance(inputs, tuple) else inputs
