@@ -68,9 +68,9 @@ class Adam(_common.StepOptimizer):
         **kwargs,
     ):
         super().__init__(learning_rate=learning_rate, maximize=maximize, name=name, **kwargs)
-        self.beta_1 = _common.check_unit_interval("beta_1", beta_1)
-        self.beta_2 = _common.check_unit_interval("beta_2", beta_2)
-        self.epsilon = _common.check_positive("epsilon", epsilon)
+        self.beta_1 = checks.number(beta_1, "beta_1", 0, 1, high_open=True, kind="a float")
+        self.beta_2 = checks.number(beta_2, "beta_2", 0, 1, high_open=True, kind="a float")
+        self.epsilon = checks.number(epsilon, "epsilon", 0, low_open=True, kind="a float")
         self.amsgrad = checks.boolean(amsgrad, "amsgrad")
 
     def build(self, variables):

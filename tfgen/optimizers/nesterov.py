@@ -3,6 +3,7 @@
 import keras
 import tensorflow as tf
 
+from tfgen import _checks as checks
 from tfgen import _keras_compat
 from tfgen.optimizers import _common, _flat, _fused, rules
 
@@ -47,7 +48,7 @@ class Nesterov(_common.StepOptimizer):
 
     def __init__(self, learning_rate=0.01, momentum=0.9, maximize=False, name=None, **kwargs):
         super().__init__(learning_rate=learning_rate, maximize=maximize, name=name, **kwargs)
-        self.momentum = _common.check_unit_interval("momentum", momentum)
+        self.momentum = checks.number(momentum, "momentum", 0, 1, high_open=True, kind="a float")
 
     def build(self, variables):
         if self.built:

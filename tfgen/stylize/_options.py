@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import functools
-import math
-import numbers
 
 import keras
 
@@ -21,11 +19,7 @@ _REFERENCE_PIXELS = 64 * 64
 
 
 def _weight(name, value, allow_zero=True):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        allowed = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {allowed}, got {value!r}")
-    return float(value)
+    return checks.number(value, name, 0, low_open=not allow_zero, kind="a finite number")
 
 
 def _seed(seed):
