@@ -43,11 +43,14 @@ import tfgen.data
 from tfgen import architectures, corruptions
 from tfgen.models.autoencoder import Autoencoder
 from tfgen.optimizers import Adam
+from tfgen.runs.reconstruction import RESTORATION_LEARNING_RATE
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("steps", 2000, "Training steps of each autoencoder.")
 flags.DEFINE_integer("batch_size", 16, "Crops per training batch.")
-flags.DEFINE_float("learning_rate", 2e-3, "Adam's initial learning rate (cosine decay).")
+flags.DEFINE_float(
+    "learning_rate", RESTORATION_LEARNING_RATE, "Adam's initial learning rate (cosine decay)."
+)
 flags.DEFINE_enum(
     "architecture",
     "convolutional",

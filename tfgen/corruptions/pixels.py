@@ -16,6 +16,10 @@ from tfgen.corruptions._base import (
     as_seed,
 )
 
+#: `RandomMask`'s defaults: a quarter of the pixels hidden, in 4x4 squares.
+DEFAULT_MASK_FRACTION = 0.25
+DEFAULT_MASK_PATCH = 4
+
 
 @keras.saving.register_keras_serializable(package="tfgen")
 class GaussianNoise(Corruption):
@@ -66,7 +70,9 @@ class RandomMask(Corruption):
         fill_value: Value in [-1, 1] written into masked pixels. Defaults to 0 (mid grey).
     """
 
-    def __init__(self, fraction=0.25, patch_size=4, fill_value=0.0):
+    def __init__(
+        self, fraction=DEFAULT_MASK_FRACTION, patch_size=DEFAULT_MASK_PATCH, fill_value=0.0
+    ):
         self.fraction = _number(fraction, "fraction", 0.0, 1.0)
         self.patch_size = checks.positive_int(patch_size, "patch_size")
         self.fill_value = _number(fill_value, "fill_value", -1.0, 1.0)

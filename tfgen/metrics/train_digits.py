@@ -23,6 +23,7 @@ from sklearn.datasets import load_digits
 from tfgen import _files
 from tfgen.data.builders import digits_split_indices
 from tfgen.metrics import features
+from tfgen.optimizers import adam
 
 
 def digits_images():
@@ -53,7 +54,7 @@ def train(output=None, epochs=40, seed=0, verbose=0):
     inputs = keras.Input(network.input_shape[1:])
     model = keras.Model(inputs, network(augment(inputs)))
     model.compile(
-        keras.optimizers.Adam(1e-3),
+        keras.optimizers.Adam(adam.DEFAULT_LEARNING_RATE),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )

@@ -29,6 +29,7 @@ from tfgen.models._pipeline_corruption import (
     PipelineCorruption,
 )
 from tfgen.optimizers import Adam
+from tfgen.optimizers.adam import DEFAULT_LEARNING_RATE  # Kingma & Ba's 1e-3, public here too
 
 __all__ = [
     "BLIND_SPOT_FRACTION",
@@ -45,7 +46,6 @@ __all__ = [
     "ssim",
 ]
 
-DEFAULT_LEARNING_RATE = 1e-3
 #: What a model learns from: "supervised" (clean targets) or "blind_spot" (noisy images only).
 OBJECTIVES = ("supervised", "blind_spot")
 #: The "psnr" metric of an example, in dB, at most: an exact reconstruction scores this.

@@ -7,6 +7,9 @@ from tfgen import _checks as checks
 from tfgen import _keras_compat
 from tfgen.optimizers import _common, _flat, _fused, rules
 
+#: The learning rate of Kingma & Ba (2015), Keras' default too.
+DEFAULT_LEARNING_RATE = 0.001
+
 
 @keras.saving.register_keras_serializable(package="tfgen")
 @_common.fill_docstring
@@ -58,7 +61,7 @@ class Adam(_common.StepOptimizer):
 
     def __init__(
         self,
-        learning_rate=0.001,
+        learning_rate=DEFAULT_LEARNING_RATE,
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-7,

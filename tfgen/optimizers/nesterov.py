@@ -7,6 +7,9 @@ from tfgen import _checks as checks
 from tfgen import _keras_compat
 from tfgen.optimizers import _common, _flat, _fused, rules
 
+#: The momentum of Sutskever et al. (2013) and of Keras' SGD examples.
+DEFAULT_MOMENTUM = 0.9
+
 
 @keras.saving.register_keras_serializable(package="tfgen")
 @_common.fill_docstring
@@ -46,7 +49,9 @@ class Nesterov(_common.StepOptimizer):
         {{shared_args}}
     """
 
-    def __init__(self, learning_rate=0.01, momentum=0.9, maximize=False, name=None, **kwargs):
+    def __init__(
+        self, learning_rate=0.01, momentum=DEFAULT_MOMENTUM, maximize=False, name=None, **kwargs
+    ):
         super().__init__(learning_rate=learning_rate, maximize=maximize, name=name, **kwargs)
         self.momentum = checks.number(momentum, "momentum", 0, 1, high_open=True, kind="a float")
 

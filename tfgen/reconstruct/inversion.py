@@ -11,6 +11,7 @@ from tfgen import _checks as checks
 from tfgen import images as tfgen_images
 from tfgen import solvers
 from tfgen._checks import MAX_ITERATIONS
+from tfgen.optimizers import nesterov
 
 __all__ = ["INVERSION_LOSSES", "INVERSION_METHODS", "InversionResult", "invert"]
 
@@ -20,7 +21,7 @@ INVERSION_LOSSES = ("l2", "l1")
 # losses that are means over pixels; conjugate gradient needs none (its line search sets steps).
 _DEFAULT_OPTIONS = {
     "conjugate_gradient": {},
-    "nesterov": {"learning_rate": 1.0, "momentum": 0.9},
+    "nesterov": {"learning_rate": 1.0, "momentum": nesterov.DEFAULT_MOMENTUM},
     "adam": {"learning_rate": 0.1},
 }
 

@@ -38,8 +38,9 @@ DIP_SMOOTHING = 0.99
 #: ones fitted far more slowly in benchmarks/restoration.py).
 DIP_FILTERS = 16
 DIP_DEPTH = 2
-#: Ulyanov et al. use LeakyReLU(0.2); with plain ReLUs the network can die on a dark image.
-LEAKY_RELU_SLOPE = 0.2
+#: Ulyanov et al. use LeakyReLU(0.2), the DCGAN discriminator's slope; with plain ReLUs the
+#: network can die on a dark image.
+LEAKY_RELU_SLOPE = architectures.LEAKY_RELU_SLOPE
 # Corruptions that are no operator to fit through: random noise, or not differentiable.
 _NOT_AN_OPERATOR = ("GaussianNoise", "JPEG", "RandomMask")
 

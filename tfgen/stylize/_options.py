@@ -8,6 +8,7 @@ import keras
 
 from tfgen import _checks as checks
 from tfgen import optimizers as tfgen_optimizers
+from tfgen.optimizers import nesterov
 
 # Optimizer names (tfgen's, and "gradient_descent": Nesterov without momentum) and their learning
 # rates for images in [-1, 1] (benchmarks/stylize.py).
@@ -71,5 +72,5 @@ def _named_optimizer(name, learning_rate, maximize, pixels):
     if name == "adam":
         return tfgen_optimizers.Adam(rate, maximize=maximize)
     rate *= pixels / _REFERENCE_PIXELS
-    momentum = 0.9 if name == "nesterov" else 0.0
+    momentum = nesterov.DEFAULT_MOMENTUM if name == "nesterov" else 0.0
     return tfgen_optimizers.Nesterov(rate, momentum=momentum, maximize=maximize)
