@@ -155,8 +155,12 @@ class GAN(GANStep, _base.ImageModel):
         self.augment = parse_policy(augment)
         # Each discriminator step draws its own random stream; the last stream is evaluation's.
         most = _STREAMS_PER_STEP - 1
-        name = "discriminator_steps"
-        checks.at_most(checks.integer(discriminator_steps, name, minimum=1), name, most - 1)
+        if not checks.is_int(discriminator_steps) or not 1 <= discriminator_steps < most:
+            raise ValueError(
+                f"discriminator_steps must be an int >= 1 (and < {most}), "
+                f"got {discriminator_steps!r}"
+            )
+        discriminator_steps = int(discriminator_steps)
         ema = None if generator_ema is None else checks.finite_float(generator_ema, "generator_ema")
         if ema is not None and not 0 <= ema < 1:
             raise ValueError(
