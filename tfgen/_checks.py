@@ -19,7 +19,7 @@ def is_number(value):
 
 
 def _bounds(minimum, maximum, low_open=False, high_open=False):
-    """ " in [0, 1)", " >= 1", " < 5" or "": the allowed range as the messages write it."""
+    """The allowed range as the messages write it: " in [0, 1)", " >= 1", " < 5" or ""."""
     if minimum is not None and maximum is not None:
         return f" in {'(' if low_open else '['}{minimum}, {maximum}{')' if high_open else ']'}"
     if minimum is not None:

@@ -73,9 +73,8 @@ def check_keras_arguments(kwargs):
     if "use_ema" in kwargs:
         checks.boolean(kwargs["use_ema"], "use_ema")
     if "ema_momentum" in kwargs:
-        momentum = kwargs["ema_momentum"]
         kwargs["ema_momentum"] = checks.number(
-            momentum, "ema_momentum", 0, 1, high_open=True, kind="a float"
+            kwargs["ema_momentum"], "ema_momentum", 0, 1, high_open=True, kind="a float"
         )
     for name, minimum in (("ema_overwrite_frequency", 1), ("gradient_accumulation_steps", 2)):
         if name in kwargs:
