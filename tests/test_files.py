@@ -47,17 +47,10 @@ def spy(monkeypatch):
     real, calls = _files.replaced_atomically, []
 
     def recording(path, *args, **kwargs):
-        manager = real(path, *args, **kwargs)
-        staging = manager.__enter__()
-        calls.append((os.path.abspath(os.fspath(path)), staging))
-        assert fnmatch.fnmatch(os.path.basename(staging), _files.STAGING_PATTERN)
-        try:
+        with real(path, *args, **kwargs) as staging:
+            calls.append((os.path.abspath(os.fspath(path)), staging))
+            assert fnmatch.fnmatch(os.path.basename(staging), _files.STAGING_PATTERN)
             yield staging
-        except BaseException as error:
-            if not manager.__exit__(type(error), error, error.__traceback__):
-                raise
-        else:
-            manager.__exit__(None, None, None)
 
     monkeypatch.setattr(_files, "replaced_atomically", contextlib.contextmanager(recording))
     return calls
