@@ -19,7 +19,7 @@ import _common
 import keras
 import numpy as np
 from _common import sliced_wasserstein as swd
-from absl import flags
+from absl import app, flags
 
 import tfgen.data
 from tfgen import architectures, plot
@@ -28,7 +28,10 @@ from tfgen.models import GAN
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("steps", 1500, "Training steps of each variant and seed.")
 flags.DEFINE_integer("seeds", 2, "Seeds 0..seeds-1 of each variant.")
-flags.DEFINE_list("variants", [], "Only these variants (names); default all.")
+# Repeated rather than comma-separated: the variants' names hold commas.
+flags.DEFINE_multi_string(
+    "variants", [], "Only this variant (a name of VARIANTS; repeat the flag for more); default all."
+)
 flags.DEFINE_string("figure", "", "Where the sample grid goes ('' for none).")
 
 SHAPE = (32, 32, 3)
@@ -67,6 +70,9 @@ def train(options, seed):
 
 def main(argv):
     del argv
+    unknown = [name for name in FLAGS.variants if name not in VARIANTS]
+    if unknown:
+        raise app.UsageError(f"--variants: unknown {unknown}; the variants are {list(VARIANTS)}")
     held_out, training = _common.photo_crops("test"), _common.photo_crops("train")
     print(
         f"held-out crops: checkerboard {checkerboard_energy(held_out):.4f}; training crops: "

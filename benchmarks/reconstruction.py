@@ -1,13 +1,13 @@
 """Denoising and inpainting quality on held-out crops of real photographs.
 
 Two `tfgen.models.autoencoder.Autoencoder` models are trained for a fixed number of steps on
-crops of the bundled photographs (`tfgen.data.load("photos", image_size=32)`: 64x64 crops of
-china.jpg and flower.jpg from scikit-learn and grace_hopper.jpg from matplotlib, resized to
-32x32), one with
-`GaussianNoise(0.2)` (standard deviation 0.1 on [0, 1] images) and one with
-`RandomMask(0.25, patch_size=4)` (25% of the pixels masked in 4x4 blocks), and scored on the
-test crops, which come from columns of the photographs never seen in training. Each test crop
-is corrupted once with a fixed seed, and every method sees the same corrupted crops.
+random crops of the bundled training photographs (`tfgen.data.load("photos", split="train",
+image_size=32)`: 64x64 crops resized to 32x32), one with `GaussianNoise(0.2)` (standard
+deviation 0.1 on [0, 1] images) and one with `RandomMask(0.25, patch_size=4)` (25% of the
+pixels masked in 4x4 blocks), and scored on the test crops (`split="test"`: the crops tiling the
+held-out photographs of `tfgen.data.photos`, which training never sees; the run prints how many
+there are). Each test crop is corrupted once with a fixed seed, and every method sees the same
+corrupted crops.
 
 Baselines, in the same run:
 * the corrupted input itself;
@@ -34,7 +34,6 @@ import time
 
 import _common
 import keras
-import numpy as np
 import tensorflow as tf
 from _classical import blur, blur_fill, mean_fill, scores, table
 from absl import flags
@@ -43,11 +42,14 @@ import tfgen.data
 from tfgen import architectures, corruptions
 from tfgen.models.autoencoder import Autoencoder
 from tfgen.optimizers import Adam
+from tfgen.runs.reconstruction import RESTORATION_LEARNING_RATE
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("steps", 2000, "Training steps of each autoencoder.")
 flags.DEFINE_integer("batch_size", 16, "Crops per training batch.")
-flags.DEFINE_float("learning_rate", 2e-3, "Adam's initial learning rate (cosine decay).")
+flags.DEFINE_float(
+    "learning_rate", RESTORATION_LEARNING_RATE, "Adam's initial learning rate (cosine decay)."
+)
 flags.DEFINE_enum(
     "architecture",
     "convolutional",
@@ -60,8 +62,8 @@ flags.DEFINE_integer("seed", 0, "Seed of the weights and of the training crops' 
 SIDE = 32
 IMAGE_SHAPE = (SIDE, SIDE, 3)
 NOISE_STDDEV = 0.2  # in [-1, 1] units: 0.1 on [0, 1] images
-MASK_FRACTION = 0.25
-MASK_PATCH = 4
+MASK_FRACTION = corruptions.pixels.DEFAULT_MASK_FRACTION
+MASK_PATCH = corruptions.pixels.DEFAULT_MASK_PATCH
 SIGMAS = (0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0)
 DATA = "photos"
 
@@ -118,9 +120,7 @@ def main(argv):
     tf.get_logger().setLevel("ERROR")
     args = FLAGS
 
-    test = np.concatenate(
-        list(tfgen.data.load(DATA, split="test", image_size=SIDE, batch_size=40, shuffle=False))
-    )
+    test = _common.photo_crops("test")  # All of them: no partial batch dropped.
     print(
         f"{len(test)} held-out {SIDE}x{SIDE} test crops; training: {args.steps} steps of "
         f"{args.batch_size} crops, Adam({args.learning_rate}) with cosine decay, l1 loss, "

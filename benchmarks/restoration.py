@@ -60,6 +60,7 @@ from tfgen import architectures, corruptions, plot, reconstruct
 from tfgen.data import photos
 from tfgen.models.autoencoder import Autoencoder
 from tfgen.optimizers import Adam
+from tfgen.runs.reconstruction import RESTORATION_LEARNING_RATE
 
 SIDE = 32
 SCALE = 2  # crops of SCALE * SIDE pixels, averaged down to SIDE
@@ -78,7 +79,9 @@ FILTERS = 16  # of the U-Nets' full-resolution level (--filters)
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("steps", 300, "Training steps of each task's U-Net.")
 flags.DEFINE_integer("batch_size", 16, "Crops per training batch.")
-flags.DEFINE_float("learning_rate", 2e-3, "Adam's initial learning rate (cosine decay).")
+flags.DEFINE_float(
+    "learning_rate", RESTORATION_LEARNING_RATE, "Adam's initial learning rate (cosine decay)."
+)
 flags.DEFINE_integer("dip_steps", 600, "Steps of each deep image prior fit.")
 flags.DEFINE_integer("seed", 0, "Seed of the weights, the training crops and the corruptions.")
 flags.DEFINE_integer("bm3d_crops", 20, "About this many test crops are denoised by BM3D.")

@@ -67,7 +67,7 @@ class Config:
     mask_fraction: float = setting(
         0.0, "Probability that a pixel is hidden from the solver (inpainting); 0 hides none."
     )
-    mask_patch: int = setting(4, "Side of the hidden squares.")
+    mask_patch: int = setting(corruptions.pixels.DEFAULT_MASK_PATCH, "Side of the hidden squares.")
     seed: int = setting(0, "Seed of the initial codes and of the mask.")
     output: str | None = setting(
         None,

@@ -49,8 +49,12 @@ class Config:
     task: str = setting("denoise", "What to undo.", choices=TASKS)
     corrupt: bool = setting(True, "Degrade the image first (and report PSNR against it).")
     noise_stddev: float = setting(0.1, "denoise: noise standard deviation on [0, 1] images.")
-    mask_fraction: float = setting(0.25, "inpaint: probability that a pixel is hidden.")
-    mask_patch: int = setting(4, "inpaint: side of the hidden squares.")
+    mask_fraction: float = setting(
+        corruptions.pixels.DEFAULT_MASK_FRACTION, "inpaint: probability that a pixel is hidden."
+    )
+    mask_patch: int = setting(
+        corruptions.pixels.DEFAULT_MASK_PATCH, "inpaint: side of the hidden squares."
+    )
     factor: int = setting(2, "super_resolution: downsampling factor (bicubic).")
     steps: int = setting(1000, "Optimisation steps: the early stopping of the prior.")
     seed: int = setting(0, "Seed of the network, its input and the degradation.")

@@ -339,3 +339,36 @@ def test_non_finite_images_are_refused(digits):
     assert int(model.optimizer.iterations.numpy()) == 1
     with pytest.raises(ValueError, match="non-finite"):
         model.fit(images, epochs=1, verbose=0)
+
+
+def test_one_step_of_a_linear_autoencoder_matches_numpy(digits):
+    # encoder z = x We + be, decoder y = z Wd + bd on flattened images, l2 loss, plain SGD:
+    # the logged loss and PSNR, and the updated weights, written out in numpy.
+    keras.utils.set_random_seed(0)
+    encoder = keras.Sequential(
+        [keras.Input((SIDE, SIDE, 1)), keras.layers.Flatten(), keras.layers.Dense(3)]
+    )
+    decoder = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(SIDE * SIDE), keras.layers.Reshape((SIDE, SIDE, 1))]
+    )
+    model = Autoencoder(encoder, decoder, loss="l2", seed=0)
+    model.compile(keras.optimizers.SGD(0.1))
+    images = digits[:BATCH]
+
+    def networks():
+        return encoder.get_weights() + decoder.get_weights()
+
+    w_e, b_e, w_d, b_d = (np.asarray(w, np.float64) for w in networks())
+    history = model.fit(batches(images), epochs=1, verbose=0).history
+    x = images.reshape(BATCH, -1).astype(np.float64)
+    z = x @ w_e + b_e
+    y = z @ w_d + b_d
+    np.testing.assert_allclose(history["loss"][0], np.mean((y - x) ** 2), rtol=1e-5)
+    restored = y.reshape(images.shape)
+    np.testing.assert_allclose(history["psnr"][0], psnr_numpy(images, restored).mean(), rtol=1e-4)
+    d_y = 2.0 * (y - x) / y.size
+    d_z = d_y @ w_d.T
+    expected = [w_e - 0.1 * x.T @ d_z, b_e - 0.1 * d_z.sum(0)]
+    expected += [w_d - 0.1 * z.T @ d_y, b_d - 0.1 * d_y.sum(0)]
+    for got, want in zip(networks(), expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)

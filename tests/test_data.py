@@ -340,11 +340,25 @@ def test_drop_remainder_static_shapes(data_dir):
 def test_ready_for_fit(data_dir):
     import keras
 
-    ds = tdata.load("digits", data_dir=data_dir, batch_size=64, seed=0).take(2)
+    # One batch, cached so that fit sees the batch read here.
+    ds = tdata.load("digits", data_dir=data_dir, batch_size=64, seed=0).take(1).cache()
+    (x,) = [batch.numpy().astype(np.float64)[..., 0] for batch in ds]
     model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(1, 3, padding="same")])
     model.compile(optimizer="sgd", loss="mse")
+    kernel, bias = (w.astype(np.float64) for w in model.get_weights())
     history = model.fit(ds.map(lambda x: (x, x)), epochs=1, verbose=0)
-    assert np.isfinite(history.history["loss"][0])
+    # The same step in numpy: y = W * x + b (cross-correlation, zero "same" padding), the mean
+    # squared error and its gradient, one SGD step of Keras' default learning rate 0.01.
+    padded = np.pad(x, ((0, 0), (1, 1), (1, 1)))
+    windows = np.stack([padded[:, i : i + 8, j : j + 8] for i in range(3) for j in range(3)], -1)
+    error = windows @ kernel.reshape(9) + bias[0] - x
+    np.testing.assert_allclose(history.history["loss"][0], np.mean(error**2), rtol=1e-5)
+    gradient = 2.0 * np.einsum("bhw,bhwk->k", error, windows) / error.size
+    new_kernel, new_bias = model.get_weights()
+    np.testing.assert_allclose(
+        new_kernel.reshape(9), kernel.reshape(9) - 0.01 * gradient, atol=1e-6
+    )
+    np.testing.assert_allclose(new_bias[0], bias[0] - 0.01 * 2.0 * error.mean(), atol=1e-6)
 
 
 def test_pipelines_run_without_the_autotuner(data_dir):

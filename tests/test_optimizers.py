@@ -381,14 +381,14 @@ def test_loss_scale_optimizer_wraps_them(name):
     [
         (lambda: Nesterov(momentum=1.0), r"momentum must be a float in \[0, 1\), got 1.0"),
         (lambda: Nesterov(momentum=-0.1), r"momentum .* got -0.1"),
-        (lambda: Nesterov(learning_rate=-0.01), r"learning_rate must be >= 0, got -0.01"),
+        (lambda: Nesterov(learning_rate=-0.01), r"learning_rate must be a number >= 0, got -0.01"),
         (lambda: Adam(beta_1=1.5), r"beta_1 must be a float in \[0, 1\), got 1.5"),
         (lambda: Adam(beta_2=-0.5), r"beta_2 .* got -0.5"),
         (lambda: Adam(epsilon=0.0), r"epsilon must be a float > 0, got 0.0"),
-        (lambda: Adam(learning_rate=-1.0), r"learning_rate must be >= 0"),
+        (lambda: Adam(learning_rate=-1.0), r"learning_rate must be a number >= 0"),
         (lambda: ConjugateGradient(method="newton"), r"method must be one of .*'newton'"),
         (lambda: ConjugateGradient(restart_every=0), r"restart_every must be None or an int"),
-        (lambda: ConjugateGradient(learning_rate=-0.1), r"learning_rate must be >= 0"),
+        (lambda: ConjugateGradient(learning_rate=-0.1), r"learning_rate must be a number >= 0"),
     ],
 )
 def test_bad_hyperparameters_name_the_argument(factory, message):

@@ -258,9 +258,7 @@ CASES = {
     "GAN.compile.generator_ema": (
         lambda v: _tiny_gan().compile(generator_ema=v),
         "generator_ema",
-        st.one_of(
-            bools, st.floats(min_value=1.0), st.floats(max_value=-1e-9), st.text(max_size=2)
-        ),
+        st.one_of(bools, st.floats(min_value=1.0), st.floats(max_value=-1e-9), st.text(max_size=2)),
     ),
     "GAN.compile.loss": (
         lambda v: _tiny_gan().compile(loss=v),

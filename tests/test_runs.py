@@ -83,14 +83,16 @@ def test_resume_checks_the_settings_and_refuses_a_finished_run(tmp_path):
 def test_a_resumed_run_removes_the_temporary_files_of_a_killed_one(tmp_path):
     _run(tmp_path).prepare()
     (tmp_path / "backup").mkdir()
-    # What a kill inside save_atomically and the export leaves; the user's files stay.
-    (tmp_path / ".checkpoint.keras.x1y2.keras").write_text("partial")
-    (tmp_path / ".model.keras.a1b2.keras").write_text("partial")
-    (tmp_path / ".saved_model.export-c3d4").mkdir()
-    (tmp_path / ".saved_model.export-c3d4" / "saved_model.pb").write_text("partial")
+    # What a kill inside save_atomically, the export and the backup leaves; the user's files stay.
+    (tmp_path / ".checkpoint.keras.tmp-x1y2.keras").write_text("partial")
+    (tmp_path / ".model.keras.tmp-a1b2.keras").write_text("partial")
+    (tmp_path / ".saved_model.tmp-c3d4").mkdir()
+    (tmp_path / ".saved_model.tmp-c3d4" / "saved_model.pb").write_text("partial")
+    (tmp_path / "backup" / ".state.npz.tmp-e5f6.npz").write_text("partial")
     (tmp_path / ".notes.txt").write_text("mine")
     _run(tmp_path, resume=True).prepare()
     assert sorted(os.listdir(tmp_path)) == [".notes.txt", "backup", "config.json"]
+    assert os.listdir(tmp_path / "backup") == []
 
 
 @pytest.mark.parametrize(

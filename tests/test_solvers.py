@@ -488,7 +488,7 @@ def _var():
         ({"method": "adam", "beta_2": -0.1}, r"beta_2 must be a number in \[0, 1\).*got -0.1"),
         ({"c1": 0.5, "c2": 0.1}, r"c1 must be smaller than c2 .*c1=0.5, c2=0.1"),
         ({"max_line_search_iterations": 0}, r"max_line_search_iterations must be .*got 0"),
-        ({"refine_step": "yes"}, r"refine_step must be True or False, got 'yes'"),
+        ({"refine_step": "yes"}, r"refine_step must be a bool, got 'yes'"),
     ],
 )
 def test_bad_arguments_raise_value_error(kwargs, match):

@@ -1,5 +1,6 @@
 """Style transfer, texture synthesis and feature visualisation on tiny images."""
 
+import functools
 import importlib.util
 import json
 import os
@@ -29,6 +30,32 @@ def _gram_numpy(features):
     batch, height, width, channels = features.shape
     flat = features.reshape(batch, height * width, channels).astype(np.float64)
     return np.einsum("bpc,bpd->bcd", flat, flat) / (height * width)
+
+
+@functools.cache
+def _random_network():
+    return stylize.random_features()
+
+
+def _transfer_objective_numpy(image, content=CONTENT, style=STYLE):
+    """`transfer`'s default objective at `image` ((H, W, 3) in [0, 1]) in float64 numpy, from the
+    default random network's feature maps: 1e4 * style + content + 1e-2 * total variation."""
+
+    def features(picture):
+        x = np.asarray(2.0 * picture - 1.0, np.float32)[None]
+        return [np.asarray(f, np.float64) for f in _random_network()(x)]
+
+    x = 2.0 * np.asarray(image, np.float64) - 1.0
+    maps, content_maps, style_maps = features(image), features(content), features(style)
+    style_term = np.mean(
+        [
+            np.sum((_gram_numpy(f) - _gram_numpy(s)) ** 2) / (4 * f.shape[-1] ** 2)
+            for f, s in zip(maps, style_maps)
+        ]
+    )
+    content_term = 0.5 * np.mean((maps[-1] - content_maps[-1]) ** 2)  # the last layer's
+    tv_term = np.mean(np.diff(x, axis=0) ** 2) + np.mean(np.diff(x, axis=1) ** 2)
+    return 1e4 * style_term + content_term + 1e-2 * tv_term
 
 
 def test_gram_matrix_matches_numpy():
@@ -97,7 +124,10 @@ def test_transfer_loss_falls_for_each_optimizer(optimizer, learning_rate):
         seed=0,
     )
     losses = result.losses
-    assert result.evaluations == losses.size and np.all(np.isfinite(losses))
+    assert result.evaluations == losses.size
+    # The first loss is the content image's, the last the returned image's (float32 sums).
+    np.testing.assert_allclose(losses[0], _transfer_objective_numpy(CONTENT), rtol=1e-5)
+    np.testing.assert_allclose(losses[-1], _transfer_objective_numpy(result.image), rtol=1e-5)
     assert losses[-1] < 0.8 * losses[0]
     if optimizer != "conjugate_gradient":  # its line search tries points above the best
         rises = np.mean(np.diff(losses) > 0.01 * losses[0])

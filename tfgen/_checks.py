@@ -8,43 +8,108 @@ import math
 import numbers
 
 
-def positive_int(value, name, maximum=None):
-    """`value` as an int >= 1 (and <= `maximum`, when given); bools are not ints here."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be at most {maximum}, got {value!r}")
-    return int(value)
+def is_int(value):
+    """Whether `value` is an int (numpy's included); bools are not ints here."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def seed(value, name="seed", optional=True):
-    """`value` as an int seed, or None when `optional`; floats and bools are refused."""
+def is_number(value):
+    """Whether `value` is a real number (numpy's included); bools are not numbers here."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _bounds(minimum, maximum, low_open=False, high_open=False):
+    """The allowed range as the messages write it: " in [0, 1)", " >= 1", " < 5" or ""."""
+    if minimum is not None and maximum is not None:
+        return f" in {'(' if low_open else '['}{minimum}, {maximum}{')' if high_open else ']'}"
+    if minimum is not None:
+        return f" {'>' if low_open else '>='} {minimum}"
+    if maximum is not None:
+        return f" {'<' if high_open else '<='} {maximum}"
+    return ""
+
+
+def _within(value, minimum, maximum, low_open=False, high_open=False):
+    if minimum is not None and not (value > minimum if low_open else value >= minimum):
+        return False
+    return maximum is None or (value < maximum if high_open else value <= maximum)
+
+
+def integer(value, name, minimum=None, maximum=None, optional=False):
+    """`value` as an int in [`minimum`, `maximum`] (each bound only when given), or None when
+    `optional`; bools and floats are refused: "steps must be an int >= 1, got 0"."""
     if value is None and optional:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        allowed = "None or an int" if optional else "an int"
+    if not is_int(value) or not _within(value, minimum, maximum):
+        allowed = ("None or " if optional else "") + "an int" + _bounds(minimum, maximum)
         raise ValueError(f"{name} must be {allowed}, got {value!r}")
     return int(value)
 
 
+def non_negative_int(value, name):
+    """`value` as an int >= 0; bools are refused."""
+    return integer(value, name, minimum=0)
+
+
+def positive_int(value, name, maximum=None):
+    """`value` as an int >= 1 (and <= `maximum`, when given); bools are not ints here."""
+    if not is_int(value) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(at_most(value, name, maximum))
+
+
+def at_most(value, name, maximum):
+    """`value` unless it exceeds `maximum` (None: no limit)."""
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum}, got {value!r}")
+    return value
+
+
+def number(
+    value,
+    name,
+    minimum=None,
+    maximum=None,
+    low_open=False,
+    high_open=False,
+    optional=False,
+    kind="a number",
+    finite=True,
+):
+    """`value` as a float in the range the bounds give (`minimum` excluded when `low_open`,
+    `maximum` when `high_open`), or None when `optional`; bools and NaN are refused, and
+    infinities unless `finite` is False. `kind` names what is allowed in the message:
+    "momentum must be a float in [0, 1), got 1.0"."""
+    if value is None and optional:
+        return None
+    if (
+        not is_number(value)
+        or math.isnan(value)
+        or (finite and math.isinf(value))
+        or not _within(value, minimum, maximum, low_open, high_open)
+    ):
+        bounds = _bounds(minimum, maximum, low_open, high_open)
+        allowed = ("None or " if optional else "") + kind + bounds
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    return float(value)
+
+
+def seed(value, name="seed", optional=True):
+    """`value` as an int seed, or None when `optional`; floats and bools are refused."""
+    return integer(value, name, optional=optional)
+
+
 def boolean(value, name):
     """`value` if it is a bool (numpy's included); 0, 1, strings and None are refused."""
-    if not isinstance(value, bool) and type(value).__name__ != "bool_":
-        raise ValueError(f"{name} must be a bool (True or False), got {value!r}")
+    numpy_bool = type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_")
+    if not isinstance(value, bool) and not numpy_bool:
+        raise ValueError(f"{name} must be a bool, got {value!r}")
     return bool(value)
 
 
 def finite_float(value, name, minimum=None):
     """`value` as a finite float (>= `minimum`, when given); bools are refused."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or (minimum is not None and value < minimum)
-    ):
-        bound = "" if minimum is None else f" >= {minimum}"
-        raise ValueError(f"{name} must be a finite number{bound}, got {value!r}")
-    return float(value)
+    return number(value, name, minimum, kind="a finite number")
 
 
 def built_model(value, name):

@@ -32,11 +32,9 @@ would. Call these functions where a replica context exists: in a `train_step`, i
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import tensorflow as tf
 
+from tfgen import _checks as checks
 from tfgen import distribute
 
 __all__ = [
@@ -145,18 +143,11 @@ def parse_policy(policy) -> tuple[str, ...]:
 
 
 def _check_strength(strength):
-    if (
-        isinstance(strength, bool)
-        or not isinstance(strength, numbers.Real)
-        or not math.isfinite(strength)
-        or strength < 0
-    ):
-        raise ValueError(f"strength must be a finite float >= 0, got {strength!r}")
-    return float(strength)
+    return checks.number(strength, "strength", minimum=0, kind="a finite float")
 
 
 def _as_seed(seed):
-    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+    if checks.is_int(seed):
         return tf.constant([int(seed), 0], tf.int64)
     seed = tf.convert_to_tensor(seed)
     if seed.shape.rank != 1 or seed.shape[0] != 2 or not seed.dtype.is_integer:

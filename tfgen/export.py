@@ -36,8 +36,6 @@ into place only when complete, so a failed export leaves a previous export at `p
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import zipfile
 import zlib
 
@@ -45,6 +43,7 @@ import keras
 import tensorflow as tf
 
 from tfgen import _checks as checks
+from tfgen import _files
 from tfgen.images import to_model_range, to_unit_range
 from tfgen.models import sampling_network
 
@@ -90,16 +89,9 @@ def _check_path(path):
 
 
 def _write_atomically(archive, path):
-    """Writes `archive` to a temporary directory beside `path`, then swaps it into place.
-
-    A directory cannot be renamed over a non-empty one, so a previous export is first moved
-    aside, and put back should the final rename fail; it is deleted only once the new export
-    is in place.
-    """
-    parent, name = os.path.split(path)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{name}.export-", dir=parent)
-    try:
+    """Writes `archive` to a temporary directory beside `path`, then swaps it into place
+    (`_files.replaced_atomically`): a failed write leaves a previous export intact."""
+    with _files.replaced_atomically(path, directory=True) as staging:
         try:
             archive.write_out(staging, verbose=False)
         except tf.errors.OpError as error:  # a full disk, a quota: the staging copy fails
@@ -110,22 +102,6 @@ def _write_atomically(archive, path):
             ) from None
         if not os.path.exists(os.path.join(staging, _SAVED_MODEL_FILE)):
             raise RuntimeError(f"the SavedModel written to {staging!r} is incomplete")
-        previous = None
-        if os.path.exists(path):
-            previous = tempfile.mkdtemp(prefix=f".{name}.previous-", dir=parent)
-            os.rmdir(previous)
-            os.replace(path, previous)
-        try:
-            os.replace(staging, path)
-        except BaseException:
-            if previous is not None:
-                os.replace(previous, path)
-            raise
-        if previous is not None:
-            shutil.rmtree(previous, ignore_errors=True)
-    finally:
-        if os.path.exists(staging):
-            shutil.rmtree(staging, ignore_errors=True)
     return path
 
 

@@ -24,7 +24,6 @@ anything else a float32 numpy array.
 
 from __future__ import annotations
 
-import numbers
 import os
 
 import numpy as np
@@ -136,15 +135,11 @@ def image_size(size, name="image_size", maximum=checks.MAX_PIXELS):
     Bools, floats, other lengths, values < 1 and sizes of more than `maximum` pixels are
     refused with a ValueError naming `name`.
     """
-
-    def is_int(value):
-        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-    pair = (size, size) if is_int(size) else size
+    pair = (size, size) if checks.is_int(size) else size
     if (
         not isinstance(pair, tuple | list)
         or len(pair) != 2
-        or not all(is_int(side) and side >= 1 for side in pair)
+        or not all(checks.is_int(side) and side >= 1 for side in pair)
     ):
         raise ValueError(
             f"{name} must be an int >= 1 or (height, width) of ints >= 1, got {size!r}"

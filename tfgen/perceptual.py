@@ -9,9 +9,6 @@ Keras network extracts from the clean and the restored images (Johnson et al. 20
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import keras
 import tensorflow as tf
 
@@ -50,9 +47,7 @@ class PerceptualLoss(keras.layers.Layer):
         if isinstance(feature_network, dict):
             feature_network = keras.saving.deserialize_keras_object(feature_network)
         checks.built_model(feature_network, "feature_network")
-        ok = isinstance(weight, numbers.Real) and not isinstance(weight, bool)
-        if not ok or not math.isfinite(weight) or weight < 0:
-            raise ValueError(f"weight must be a number >= 0, got {weight!r}")
+        weight = checks.number(weight, "weight", minimum=0)
         if callable(pixel_loss):
             raise ValueError(
                 f"pixel_loss must be one of {losses.RECONSTRUCTION_LOSSES} or a dict of "

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
-import numbers
 
 import keras
 import tensorflow as tf
 from keras import layers
 
-from tfgen._checks import positive_int
+from tfgen._checks import is_int, number, positive_int
 from tfgen.activations import LeakyReLU
 from tfgen.layers import BatchNormalization, Conv2D
 
@@ -95,9 +94,7 @@ def check_image_shape(image_shape) -> tuple[int, int, int]:
         dims = tuple(image_shape)
     except TypeError:
         raise ValueError(f"image_shape must be {allowed}, got {image_shape!r}") from None
-    if len(dims) != 3 or any(
-        isinstance(d, bool) or not isinstance(d, numbers.Integral) for d in dims
-    ):
+    if len(dims) != 3 or not all(is_int(d) for d in dims):
         raise ValueError(f"image_shape must be {allowed}, got {image_shape!r}")
     height, width, channels = (int(d) for d in dims)
     side_ok = height == width and MIN_SIDE <= height <= MAX_SIDE and height & (height - 1) == 0
@@ -214,10 +211,7 @@ def _relu(x, negative_slope: float, name: str):
 
 
 def _check_negative_slope(value) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not ok or not 0.0 <= value < 1.0:
-        raise ValueError(f"negative_slope must be a number in [0, 1), got {value!r}")
-    return float(value)
+    return number(value, "negative_slope", 0, 1, high_open=True)
 
 
 def _to_image(x, channels: int):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from tfgen._checks import positive_int
+from tfgen._checks import boolean, positive_int
 from tfgen.architectures._blocks import (
     MAX_WIDTH,
     _downsampling_stack,
@@ -38,8 +38,7 @@ def conv_encoder(
     side, _, channels = check_image_shape(image_shape)
     latent_dim = positive_int(latent_dim, "latent_dim", MAX_WIDTH)
     base_filters = positive_int(base_filters, "base_filters", MAX_WIDTH)
-    if not isinstance(variational, bool):
-        raise ValueError(f"variational must be a bool, got {variational!r}")
+    variational = boolean(variational, "variational")
     images = keras.Input(shape=(side, side, channels), name="images")
     x = _downsampling_stack(images, side, base_filters, spectral_norm=False)
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import numbers
-
 import keras
 from keras import layers
 
-from tfgen._checks import boolean, positive_int
+from tfgen._checks import boolean, integer, positive_int
 from tfgen.architectures._blocks import (
     DCGAN_BASE_FILTERS,
     DCGAN_GENERATOR_NEGATIVE_SLOPE,
@@ -145,18 +143,10 @@ def dcgan_discriminator(
     """
     side, _, channels = check_image_shape(image_shape)
     base_filters = positive_int(base_filters, "base_filters", MAX_WIDTH)
-    if not isinstance(spectral_norm, bool):
-        raise ValueError(f"spectral_norm must be a bool, got {spectral_norm!r}")
+    spectral_norm = boolean(spectral_norm, "spectral_norm")
     num_classes = _num_classes(num_classes)
     kernel_size = _check_kernel_size(kernel_size)
-    if (
-        isinstance(extra_convs, bool)
-        or not isinstance(extra_convs, numbers.Integral)
-        or not 0 <= extra_convs <= MAX_EXTRA_CONVS
-    ):
-        raise ValueError(
-            f"extra_convs must be an int in [0, {MAX_EXTRA_CONVS}], got {extra_convs!r}"
-        )
+    integer(extra_convs, "extra_convs", 0, MAX_EXTRA_CONVS)
     images = keras.Input(shape=(side, side, channels), name="images")
     features = _downsampling_stack(
         images, side, base_filters, spectral_norm, kernel_size, int(extra_convs)

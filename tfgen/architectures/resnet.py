@@ -7,7 +7,7 @@ import math
 import keras
 from keras import layers
 
-from tfgen._checks import positive_int
+from tfgen._checks import boolean, positive_int
 from tfgen.architectures._blocks import (
     MAX_WIDTH,
     START_SIZE,
@@ -154,8 +154,7 @@ def resnet_discriminator(
     """
     side, channels = _check_resnet_shape(image_shape)
     base_filters = positive_int(base_filters, "base_filters", MAX_WIDTH)
-    if not isinstance(spectral_norm, bool):
-        raise ValueError(f"spectral_norm must be a bool, got {spectral_norm!r}")
+    spectral_norm = boolean(spectral_norm, "spectral_norm")
     num_classes = _num_classes(num_classes)
     images = keras.Input(shape=(side, side, channels), name="images")
     x = images

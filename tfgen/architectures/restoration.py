@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-import numbers
 
 import keras
 from keras import layers
 
-from tfgen._checks import positive_int
+from tfgen._checks import boolean, is_int, non_negative_int, number, positive_int
 from tfgen.architectures._blocks import (
     ALLOWED_CHANNELS,
     MAX_WIDTH,
@@ -72,12 +71,7 @@ class BlurFill(layers.Layer):
 
     def __init__(self, sigma=1.5, **kwargs):
         super().__init__(**kwargs)
-        ok = isinstance(sigma, numbers.Real) and not isinstance(sigma, bool)
-        if not ok or not 0.0 < sigma <= MAX_BLUR_FILL_SIGMA:
-            raise ValueError(
-                f"sigma (unet's blur_fill) must be a number in (0, {MAX_BLUR_FILL_SIGMA}], "
-                f"got {sigma!r}"
-            )
+        number(sigma, "sigma (unet's blur_fill)", 0, MAX_BLUR_FILL_SIGMA, low_open=True)
         self.sigma = float(sigma)
 
     def _kernel(self, channels):
@@ -165,19 +159,14 @@ def unet(
         raise ValueError(f"image_shape must be {allowed}, got {image_shape!r}") from None
     if (
         len(dims) != 3
-        or any(isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1 for d in dims)
+        or not all(is_int(d) and d >= 1 for d in dims)
         or dims[2] not in ALLOWED_CHANNELS
     ):
         raise ValueError(f"image_shape must be {allowed}, got {image_shape!r}")
     height, width, channels = (int(d) for d in dims)
     base_filters = positive_int(base_filters, "base_filters", MAX_WIDTH)
-    if isinstance(depth, bool) or not isinstance(depth, numbers.Integral) or depth < 0:
-        raise ValueError(f"depth must be an int >= 0, got {depth!r}")
-    ok = inpaint_fill is None or (
-        isinstance(inpaint_fill, numbers.Real) and not isinstance(inpaint_fill, bool)
-    )
-    if not ok or (inpaint_fill is not None and not -1.0 <= inpaint_fill <= 1.0):
-        raise ValueError(f"inpaint_fill must be None or a number in [-1, 1], got {inpaint_fill!r}")
+    non_negative_int(depth, "depth")
+    number(inpaint_fill, "inpaint_fill", -1, 1, optional=True)
     if blur_fill is not None and inpaint_fill is None:
         raise ValueError(
             f"blur_fill={blur_fill!r} fills holes: it needs inpaint_fill (the holes' value) too"
@@ -187,8 +176,7 @@ def unet(
             f"depth={depth} halves the image {depth} times, too often for {height}x{width}: "
             f"use depth <= {int(math.log2(min(height, width)))}"
         )
-    if not isinstance(residual, bool):
-        raise ValueError(f"residual must be a bool, got {residual!r}")
+    residual = boolean(residual, "residual")
     negative_slope = _check_negative_slope(negative_slope)
 
     def block(x, filters, name):

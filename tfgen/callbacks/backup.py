@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 import zipfile
 
@@ -13,6 +12,7 @@ import keras
 import numpy as np
 
 from tfgen import _checks as checks
+from tfgen import _files
 from tfgen.callbacks._common import (
     _model_variables,
     is_chief,
@@ -143,25 +143,15 @@ class StepBackup(keras.callbacks.Callback):
             return False
         digest = _digest(names + metric_names, arrays + metric_arrays)
         metadata = dict(step=self.step, names=names, metric_names=metric_names, sha256=digest)
-        os.makedirs(self.backup_dir, exist_ok=True)
         latest, previous = (os.path.join(self.backup_dir, name) for name in BACKUP_FILES)
-        descriptor, staging = tempfile.mkstemp(prefix=".state.", suffix=".npz", dir=self.backup_dir)
-        try:
-            with os.fdopen(descriptor, "wb") as file:
+        with _files.replaced_atomically(latest, previous=previous, durable=True) as staging:
+            with open(staging, "wb") as file:
                 np.savez(
                     file,
                     metadata=np.asarray(json.dumps(metadata)),
                     **{f"v{i}": array for i, array in enumerate(arrays)},
                     **{f"m{i}": array for i, array in enumerate(metric_arrays)},
                 )
-                file.flush()
-                os.fsync(file.fileno())
-            if os.path.exists(latest):
-                os.replace(latest, previous)
-            os.replace(staging, latest)
-        finally:
-            if os.path.exists(staging):
-                os.remove(staging)
         return True
 
     @staticmethod

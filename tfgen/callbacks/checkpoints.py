@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 
 import keras
 
 from tfgen import _checks as checks
+from tfgen import _files
 from tfgen.callbacks._common import (
     _non_finite_log,
     _non_finite_variable,
@@ -70,16 +70,7 @@ class SafeCheckpoint(keras.callbacks.Callback):
 
 
 def save_atomically(model, path):
-    """`model.save(path)` through a temporary file in the same directory and `os.replace`."""
-    path = os.path.abspath(os.fspath(path))
-    directory, name = os.path.split(path)
-    os.makedirs(directory, exist_ok=True)
-    descriptor, staging = tempfile.mkstemp(prefix=f".{name}.", suffix=".keras", dir=directory)
-    os.close(descriptor)
-    try:
+    """`model.save(path)` through a temporary file beside it (`_files.replaced_atomically`)."""
+    with _files.replaced_atomically(path, suffix=".keras") as staging:
         model.save(staging, overwrite=True)
-        os.replace(staging, path)
-    finally:
-        if os.path.exists(staging):
-            os.remove(staging)
-    return path
+    return os.path.abspath(os.fspath(path))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 import os
 
 import keras
@@ -71,11 +70,8 @@ class EvaluateGenerator(keras.callbacks.Callback):
             raise ValueError("metrics must be a non-empty list of metrics")
         self.real = real
         self.every_n_epochs = checks.positive_int(every_n_epochs, "every_n_epochs")
-        if isinstance(num_samples, bool) or not isinstance(num_samples, numbers.Integral):
-            raise ValueError(f"num_samples must be an int >= 2, got {num_samples!r}")
-        if num_samples < 2:
-            raise ValueError(f"num_samples must be an int >= 2, got {num_samples!r}")
-        self.num_samples, self.batch_size = int(num_samples), batch_size
+        self.num_samples = checks.integer(num_samples, "num_samples", minimum=2)
+        self.batch_size = batch_size
         self.seed = checks.seed(seed, optional=False)
         self.tensorboard_dir = tensorboard_dir
         self.floor = checks.boolean(floor, "floor")

@@ -133,7 +133,7 @@ class SampleGrid(_EpochGrid):
                 raise ValueError(
                     f"latent_batch must be {allowed}, got an array of shape {latent_batch.shape}"
                 )
-        elif isinstance(latent_batch, bool) or (latent_batch is not None and latent_batch < 1):
+        elif latent_batch is not None and (not checks.is_int(latent_batch) or latent_batch < 1):
             raise ValueError(f"latent_batch must be {allowed}, got {latent_batch!r}")
         count = latent_batch if isinstance(latent_batch, numbers.Integral) else len(latent_batch)
         if latent_batch is not None and count > MAX_LATENT_BATCH:

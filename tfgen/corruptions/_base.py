@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import tensorflow as tf
 
 from tfgen import _checks as checks
@@ -27,9 +24,7 @@ def as_seed(seed) -> tf.Tensor:
     """
     if seed is None:
         seed = checks.seed_or_random(None)
-    if isinstance(seed, bool):
-        raise ValueError(f"seed must be an int, a pair of ints or a [2] int tensor, got {seed!r}")
-    if isinstance(seed, numbers.Integral):
+    if checks.is_int(seed):  # A bool is refused below, as a tensor of another dtype.
         return tf.constant([int(seed), 0], dtype=tf.int64)
     seed = tf.convert_to_tensor(seed)
     if not seed.dtype.is_integer or seed.shape.rank != 1 or seed.shape[0] != 2:
@@ -104,12 +99,7 @@ class Corruption:
 
 
 def _number(value, name, low, high, low_open=False):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > low if low_open else value >= low) and value <= high
-    if not ok:
-        bracket = "(" if low_open else "["
-        raise ValueError(f"{name} must be a number in {bracket}{low}, {high}], got {value!r}")
-    return float(value)
+    return checks.number(value, name, low, high, low_open)
 
 
 def _number_or_range(value, name, low, high, low_open=False):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numbers
-
 import keras
 import tensorflow as tf
 
+from tfgen import _checks as checks
 from tfgen.corruptions._base import (
     _BLUR_TRUNCATE,
     DOWNSAMPLE_METHODS,
@@ -66,8 +65,7 @@ class Downsample(Corruption):
     """
 
     def __init__(self, factor, method="bicubic"):
-        if isinstance(factor, bool) or not isinstance(factor, numbers.Integral) or factor < 1:
-            raise ValueError(f"factor must be an int >= 1, got {factor!r}")
+        checks.integer(factor, "factor", minimum=1)
         if method not in DOWNSAMPLE_METHODS:
             raise ValueError(f"method must be one of {DOWNSAMPLE_METHODS}, got {method!r}")
         self.factor = int(factor)

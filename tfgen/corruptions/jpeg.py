@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numbers
-
 import keras
 import tensorflow as tf
 
+from tfgen import _checks as checks
 from tfgen.corruptions._base import (
     JPEG_CHANNELS,
     Corruption,
@@ -32,7 +31,7 @@ class JPEG(Corruption):
 
     def __init__(self, quality):
         bounds = quality if isinstance(quality, list | tuple) else (quality,)
-        if any(isinstance(q, bool) or not isinstance(q, numbers.Integral) for q in bounds):
+        if not all(checks.is_int(q) for q in bounds):
             raise ValueError(
                 f"quality must be an int in [1, 100] or a pair (low, high) of them, got {quality!r}"
             )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-import numbers
 
 import keras
 import tensorflow as tf
 
+from tfgen import _checks as checks
 from tfgen.corruptions._base import (
     Corruption,
     _check_images,
@@ -15,6 +15,10 @@ from tfgen.corruptions._base import (
     _per_example,
     as_seed,
 )
+
+#: `RandomMask`'s defaults: a quarter of the pixels hidden, in 4x4 squares.
+DEFAULT_MASK_FRACTION = 0.25
+DEFAULT_MASK_PATCH = 4
 
 
 @keras.saving.register_keras_serializable(package="tfgen")
@@ -33,9 +37,7 @@ class GaussianNoise(Corruption):
 
     def __init__(self, stddev, clip=True):
         self.stddev = _number(stddev, "stddev", 0.0, math.inf)
-        if not isinstance(clip, bool):
-            raise ValueError(f"clip must be a bool, got {clip!r}")
-        self.clip = clip
+        self.clip = checks.boolean(clip, "clip")
 
     def call(self, images, seed):
         noise = _per_example("normal", tf.shape(images)[1:], images, seed)
@@ -68,13 +70,11 @@ class RandomMask(Corruption):
         fill_value: Value in [-1, 1] written into masked pixels. Defaults to 0 (mid grey).
     """
 
-    def __init__(self, fraction=0.25, patch_size=4, fill_value=0.0):
+    def __init__(
+        self, fraction=DEFAULT_MASK_FRACTION, patch_size=DEFAULT_MASK_PATCH, fill_value=0.0
+    ):
         self.fraction = _number(fraction, "fraction", 0.0, 1.0)
-        if isinstance(patch_size, bool) or not isinstance(patch_size, numbers.Integral):
-            raise ValueError(f"patch_size must be a positive int, got {patch_size!r}")
-        if patch_size < 1:
-            raise ValueError(f"patch_size must be a positive int, got {patch_size!r}")
-        self.patch_size = int(patch_size)
+        self.patch_size = checks.positive_int(patch_size, "patch_size")
         self.fill_value = _number(fill_value, "fill_value", -1.0, 1.0)
 
     def mask(self, images, seed=None):

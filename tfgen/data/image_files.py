@@ -237,9 +237,9 @@ def read_image(path, argument="image", max_pixels=DEFAULT_MAX_PIXELS) -> np.ndar
 
 def check_max_pixels(max_pixels):
     """`max_pixels` if it is an int >= 1, else a ValueError naming it."""
-    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+    if not checks.is_int(max_pixels) or max_pixels < 1:
         raise ValueError(
             f"max_pixels must be an int >= 1 (default {DEFAULT_MAX_PIXELS}, Pillow's limit), "
             f"got {max_pixels!r}"
         )
-    return max_pixels
+    return int(max_pixels)

@@ -42,10 +42,9 @@ def _check_args(
     size = _as_size(image_size)
     if size is not None:
         checks.image_pixels(size, "image_size", max_pixels)
-    if channels is not None and (isinstance(channels, bool) or channels not in (1, 3)):
+    if channels is not None and (not checks.is_int(channels) or channels not in (1, 3)):
         raise ValueError(f"channels must be 1, 3 or None (keep the source's), got {channels!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    checks.positive_int(batch_size, "batch_size")
     if size is not None:  # Again with the real channels once the source is known.
         checks.batch_fits(batch_size, (*size, channels or 1))
     try:
@@ -58,7 +57,7 @@ def _check_args(
         )
     if fit not in FITS:
         raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
-    if not isinstance(repeat, bool) and (not isinstance(repeat, int) or repeat <= 0):
+    if not isinstance(repeat, bool) and (not checks.is_int(repeat) or repeat <= 0):
         raise ValueError(f"repeat must be a bool or a positive int, got {repeat!r}")
     if not isinstance(cache, bool | str | os.PathLike):
         raise ValueError(f"cache must be a bool or a file path, got {cache!r}")

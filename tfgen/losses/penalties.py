@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-import numbers
 
 import keras
 import tensorflow as tf
 
+from tfgen import _checks as checks
 from tfgen.losses.adversarial import _flatten_logits
 
 __all__ = [
@@ -186,11 +186,6 @@ def parse_gradient_penalty(spec) -> tuple[str, float] | None:
     name, weight = spec
     if name not in GRADIENT_PENALTIES:
         raise ValueError(f"gradient_penalty must be {allowed}, got {spec!r}")
-    if (
-        isinstance(weight, bool)
-        or not isinstance(weight, numbers.Real)
-        or not math.isfinite(weight)
-        or weight <= 0
-    ):
+    if not checks.is_number(weight) or not math.isfinite(weight) or weight <= 0:
         raise ValueError(f"gradient_penalty must be {allowed}, got {spec!r}")
     return (name, float(weight))

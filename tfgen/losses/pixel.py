@@ -7,10 +7,10 @@ The reconstruction losses of `tfgen.models.Autoencoder` and `tfgen.perceptual.Pe
 from __future__ import annotations
 
 import math
-import numbers
 
 import tensorflow as tf
 
+from tfgen import _checks as checks
 from tfgen import images as tfgen_images
 
 __all__ = [
@@ -103,8 +103,7 @@ def check_reconstruction_loss(loss, name="loss"):
         for key, weight in loss.items():
             if key not in RECONSTRUCTION_LOSSES:
                 raise _loss_error(loss, name)
-            ok = isinstance(weight, numbers.Real) and not isinstance(weight, bool)
-            if not ok or not math.isfinite(weight) or weight < 0:
+            if not checks.is_number(weight) or not math.isfinite(weight) or weight < 0:
                 raise _loss_error(loss, name)
             weights[key] = float(weight)
         return weights

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen import _checks as checks
 from tfgen.export import load_generator
 from tfgen.metrics.features import digits_features
 from tfgen.metrics.frechet import FrechetDistance
@@ -114,12 +115,10 @@ def score(metrics, generator, real, num_samples, batch_size=250, seed=0):
     Returns:
         {key: float} of all metrics (see `results`).
     """
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 2:
-        raise ValueError(f"num_samples must be an int >= 2, got {num_samples!r}")
+    num_samples = checks.integer(num_samples, "num_samples", minimum=2)
     if num_samples > MAX_SAMPLES:  # 50,000 is the usual FID; a million is already days
         raise ValueError(f"num_samples must be at most {MAX_SAMPLES:,}, got {num_samples!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    batch_size = checks.positive_int(batch_size, "batch_size")
     if not metrics:
         raise ValueError("metrics must be a non-empty list of metrics")
     generator = generator if isinstance(generator, Sampler) else sampler(generator)

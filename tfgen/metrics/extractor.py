@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen import _checks as checks
 from tfgen import images as images_convention
 
 __all__ = [
@@ -65,8 +66,7 @@ class FeatureExtractor:
         low, high = (float(v) for v in input_range)
         if not low < high:
             raise ValueError(f"input_range must be (low, high) with low < high, got {input_range}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        checks.positive_int(batch_size, "batch_size")
         self.network = network
         self.image_size = None if image_size is None else tuple(int(s) for s in image_size)
         self.channels = channels

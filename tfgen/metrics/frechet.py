@@ -24,6 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen import _checks as checks
 from tfgen.metrics.features import (
     as_feature_extractor,
     check_features,
@@ -129,9 +130,7 @@ class FrechetDistance(keras.metrics.Metric):
             self._build(known[0])
 
     def _build(self, dim):
-        if isinstance(dim, bool) or dim < 1:
-            raise ValueError(f"feature_dim must be a positive int, got {dim!r}")
-        self.feature_dim = int(dim)
+        self.feature_dim = checks.positive_int(dim, "feature_dim")
         sides = ("generated",) if self.reference is not None else ("real", "generated")
         for side in sides:
             self._sides[side] = tuple(

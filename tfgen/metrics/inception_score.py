@@ -10,10 +10,9 @@ diverse; it ignores real data, so it cannot tell memorised training images from 
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from tfgen import _checks as checks
 from tfgen.metrics.features import as_feature_extractor, check_features
 from tfgen.metrics.samples import SampleMetric
 
@@ -64,10 +63,9 @@ class InceptionScore(SampleMetric):
 
     def __init__(self, classifier, splits=10, from_logits=False, name="inception_score", **kw):
         super().__init__(name=name, **kw)
-        if isinstance(splits, bool) or not isinstance(splits, numbers.Integral) or splits < 1:
-            raise ValueError(f"splits must be a positive int, got {splits!r}")
+        self.splits = checks.positive_int(splits, "splits")
         self.classifier = as_feature_extractor(classifier)
-        self.splits, self.from_logits = int(splits), bool(from_logits)
+        self.from_logits = bool(from_logits)
 
     def update_state(self, real, generated, sample_weight=None):
         """Keeps the class probabilities of a batch of generated images."""

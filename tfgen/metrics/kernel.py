@@ -17,10 +17,9 @@ so that the subsets differ; a `subset_size` larger than the samples is an error.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from tfgen import _checks as checks
 from tfgen.metrics.features import (
     as_feature_extractor,
     check_features,
@@ -121,8 +120,7 @@ class KernelDistance(SampleMetric):
         for argument, value in (("subset_size", subset_size), ("subsets", subsets)):
             if value is None and argument == "subset_size":
                 continue
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{argument} must be a positive int, got {value!r}")
+            checks.positive_int(value, argument)
         if subset_size is not None and subset_size < 2:
             raise ValueError(f"subset_size must be None or at least 2, got {subset_size}")
         self.feature_extractor = as_feature_extractor(feature_extractor)

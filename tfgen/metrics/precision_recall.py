@@ -12,10 +12,9 @@ covers everything with noise the reverse.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from tfgen import _checks as checks
 from tfgen.metrics.features import (
     as_feature_extractor,
     check_features,
@@ -86,10 +85,8 @@ class PrecisionRecall(SampleMetric):
 
     def __init__(self, feature_extractor=None, k=3, name="precision_recall", **kwargs):
         super().__init__(name=name, **kwargs)
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-            raise ValueError(f"k must be a positive int, got {k!r}")
+        self.k = checks.positive_int(k, "k")
         self.feature_extractor = as_feature_extractor(feature_extractor)
-        self.k = int(k)
         prefix = "" if name == "precision_recall" else f"{name}_"
         self.keys = (f"{prefix}precision", f"{prefix}recall")
 

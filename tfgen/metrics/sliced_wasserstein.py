@@ -16,11 +16,10 @@ contrast; it measures the distribution of local structure at each scale.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import scipy.ndimage
 
+from tfgen import _checks as checks
 from tfgen.metrics.features import check_images
 from tfgen.metrics.samples import SampleMetric
 
@@ -127,8 +126,7 @@ class SlicedWasserstein(SampleMetric):
             repeats=repeats,
         )
         for argument, value in settings.items():
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{argument} must be a positive int, got {value!r}")
+            checks.positive_int(value, argument)
         if patch_size % 2 == 0:
             raise ValueError(f"patch_size must be odd, got {patch_size}")
         self.settings = settings

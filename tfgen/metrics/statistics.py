@@ -15,7 +15,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfgen._files import replaced_atomically
+from tfgen import _files
 from tfgen.metrics.features import as_feature_extractor
 
 __all__ = ["load_reference_statistics", "reference_statistics"]
@@ -113,9 +113,7 @@ def _save_npz_atomically(path, arrays):
     path = os.path.abspath(os.fspath(path))
     if not path.endswith(".npz"):
         raise ValueError(f"path must end in '.npz', got {path!r}")
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    with replaced_atomically(path) as staging, open(staging, "wb") as file:
+    with _files.replaced_atomically(path) as staging, open(staging, "wb") as file:
         np.savez(file, **arrays)
 
 

@@ -20,8 +20,10 @@ import tensorflow as tf
 from absl import app, flags
 from sklearn.datasets import load_digits
 
+from tfgen import _files
 from tfgen.data.builders import digits_split_indices
 from tfgen.metrics import features
+from tfgen.optimizers import adam
 
 
 def digits_images():
@@ -52,7 +54,7 @@ def train(output=None, epochs=40, seed=0, verbose=0):
     inputs = keras.Input(network.input_shape[1:])
     model = keras.Model(inputs, network(augment(inputs)))
     model.compile(
-        keras.optimizers.Adam(1e-3),
+        keras.optimizers.Adam(adam.DEFAULT_LEARNING_RATE),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
@@ -60,9 +62,8 @@ def train(output=None, epochs=40, seed=0, verbose=0):
     network.compile(metrics=["accuracy"], loss=keras.losses.SparseCategoricalCrossentropy(True))
     _, accuracy = network.evaluate(test_x, test_y, verbose=0)
     output = output or features.digits_weights_path()
-    staging = output + ".tmp.weights.h5"
-    network.save_weights(staging)
-    os.replace(staging, output)
+    with _files.replaced_atomically(output, suffix=".weights.h5") as staging:
+        network.save_weights(staging)
     return float(accuracy)
 
 

@@ -7,12 +7,12 @@ rank), and for a dataset's values inside the step, before the batch reaches any 
 """
 
 import contextlib
-import numbers
 import re
 
 import numpy as np
 import tensorflow as tf
 
+from tfgen import _checks as checks
 from tfgen import distribute
 
 # Marks the in-step assertion, so that `raising_bad_labels` can turn it into a ValueError.
@@ -22,13 +22,7 @@ _BAD_LABELS_PATTERN = re.compile(re.escape(f"[{_BAD_LABELS}]") + r" \[(\d+)\] \[
 
 def check_num_classes(num_classes):
     """`None` (unconditional) or an int >= 2."""
-    if num_classes is None:
-        return None
-    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral):
-        raise ValueError(f"num_classes must be None or an int >= 2, got {num_classes!r}")
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be None or an int >= 2, got {num_classes!r}")
-    return int(num_classes)
+    return checks.integer(num_classes, "num_classes", minimum=2, optional=True)
 
 
 def _missing(num_classes, what):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -32,6 +29,7 @@ from tfgen.models._pipeline_corruption import (
     PipelineCorruption,
 )
 from tfgen.optimizers import Adam
+from tfgen.optimizers.adam import DEFAULT_LEARNING_RATE  # Kingma & Ba's 1e-3, public here too
 
 __all__ = [
     "BLIND_SPOT_FRACTION",
@@ -48,7 +46,6 @@ __all__ = [
     "ssim",
 ]
 
-DEFAULT_LEARNING_RATE = 1e-3
 #: What a model learns from: "supervised" (clean targets) or "blind_spot" (noisy images only).
 OBJECTIVES = ("supervised", "blind_spot")
 #: The "psnr" metric of an example, in dB, at most: an exact reconstruction scores this.
@@ -168,8 +165,7 @@ class Autoencoder(PipelineCorruption, _base.ImageModel):
                 f"{loss!r}"
             )
         self.objective = objective
-        if not isinstance(variational, bool):
-            raise ValueError(f"variational must be a bool, got {variational!r}")
+        variational = checks.boolean(variational, "variational")
         self.image_shape, self.code_shape = _check_networks(encoder, decoder, variational)
         self.encoder = encoder
         self.decoder = decoder
@@ -178,10 +174,7 @@ class Autoencoder(PipelineCorruption, _base.ImageModel):
         _check_corruption(self.corruption, decoder, self.image_shape, objective)
         self.reconstruction_loss = check_reconstruction_loss(loss)
         self._loss_fn = reconstruction_loss(self.reconstruction_loss)
-        ok = isinstance(kl_weight, numbers.Real) and not isinstance(kl_weight, bool)
-        if not ok or not math.isfinite(kl_weight) or kl_weight < 0:
-            raise ValueError(f"kl_weight must be a number >= 0, got {kl_weight!r}")
-        self.kl_weight = float(kl_weight)
+        self.kl_weight = checks.number(kl_weight, "kl_weight", minimum=0)
         self.seed = checks.seed_or_random(seed)
         self.image_size = int(np.prod(self.image_shape))
         # Step counters of the stateless seeds: saved with the model so that a restored run
@@ -293,8 +286,7 @@ class Autoencoder(PipelineCorruption, _base.ImageModel):
                 "sample needs a variational model (variational=True): a plain autoencoder has "
                 "no prior over its codes"
             )
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise ValueError(f"n must be an int >= 1, got {n!r}")
+        n = checks.integer(n, "n", minimum=1)
         shape = [int(n), *self.code_shape]
         z = tf.random.stateless_normal(shape, seed=corruptions.as_seed(seed))
         return _base.to_unit_range(self.decoder(z, training=False))

@@ -1,7 +1,5 @@
 """A generative adversarial network as a `keras.Model` trained with `fit`."""
 
-import numbers
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -157,15 +155,12 @@ class GAN(GANStep, _base.ImageModel):
         self.augment = parse_policy(augment)
         # Each discriminator step draws its own random stream; the last stream is evaluation's.
         most = _STREAMS_PER_STEP - 1
-        if (
-            isinstance(discriminator_steps, bool)
-            or not isinstance(discriminator_steps, int)
-            or not 1 <= discriminator_steps < most
-        ):
+        if not checks.is_int(discriminator_steps) or not 1 <= discriminator_steps < most:
             raise ValueError(
                 f"discriminator_steps must be an int >= 1 (and < {most}), "
                 f"got {discriminator_steps!r}"
             )
+        discriminator_steps = int(discriminator_steps)
         ema = None if generator_ema is None else checks.finite_float(generator_ema, "generator_ema")
         if ema is not None and not 0 <= ema < 1:
             raise ValueError(
@@ -255,10 +250,8 @@ class GAN(GANStep, _base.ImageModel):
             labels: Conditional GANs only: the class of each image, an int (all `n` images of
                 that class) or `n` ints in [0, num_classes). `None` draws them uniformly.
         """
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be an int >= 1, got {n!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(f"seed must be None or an int, got {seed!r}")
+        n = checks.integer(n, "n", minimum=1)
+        seed = checks.seed(seed)
         if seed is None:
             z = tf.random.normal([n, self.latent_dim])
         else:
@@ -278,7 +271,7 @@ class GAN(GANStep, _base.ImageModel):
                 return np.random.default_rng().integers(self.num_classes, size=n).astype(np.int32)
             draws = tf.random.stateless_uniform([n], seed=[seed, 1], alg=distribute.RNG)
             return distribute.uniform_integers(draws, self.num_classes).numpy()
-        if isinstance(labels, numbers.Integral) and not isinstance(labels, bool):
+        if checks.is_int(labels):
             labels = np.full([n], labels)
         labels = _labels.check_values(labels, self.num_classes)
         if len(labels) != n:

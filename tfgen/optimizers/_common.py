@@ -1,6 +1,5 @@
 """What the tfgen optimizers share: argument checks, gradient preparation, per-step values, docs."""
 
-import math
 import warnings
 
 import keras
@@ -47,58 +46,10 @@ def fill_docstring(cls):
 
 def check_learning_rate(learning_rate):
     """Rejects a negative constant learning rate; schedules and callables pass through."""
-    if isinstance(learning_rate, int | float) and not isinstance(learning_rate, bool):
-        if not math.isfinite(learning_rate):
-            raise ValueError(f"learning_rate must be finite, got {learning_rate}")
-        if learning_rate < 0:
-            raise ValueError(f"learning_rate must be >= 0, got {learning_rate}")
+    if checks.is_number(learning_rate):
         # Keras accepts only floats for a constant rate; `1` is as clear as `1.0`.
-        return float(learning_rate)
+        return checks.number(learning_rate, "learning_rate", minimum=0)
     return learning_rate
-
-
-def check_unit_interval(name, value):
-    """Checks that a hyperparameter lies in [0, 1), as momenta and Adam's betas must."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-        raise ValueError(f"{name} must be a float in [0, 1), got {value!r}")
-    return float(value)
-
-
-def check_positive(name, value):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or not value > 0
-    ):
-        raise ValueError(f"{name} must be a float > 0, got {value!r}")
-    return float(value)
-
-
-def _optional_number(kwargs, name, minimum, strict):
-    """`kwargs[name]` None, or a finite number > `minimum` (>= when not `strict`)."""
-    value = kwargs.get(name)
-    if value is None:
-        return
-    bad = isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
-    if bad or (value <= minimum if strict else value < minimum):
-        bound = f"> {minimum}" if strict else f">= {minimum}"
-        raise ValueError(f"{name} must be None or a finite float {bound}, got {value!r}")
-    kwargs[name] = float(value)
-
-
-def _optional_count(kwargs, name, minimum):
-    value = kwargs.get(name)
-    if value is None:
-        return
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or not minimum <= value <= checks.MAX_STEPS
-    ):
-        raise ValueError(
-            f"{name} must be None or an int in [{minimum}, {checks.MAX_STEPS}], got {value!r}"
-        )
 
 
 def check_keras_arguments(kwargs):
@@ -109,22 +60,25 @@ def check_keras_arguments(kwargs):
     Returns a copy with numbers as floats; unknown names are left for Keras to refuse.
     """
     kwargs = dict(kwargs)
-    _optional_number(kwargs, "weight_decay", 0.0, strict=False)
-    for name in ("clipnorm", "clipvalue", "global_clipnorm", "loss_scale_factor"):
-        _optional_number(kwargs, name, 0.0, strict=True)
+    for name in ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "loss_scale_factor"):
+        if name in kwargs:
+            kwargs[name] = checks.number(
+                kwargs[name],
+                name,
+                minimum=0.0,
+                low_open=name != "weight_decay",
+                optional=True,
+                kind="a finite float",
+            )
     if "use_ema" in kwargs:
         checks.boolean(kwargs["use_ema"], "use_ema")
     if "ema_momentum" in kwargs:
-        momentum = kwargs["ema_momentum"]
-        if (
-            isinstance(momentum, bool)
-            or not isinstance(momentum, int | float)
-            or not 0 <= momentum < 1
-        ):
-            raise ValueError(f"ema_momentum must be a float in [0, 1), got {momentum!r}")
-        kwargs["ema_momentum"] = float(momentum)
-    _optional_count(kwargs, "ema_overwrite_frequency", 1)
-    _optional_count(kwargs, "gradient_accumulation_steps", 2)
+        kwargs["ema_momentum"] = checks.number(
+            kwargs["ema_momentum"], "ema_momentum", 0, 1, high_open=True, kind="a float"
+        )
+    for name, minimum in (("ema_overwrite_frequency", 1), ("gradient_accumulation_steps", 2)):
+        if name in kwargs:
+            checks.integer(kwargs[name], name, minimum, checks.MAX_STEPS, optional=True)
     name = kwargs.get("name")
     if name is not None and (not isinstance(name, str) or not name or "/" in name):
         raise ValueError(f"name must be None or a non-empty string without '/', got {name!r}")

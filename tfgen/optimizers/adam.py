@@ -7,6 +7,9 @@ from tfgen import _checks as checks
 from tfgen import _keras_compat
 from tfgen.optimizers import _common, _flat, _fused, rules
 
+#: The learning rate of Kingma & Ba (2015), Keras' default too.
+DEFAULT_LEARNING_RATE = 0.001
+
 
 @keras.saving.register_keras_serializable(package="tfgen")
 @_common.fill_docstring
@@ -58,7 +61,7 @@ class Adam(_common.StepOptimizer):
 
     def __init__(
         self,
-        learning_rate=0.001,
+        learning_rate=DEFAULT_LEARNING_RATE,
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-7,
@@ -68,9 +71,9 @@ class Adam(_common.StepOptimizer):
         **kwargs,
     ):
         super().__init__(learning_rate=learning_rate, maximize=maximize, name=name, **kwargs)
-        self.beta_1 = _common.check_unit_interval("beta_1", beta_1)
-        self.beta_2 = _common.check_unit_interval("beta_2", beta_2)
-        self.epsilon = _common.check_positive("epsilon", epsilon)
+        self.beta_1 = checks.number(beta_1, "beta_1", 0, 1, high_open=True, kind="a float")
+        self.beta_2 = checks.number(beta_2, "beta_2", 0, 1, high_open=True, kind="a float")
+        self.epsilon = checks.number(epsilon, "epsilon", 0, low_open=True, kind="a float")
         self.amsgrad = checks.boolean(amsgrad, "amsgrad")
 
     def build(self, variables):

@@ -63,14 +63,10 @@ class ConjugateGradient(_keras_compat.WholeStepOptimizer):
         super().__init__(learning_rate=_common.check_learning_rate(learning_rate), **kwargs)
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-        if restart_every is not None and (
-            isinstance(restart_every, bool)
-            or not isinstance(restart_every, int)
-            or restart_every < 1
-        ):
-            raise ValueError(f"restart_every must be None or an int >= 1, got {restart_every!r}")
         self.method = method
-        self.restart_every = restart_every
+        self.restart_every = checks.integer(
+            restart_every, "restart_every", minimum=1, optional=True
+        )
         self.maximize = checks.boolean(maximize, "maximize")
 
     def build(self, variables):

@@ -3,8 +3,12 @@
 import keras
 import tensorflow as tf
 
+from tfgen import _checks as checks
 from tfgen import _keras_compat
 from tfgen.optimizers import _common, _flat, _fused, rules
+
+#: The momentum of Sutskever et al. (2013) and of Keras' SGD examples.
+DEFAULT_MOMENTUM = 0.9
 
 
 @keras.saving.register_keras_serializable(package="tfgen")
@@ -45,9 +49,11 @@ class Nesterov(_common.StepOptimizer):
         {{shared_args}}
     """
 
-    def __init__(self, learning_rate=0.01, momentum=0.9, maximize=False, name=None, **kwargs):
+    def __init__(
+        self, learning_rate=0.01, momentum=DEFAULT_MOMENTUM, maximize=False, name=None, **kwargs
+    ):
         super().__init__(learning_rate=learning_rate, maximize=maximize, name=name, **kwargs)
-        self.momentum = _common.check_unit_interval("momentum", momentum)
+        self.momentum = checks.number(momentum, "momentum", 0, 1, high_open=True, kind="a float")
 
     def build(self, variables):
         if self.built:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import numbers
 
 import numpy as np
 import tensorflow as tf
@@ -12,6 +11,7 @@ from tfgen import _checks as checks
 from tfgen import images as tfgen_images
 from tfgen import solvers
 from tfgen._checks import MAX_ITERATIONS
+from tfgen.optimizers import nesterov
 
 __all__ = ["INVERSION_LOSSES", "INVERSION_METHODS", "InversionResult", "invert"]
 
@@ -21,7 +21,7 @@ INVERSION_LOSSES = ("l2", "l1")
 # losses that are means over pixels; conjugate gradient needs none (its line search sets steps).
 _DEFAULT_OPTIONS = {
     "conjugate_gradient": {},
-    "nesterov": {"learning_rate": 1.0, "momentum": 0.9},
+    "nesterov": {"learning_rate": 1.0, "momentum": nesterov.DEFAULT_MOMENTUM},
     "adam": {"learning_rate": 0.1},
 }
 
@@ -113,12 +113,8 @@ def invert(
     if not isinstance(loss, str) or loss not in INVERSION_LOSSES:
         raise ValueError(f"loss must be one of {INVERSION_LOSSES}, got {loss!r}")
     for name, value, most in (("steps", steps, MAX_ITERATIONS), ("restarts", restarts, 1024)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if value > most:
-            raise ValueError(f"{name} must be at most {most}, got {value!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise ValueError(f"seed must be None or an int, got {seed!r}")
+        checks.at_most(checks.integer(value, name, minimum=1), name, most)
+    checks.seed(seed)
     latent_shape, image_shape = _check_generator(generator)
     images = _check_images(images, image_shape)
     mask = _check_mask(mask, images.shape)

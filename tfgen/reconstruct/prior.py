@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import numbers
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen import _checks as checks
 from tfgen import architectures, corruptions, optimizers
 from tfgen import images as tfgen_images
 from tfgen._checks import MAX_ITERATIONS
@@ -38,8 +38,9 @@ DIP_SMOOTHING = 0.99
 #: ones fitted far more slowly in benchmarks/restoration.py).
 DIP_FILTERS = 16
 DIP_DEPTH = 2
-#: Ulyanov et al. use LeakyReLU(0.2); with plain ReLUs the network can die on a dark image.
-LEAKY_RELU_SLOPE = 0.2
+#: Ulyanov et al. use LeakyReLU(0.2), the DCGAN discriminator's slope; with plain ReLUs the
+#: network can die on a dark image.
+LEAKY_RELU_SLOPE = architectures.LEAKY_RELU_SLOPE
 # Corruptions that are no operator to fit through: random noise, or not differentiable.
 _NOT_AN_OPERATOR = ("GaussianNoise", "JPEG", "RandomMask")
 
@@ -155,15 +156,9 @@ def deep_image_prior(
             "denoising pass corruption=None, for inpainting the mask"
         )
     for name, value in (("steps", steps), ("report_every", report_every)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if value > MAX_ITERATIONS:
-            raise ValueError(f"{name} must be at most {MAX_ITERATIONS}, got {value!r}")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"seed must be an int, got {seed!r}")
-    ok = isinstance(smoothing, numbers.Real) and not isinstance(smoothing, bool)
-    if not ok or not 0.0 <= smoothing < 1.0:
-        raise ValueError(f"smoothing must be a number in [0, 1), got {smoothing!r}")
+        checks.at_most(checks.integer(value, name, minimum=1), name, MAX_ITERATIONS)
+    checks.seed(seed, optional=False)
+    checks.number(smoothing, "smoothing", 0, 1, high_open=True)
     if network is None:
         network = architectures.unet(
             shape,

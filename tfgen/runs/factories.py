@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import math
-import numbers
 import os
 
 import keras
 import tensorflow as tf
 
+from tfgen import _checks as checks
 from tfgen import optimizers
 from tfgen.models import gan as gan_model
 
@@ -57,15 +56,9 @@ def make_optimizer(name, learning_rate, gan=False, argument="optimizer"):
             f"{argument} must be one of the tfgen optimizers {', '.join(TFGEN_OPTIMIZERS)} or a "
             f"Keras optimizer name ({', '.join(valid[len(TFGEN_OPTIMIZERS) :])}), got {name!r}"
         )
-    if (
-        not isinstance(learning_rate, numbers.Real)
-        or isinstance(learning_rate, bool)
-        or not math.isfinite(learning_rate)
-        or learning_rate <= 0
-    ):
-        raise ValueError(
-            f"learning rate of {argument} must be a finite number > 0, got {learning_rate!r}"
-        )
+    checks.number(
+        learning_rate, f"learning rate of {argument}", 0, low_open=True, kind="a finite number"
+    )
     name = name.lower()
     if name == "adam":
         if gan:

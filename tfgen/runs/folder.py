@@ -170,7 +170,7 @@ class Run:
         """Applies the folder rules, clears the folder for `overwrite`, writes config.json.
 
         Temporary files that a killed run's atomic writes left behind (`save_atomically`, the
-        export) are removed.
+        export, the backup, the sample grids) are removed.
 
         Only the chief worker does this; the others leave the folder alone.
 
@@ -203,22 +203,12 @@ class Run:
         elif self.resume and present:
             self._check_resumable()
         os.makedirs(self.output_dir, exist_ok=True)
-        for name in self._staging_leftovers():
-            path = self.path(name)
-            shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+        # What killed atomic writes left (`_files.STAGING_PATTERN`) in the folders they write.
+        for folder in (self.output_dir, self.path("backup"), self.path("samples")):
+            _files.remove_leftovers(folder)
         with _files.replaced_atomically(self.path("config.json")) as staging:
             with open(staging, "w") as file:
                 json.dump(self.settings, file, indent=2)
-
-    def _staging_leftovers(self):
-        """Temporary files of atomic writes that a killed run left half-written: the hidden
-        `.checkpoint.keras.*`, `.<final model>.*`, `.saved_model.*`, `.losses.png.*` and
-        `.config.json.*` beside their targets."""
-        if not os.path.isdir(self.output_dir):
-            return []
-        targets = ("checkpoint.keras", self.final_model, "saved_model", "losses.png", "config.json")
-        prefixes = tuple(f".{name}." for name in targets)
-        return sorted(name for name in os.listdir(self.output_dir) if name.startswith(prefixes))
 
     def _check_resumable(self):
         saved = {}

@@ -9,6 +9,7 @@ import tfgen.data
 import tfgen.metrics
 from tfgen import architectures, losses
 from tfgen.models import GAN
+from tfgen.models import gan as gan_model
 from tfgen.runs.factories import jit_setting, make_optimizer
 from tfgen.runs.settings import TrainingSettings, setting
 
@@ -38,8 +39,8 @@ class GANSettings(TrainingSettings):
     spectral_norm: bool = setting(False, "Spectrally normalise the discriminator.")
     generator_optimizer: str = setting("adam", _OPTIMIZER_HELP.format("generator"))
     discriminator_optimizer: str = setting("adam", _OPTIMIZER_HELP.format("discriminator"))
-    g_lr: float = setting(2e-4, "Learning rate of the generator.")
-    d_lr: float = setting(2e-4, "Learning rate of the discriminator.")
+    g_lr: float = setting(gan_model.DEFAULT_LEARNING_RATE, "Learning rate of the generator.")
+    d_lr: float = setting(gan_model.DEFAULT_LEARNING_RATE, "Learning rate of the discriminator.")
     ema: float = setting(
         0.99,
         "Decay of the moving average of the generator's weights used for samples and export "

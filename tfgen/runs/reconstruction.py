@@ -13,6 +13,10 @@ TASKS = ("denoise", "inpaint", "compress", "variational", "super_resolution", "d
 #: Tasks learnt by an image-to-image U-Net, without encoder or bottleneck; their SavedModel
 #: serves `restore` (degraded images in [0, 1] -> restored images in [0, 1]).
 RESTORATION_TASKS = ("denoise", "inpaint", "super_resolution", "deblur", "jpeg")
+#: Adam's (initial) learning rate for the image-to-image networks: the recipe that
+#: benchmarks/restoration.py and benchmarks/reconstruction.py measure (BENCHMARKS.md,
+#: restoration section).
+RESTORATION_LEARNING_RATE = 2e-3
 RESUME_KEYS = (
     *("task", "dataset", "image_size", "channels", "batch_size", "steps", "latent_dim"),
     *("base_filters", "loss", "noise_stddev", "mask_fraction", "mask_patch", "kl_weight"),
@@ -35,11 +39,15 @@ class ReconstructionSettings(TrainingSettings):
     latent_dim: int = setting(32, "compress, variational: size of the code (the bottleneck).")
     output_dir: str = "runs/reconstruction"
     samples: int = 8
-    # l2 and 2e-3: the recipe of benchmarks/restoration.py (BENCHMARKS.md, restoration section).
+    # l2 and RESTORATION_LEARNING_RATE: the recipe of benchmarks/restoration.py.
     loss: str = setting("l2", "Reconstruction loss: l1, l2 or ssim (1 - SSIM).")
     noise_stddev: float = setting(0.2, "denoise: noise standard deviation on [0, 1] images.")
-    mask_fraction: float = setting(0.25, "inpaint: probability that a pixel is masked.")
-    mask_patch: int = setting(4, "inpaint: side of the masked squares.")
+    mask_fraction: float = setting(
+        corruptions.pixels.DEFAULT_MASK_FRACTION, "inpaint: probability that a pixel is masked."
+    )
+    mask_patch: int = setting(
+        corruptions.pixels.DEFAULT_MASK_PATCH, "inpaint: side of the masked squares."
+    )
     blur_fill: float = setting(
         1.5,
         "inpaint: sigma (pixels) of the normalised-convolution fill of the holes that the U-Net "
@@ -52,7 +60,7 @@ class ReconstructionSettings(TrainingSettings):
     optimizer: str = setting(
         "adam", "nesterov, adam, conjugate_gradient (tfgen) or any Keras optimizer name."
     )
-    lr: float = setting(2e-3, "Learning rate.")
+    lr: float = setting(RESTORATION_LEARNING_RATE, "Learning rate.")
     validation: bool = setting(True, "Evaluate on the dataset's test split every epoch.")
 
 

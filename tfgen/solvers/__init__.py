@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import inspect
 import math
-import numbers
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import keras
 import tensorflow as tf
 
+from tfgen import _checks as checks
 from tfgen.optimizers import CONJUGATE_GRADIENT_METHODS, Adam, Nesterov
 from tfgen.solvers._common import _INT32_MAX
 from tfgen.solvers._methods import _conjugate_gradient, _first_order
@@ -186,20 +186,8 @@ def minimize(
         raise ValueError(f"loss_fn must be a callable taking no arguments, got {loss_fn!r}")
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if (
-        isinstance(max_iterations, bool)
-        or not isinstance(max_iterations, numbers.Integral)
-        or not 1 <= max_iterations <= _INT32_MAX
-    ):
-        raise ValueError(
-            f"max_iterations must be an int in [1, {_INT32_MAX}], got {max_iterations!r}"
-        )
-    if (
-        isinstance(tolerance, bool)
-        or not isinstance(tolerance, numbers.Real)
-        or not tolerance >= 0  # also rejects NaN
-    ):
-        raise ValueError(f"tolerance must be a number >= 0, got {tolerance!r}")
+    checks.integer(max_iterations, "max_iterations", 1, _INT32_MAX)
+    checks.number(tolerance, "tolerance", minimum=0, finite=False)
     variables = _check_variables(variables)
     opts = _check_options(method, options)
     max_iterations = int(max_iterations)
@@ -275,18 +263,7 @@ def _check_options(method: str, options: dict[str, Any]) -> dict[str, Any]:
     opts = {**defaults, **options}
 
     def real(name, low, high, low_open=False, high_open=False):
-        value = opts[name]
-        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-        ok = ok and math.isfinite(value)
-        ok = ok and (value > low if low_open else value >= low)
-        ok = ok and (value < high if high_open else value <= high)
-        if not ok:
-            lb, hb = "(" if low_open else "[", ")" if high_open else "]"
-            raise ValueError(
-                f"{name} must be a number in {lb}{low}, {high}{hb} for method {method!r}, "
-                f"got {value!r}"
-            )
-        return float(value)
+        return checks.number(opts[name], name, low, high, low_open, high_open)
 
     if "learning_rate" in opts:
         opts["learning_rate"] = real("learning_rate", 0, math.inf, low_open=True, high_open=True)
@@ -306,10 +283,8 @@ def _check_options(method: str, options: dict[str, Any]) -> dict[str, Any]:
                 f"c1 must be smaller than c2 (0 < c1 < c2 < 1), got c1={opts['c1']!r}, "
                 f"c2={opts['c2']!r}"
             )
-        n = opts["max_line_search_iterations"]
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise ValueError(f"max_line_search_iterations must be an int >= 1, got {n!r}")
-        opts["max_line_search_iterations"] = int(n)
-        if not isinstance(opts["refine_step"], bool):
-            raise ValueError(f"refine_step must be True or False, got {opts['refine_step']!r}")
+        opts["max_line_search_iterations"] = checks.integer(
+            opts["max_line_search_iterations"], "max_line_search_iterations", minimum=1
+        )
+        opts["refine_step"] = checks.boolean(opts["refine_step"], "refine_step")
     return opts

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import functools
-import math
-import numbers
 
 import keras
 
 from tfgen import _checks as checks
 from tfgen import optimizers as tfgen_optimizers
+from tfgen.optimizers import nesterov
 
 # Optimizer names (tfgen's, and "gradient_descent": Nesterov without momentum) and their learning
 # rates for images in [-1, 1] (benchmarks/stylize.py).
@@ -21,11 +20,7 @@ _REFERENCE_PIXELS = 64 * 64
 
 
 def _weight(name, value, allow_zero=True):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        allowed = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {allowed}, got {value!r}")
-    return float(value)
+    return checks.number(value, name, 0, low_open=not allow_zero, kind="a finite number")
 
 
 def _seed(seed):
@@ -77,5 +72,5 @@ def _named_optimizer(name, learning_rate, maximize, pixels):
     if name == "adam":
         return tfgen_optimizers.Adam(rate, maximize=maximize)
     rate *= pixels / _REFERENCE_PIXELS
-    momentum = 0.9 if name == "nesterov" else 0.0
+    momentum = nesterov.DEFAULT_MOMENTUM if name == "nesterov" else 0.0
     return tfgen_optimizers.Nesterov(rate, momentum=momentum, maximize=maximize)

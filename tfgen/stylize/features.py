@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import numbers
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from tfgen import _checks as checks
 from tfgen import pretrained
 
 __all__ = [
@@ -47,14 +47,11 @@ def random_features(seed=0, filters=RANDOM_FILTERS, kernel_sizes=RANDOM_KERNEL_S
         A `keras.Model` (images (B, H, W, channels) -> list of one feature map per scale).
     """
     for name, value in (("seed", seed), ("filters", filters), ("channels", channels)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-            raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+        checks.non_negative_int(value, name)
     if filters == 0 or channels == 0:
         raise ValueError(f"filters and channels must be positive, got {filters}, {channels}")
     sizes = tuple(kernel_sizes)
-    if not sizes or any(
-        isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1 for k in sizes
-    ):
+    if not sizes or any(not checks.is_int(k) or k < 1 for k in sizes):
         raise ValueError(f"kernel_sizes must be positive ints, got {kernel_sizes!r}")
     rng = np.random.default_rng(seed)
     inputs = keras.Input((None, None, channels))

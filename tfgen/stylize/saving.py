@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from tfgen import _checks as checks
-from tfgen._files import replaced_atomically
+from tfgen import _files
 from tfgen.stylize._loop import StylizeResult
 
 __all__ = ["save_result"]
@@ -25,31 +25,25 @@ def save_result(result, output_dir, settings=None):
 
     if not isinstance(result, StylizeResult):
         raise ValueError(f"result must be a StylizeResult, got {type(result).__name__}")
-    os.makedirs(checks.directory_path(output_dir, "output_dir"), exist_ok=True)
+    folder = checks.directory_path(output_dir, "output_dir")
+    os.makedirs(folder, exist_ok=True)
+    _files.remove_leftovers(folder)  # Of an earlier save that was killed.
     paths = {name: os.path.join(output_dir, name) for name in ("image.png", "progress.png")}
     paths["losses.png"] = os.path.join(output_dir, "losses.png")
-
-    def atomic(path, write):
-        with replaced_atomically(path) as temporary:
-            write(temporary)
-
-    atomic(paths["image.png"], lambda path: plot.image_grid(result.image[None], path, scale=4))
+    # tfgen.plot writes its pictures through _files.replaced_atomically.
+    plot.image_grid(result.image[None], paths["image.png"], scale=4)
     evaluations = ", ".join(str(n) for n in result.snapshot_evaluations)
-    atomic(
+    plot.image_grid(
+        result.snapshots,
         paths["progress.png"],
-        lambda path: plot.image_grid(
-            result.snapshots,
-            path,
-            columns=len(result.snapshots),
-            title=f"after {evaluations} evaluations",
-        ),
+        columns=len(result.snapshots),
+        title=f"after {evaluations} evaluations",
     )
-    curve = {"loss per evaluation": result.losses}
-    atomic(paths["losses.png"], lambda path: plot.loss_curves(curve, path))
+    plot.loss_curves({"loss per evaluation": result.losses}, paths["losses.png"])
     if settings is not None:
         paths["settings.json"] = os.path.join(output_dir, "settings.json")
-        text = json.dumps(settings, indent=2, sort_keys=True)
-        with replaced_atomically(paths["settings.json"]) as temporary:
+        with _files.replaced_atomically(paths["settings.json"]) as temporary:
             with open(temporary, "w") as stream:
-                stream.write(text + "\n")
+                json.dump(settings, stream, indent=2, sort_keys=True)
+                stream.write("\n")
     return paths

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import numbers
 
 import numpy as np
 import tensorflow as tf
@@ -200,8 +199,7 @@ def visualize(
         A `StylizeResult` whose `losses` are the activations (rising).
     """
     steps, num_snapshots, seed = _common_checks(steps, num_snapshots, seed)
-    if isinstance(jitter, bool) or not isinstance(jitter, numbers.Integral) or jitter < 0:
-        raise ValueError(f"jitter must be an int >= 0, got {jitter!r}")
+    checks.non_negative_int(jitter, "jitter")
     blur = _weight("blur", blur)
     if optimizer == "conjugate_gradient" and jitter:
         raise ValueError(
@@ -216,8 +214,7 @@ def visualize(
     output_shape = network.model.get_layer(layer).output.shape
     if unit is not None:
         units = output_shape[-1]
-        if isinstance(unit, bool) or not isinstance(unit, numbers.Integral):
-            raise ValueError(f"unit must be None or an int, got {unit!r}")
+        checks.integer(unit, "unit", optional=True)
         if units is not None and not 0 <= unit < units:
             raise ValueError(f"unit must be in [0, {units}) for layer {layer!r}, got {unit!r}")
 
