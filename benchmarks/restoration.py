@@ -81,7 +81,12 @@ flags.DEFINE_integer("batch_size", 16, "Crops per training batch.")
 flags.DEFINE_float("learning_rate", 2e-3, "Adam's initial learning rate (cosine decay).")
 flags.DEFINE_integer("dip_steps", 600, "Steps of each deep image prior fit.")
 flags.DEFINE_integer("seed", 0, "Seed of the weights, the training crops and the corruptions.")
-flags.DEFINE_integer("bm3d_crops", 20, "About this many test crops are denoised by BM3D.")
+flags.DEFINE_integer(
+    "bm3d_crops",
+    20,
+    "About this many test crops are denoised by BM3D (every k-th crop); 0: no BM3D at all.",
+    lower_bound=0,
+)
 flags.DEFINE_string("loss", "l1", "l1, l2 or ssim.")
 flags.DEFINE_integer("filters", FILTERS, "Base filters of the U-Nets.")
 flags.DEFINE_float(
@@ -203,6 +208,21 @@ def bm3d_denoise(noisy):
     return from_unit(np.stack([bm3d.bm3d_rgb(image, sigma) for image in to_unit(noisy)]))
 
 
+def bm3d_rows(test, noisy, restored, crops):
+    """BM3D takes seconds per crop here: scored on every k-th crop, the U-Net beside it."""
+    subset = slice(None, None, max(1, len(test) // crops))
+    start = time.time()
+    by_bm3d = bm3d_denoise(noisy[subset])
+    table(
+        f"Denoising, the same on {len(by_bm3d)} of the crops (BM3D {time.time() - start:.0f} s)",
+        [
+            ("noisy input", scores(test[subset], noisy[subset])),
+            ("BM3D (bm3d package, true sigma)", scores(test[subset], by_bm3d)),
+            ("tfgen U-Net", scores(test[subset], restored[subset])),
+        ],
+    )
+
+
 def opencv_inpaint(masked, known, radius):
     """OpenCV's Telea inpainting of each image (8-bit, as cv2.inpaint needs), known pixels kept."""
     import cv2
@@ -316,19 +336,8 @@ def main(argv):
                 ("tfgen U-Net", scores(test, restored)),
             ],
         )
-        # BM3D takes seconds per crop here: scored on every k-th crop, the U-Net beside it.
-        subset = slice(None, None, max(1, len(test) // args.bm3d_crops))
-        start = time.time()
-        by_bm3d = bm3d_denoise(noisy[subset])
-        table(
-            f"Denoising, the same on {len(by_bm3d)} of the crops (BM3D "
-            f"{time.time() - start:.0f} s)",
-            [
-                ("noisy input", scores(test[subset], noisy[subset])),
-                ("BM3D (bm3d package, true sigma)", scores(test[subset], by_bm3d)),
-                ("tfgen U-Net", scores(test[subset], restored[subset])),
-            ],
-        )
+        if args.bm3d_crops:
+            bm3d_rows(test, noisy, restored, args.bm3d_crops)
         show(noisy, peers[0][2], restored)
 
     if "inpaint" in tasks:
