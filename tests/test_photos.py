@@ -113,20 +113,20 @@ def test_training_crops_come_from_training_photographs_flipped_and_turned():
     assert len(sources) >= 3 and len(symmetries) >= 3
 
 
-def test_a_crop_range_draws_log_uniform_sides_resized_to_its_middle(monkeypatch):
-    # Ramp "photographs" (red = row, green = column): a window of side s resized to 32 pixels
-    # spans s / 32 rows of the ramp per pixel, so each crop tells its side.
+def test_a_crop_range_draws_log_uniform_sides_shrunk_to_its_smallest(monkeypatch):
+    # Ramp "photographs" (red = row, green = column): a window of side s shrunk to 16 pixels
+    # spans s / 16 rows of the ramp per pixel, so each crop tells its side.
     rows, cols = np.mgrid[:200, :240]
     ramp = np.stack([rows, cols, np.full_like(rows, 128)], axis=-1).astype(np.uint8)
     monkeypatch.setattr(photos, "photographs", lambda: dict.fromkeys(photos.PHOTOGRAPHS, ramp))
     assert photos.crop_range_of("photos/crop16-64") == (16, 64)
-    assert photos.crop_size_of("photos/crop16-64") == 32  # sqrt(16 * 64)
+    assert photos.crop_size_of("photos/crop16-64") == 16
     dataset = tfgen.data.load("photos/crop16-64", batch_size=400, seed=5, value_range=(0, 255))
     crops = np.rint(next(iter(dataset)))
-    assert crops.shape == (400, 32, 32, 3)
-    inner = crops[:, 4:28, 4:28]
+    assert crops.shape == (400, 16, 16, 3)
+    inner = crops[:, 2:14, 2:14]
     spread = inner[..., :2].max(axis=(1, 2)) - inner[..., :2].min(axis=(1, 2))
-    sides = spread.max(axis=1) * 32 / 23  # the interior spans 23 output pixels
+    sides = spread.max(axis=1) * 16 / 11  # the interior spans 11 output pixels
     assert np.all(sides > 16 - 2) and np.all(sides < 64 + 2)
     # Log-uniform: log sides have mean log 32 (uniform sides would give log 36.6) and fill the
     # range's two halves alike.
@@ -134,12 +134,12 @@ def test_a_crop_range_draws_log_uniform_sides_resized_to_its_middle(monkeypatch)
     assert 0.4 < np.mean(sides < 32) < 0.6 and np.mean(sides < 20) > 0.05
 
 
-def test_a_crop_range_tests_on_the_tiles_of_its_middle_side():
+def test_a_crop_range_tests_on_the_tiles_of_its_smallest_side():
     def load(name):
         dataset = tfgen.data.load(name, split="test", batch_size=200, shuffle=False)
         return next(iter(dataset)).numpy()
 
-    np.testing.assert_array_equal(load("photos/crop16-64"), load("photos/crop32"))
+    np.testing.assert_array_equal(load("photos/crop32-64"), load("photos/crop32"))
 
 
 def test_named_held_out_photographs_leave_the_training_split():

@@ -33,11 +33,11 @@ corner, in order, always the same. Crops are then resized to `image_size` like a
 `tfgen.data.load` (antialiased), e.g. 64x64 crops to 32x32.
 
 Scale augmentation, "photos/crop<N>-<M>" (N <= M): each training crop has a random side drawn
-log-uniformly from [N, M] (rounded), and is resized (antialiased, rounded to 8 bits) to the
-range's middle side, the geometric mean ``round(sqrt(N * M))``, which is also the side of the
-test tiles; so "photos/crop32-128" trains on crops of 32 to 128 pixels brought to 64, and tests
-on the 64x64 tiles of "photos". A network then sees the same photographs at several scales,
-many more distinct textures than the seven photographs hold at one.
+log-uniformly from [N, M] (rounded) and is shrunk (antialiased, rounded to 8 bits) to N, the
+side of the test tiles, so no crop is ever enlarged (which would blur it); "photos/crop64-128"
+trains on crops of 64 to 128 pixels brought to 64 and tests on the 64x64 tiles of "photos". A
+network then sees the photographs at several scales: many more distinct textures than seven
+photographs hold at one.
 
 scikit-image is a dependency of tfgen (not an extra): the split must hold the same photographs
 on every installation, or a benchmark on held-out photographs would change with what else
@@ -47,7 +47,6 @@ happens to be installed.
 from __future__ import annotations
 
 import functools
-import math
 import re
 
 import numpy as np
@@ -97,10 +96,9 @@ def is_photos(name) -> bool:
 
 
 def crop_size_of(name: str) -> int:
-    """The crop side of "photos" (64), "photos/crop<N>" (N, at least 8) or
-    "photos/crop<N>-<M>" (the middle side, ``round(sqrt(N * M))``)."""
-    low, high = crop_range_of(name)
-    return low if low == high else round(math.sqrt(low * high))
+    """The crop side of "photos" (64), "photos/crop<N>" and "photos/crop<N>-<M>" (N, at
+    least 8)."""
+    return crop_range_of(name)[0]
 
 
 def crop_range_of(name: str) -> tuple[int, int]:
@@ -236,7 +234,7 @@ def crops(name, split, seed, held_out=None) -> tuple[tf.data.Dataset, int, int]:
             % limits
         )
         image = tf.slice(stack[pick], [where[0], where[1], 0], [side, side, 3])
-        if low != high:  # to the middle side, as a test tile has it
+        if low != high:  # shrunk to the side of a test tile
             resized = images.resize(tf.cast(image, tf.float32), (crop, crop))
             image = tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
         image = tf.ensure_shape(image, [crop, crop, 3])
