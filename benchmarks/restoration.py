@@ -93,6 +93,32 @@ flags.DEFINE_float(
     "blur_fill", 1.5, "inpainting: sigma of the U-Net's normalised-convolution fill (0: none)."
 )
 flags.DEFINE_integer("depth", 2, "The U-Nets' down-sampling steps.")
+flags.DEFINE_string(
+    "train_data",
+    "photos",
+    "The training crops, a `tfgen.data.load` name: 'photos' (64x64 crops), or a crop range "
+    "'photos/crop64-128' (scale augmentation, crops shrunk to 64).",
+)
+flags.DEFINE_list("jpeg_qualities", ["10", "20"], "jpeg: the range of training qualities.")
+flags.register_validator(
+    "jpeg_qualities",
+    lambda v: len(v) == 2 and all(q.isdigit() for q in v),
+    "--jpeg_qualities must be two ints, low,high",
+)
+flags.DEFINE_multi_enum(
+    "self_ensemble",
+    [],
+    list(architectures.TRANSFORMS),
+    "jpeg: also score `architectures.self_ensemble(unet, transforms)` of the trained U-Net, "
+    "for each transforms given (repeat the flag for both).",
+)
+flags.DEFINE_integer(
+    "trace_every",
+    0,
+    "jpeg: every this many steps, print the gain over the compressed input at each test "
+    "quality on the held-out crops and on as many fixed crops of the training photographs "
+    "(0: never).",
+)
 flags.DEFINE_string("figure", "docs/restoration.png", "Where the figure is written.")
 flags.DEFINE_string(
     "tasks", "denoise,blind_spot,inpaint,sr2,sr4,deblur,jpeg,dip", "Comma-separated tasks."
@@ -236,20 +262,45 @@ def opencv_inpaint(masked, known, radius):
     return known * masked + (1.0 - known) * filled
 
 
-def train(network, corruption, data, args):
+def train(network, corruption, data, args, callbacks=()):
     model = Autoencoder(None, network, corruption=corruption, loss=args.loss, seed=args.seed)
-    return fit(model, data, args)
+    return fit(model, data, args, callbacks)
 
 
-def fit(model, data, args):
+def fit(model, data, args, callbacks=()):
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, args.steps)
     model.compile(Adam(schedule))
     dataset = tfgen.data.load(
-        "photos", image_size=SIDE, batch_size=args.batch_size, repeat=True, seed=args.seed
+        args.train_data, image_size=SIDE, batch_size=args.batch_size, repeat=True, seed=args.seed
     )
     start = time.time()
-    model.fit(dataset, steps_per_epoch=args.steps, epochs=1, verbose=0)
+    model.fit(dataset, steps_per_epoch=args.steps, epochs=1, verbose=0, callbacks=callbacks)
     return model, time.time() - start
+
+
+class GainTrace(keras.callbacks.Callback):
+    """Prints the mean PSNR gain of the network over its inputs, per named set, every k steps."""
+
+    def __init__(self, network, sets, every, steps):
+        super().__init__()
+        self.network, self.sets, self.every, self.steps = network, sets, every, steps
+        self.inputs = {name: scores(clean, inputs)[0] for name, (clean, inputs) in sets.items()}
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = batch + 1
+        if step % self.every and step != self.steps:
+            return
+        gains = [
+            f"{name} {scores(clean, self.network.predict(inputs, verbose=0))[0] - before:+.2f}"
+            for (name, (clean, inputs)), before in zip(
+                self.sets.items(), self.inputs.values(), strict=True
+            )
+        ]
+        print(
+            f"step {step:5d}: training loss {logs['loss']:.5f}; dB over the input: "
+            + ", ".join(gains),
+            flush=True,
+        )
 
 
 def inpaint_options(args):
@@ -402,33 +453,52 @@ def main(argv):
         show(blurred, wiener(blurred, ratio), restored)
 
     if "jpeg" in tasks:
-        keras.utils.set_random_seed(args.seed)
-        model, seconds = train(
-            unet(args.filters, depth=args.depth),
-            corruptions.JPEG(JPEG_QUALITIES),
-            train_crops,
-            args,
-        )
-        for quality in JPEG_QUALITIES:
-            compressed = corruptions.JPEG(quality)(test, EVAL_SEED).numpy()
-            restored = model.predict(compressed, batch_size=100, verbose=0)
-            sigma, *blurred = best_of(test, lambda s, c=compressed: blur(c, s), SIGMAS[:4])
-            table(
-                f"JPEG quality {quality} (model trained on qualities {JPEG_QUALITIES[0]}-"
-                f"{JPEG_QUALITIES[1]}, {seconds:.0f} s of training)",
-                [
-                    ("compressed input", scores(test, compressed)),
-                    (f"Gaussian blur (best sigma {sigma})", tuple(blurred)),
-                    ("tfgen U-Net", scores(test, restored)),
-                ],
-            )
-        show(compressed, blur(compressed, sigma), restored)
+        jpeg_rows(args, test, show)
 
     write_figure(figure, args.figure)
     if "dip" in tasks:
         dip_figure = []
         deep_image_prior_rows(args, models, dip_figure)
         write_figure(dip_figure, args.figure.replace(".png", "_dip.png"))
+
+
+def jpeg_rows(args, test, show):
+    """The JPEG task: one U-Net trained on qualities drawn from `--jpeg_qualities`, scored at
+    each of JPEG_QUALITIES (and its self-ensemble with `--self_ensemble`)."""
+    low, high = (int(q) for q in args.jpeg_qualities)
+    compressed = {q: corruptions.JPEG(q)(test, EVAL_SEED).numpy() for q in JPEG_QUALITIES}
+    keras.utils.set_random_seed(args.seed)
+    network = unet(args.filters, depth=args.depth)
+    callbacks = []
+    if args.trace_every:
+        # Fixed crops of the training photographs, as many as the test crops, to set beside them.
+        seen = next(iter(tfgen.data.load("photos", image_size=SIDE, batch_size=len(test), seed=7)))
+        seen = seen.numpy()
+        sets = {}
+        for q in JPEG_QUALITIES:
+            sets[f"held-out q{q}"] = (test, compressed[q])
+            sets[f"training photographs q{q}"] = (seen, corruptions.JPEG(q)(seen, EVAL_SEED))
+        callbacks.append(GainTrace(network, sets, args.trace_every, args.steps))
+    model, seconds = train(network, corruptions.JPEG((low, high)), None, args, callbacks)
+    ensembles = {t: architectures.self_ensemble(model.decoder, t) for t in args.self_ensemble}
+    for quality in JPEG_QUALITIES:
+        inputs = compressed[quality]
+        restored = model.predict(inputs, batch_size=100, verbose=0)
+        sigma, *blurred = best_of(test, lambda s, c=inputs: blur(c, s), SIGMAS[:4])
+        rows = [
+            ("compressed input", scores(test, inputs)),
+            (f"Gaussian blur (best sigma {sigma})", tuple(blurred)),
+            ("tfgen U-Net", scores(test, restored)),
+        ]
+        for transforms, ensemble in ensembles.items():
+            by_ensemble = ensemble.predict(inputs, batch_size=100, verbose=0)
+            rows.append((f"tfgen U-Net, self-ensemble ({transforms})", scores(test, by_ensemble)))
+        table(
+            f"JPEG quality {quality} (model trained on qualities {low}-{high}, crops "
+            f"{args.train_data}, {seconds:.0f} s of training)",
+            rows,
+        )
+    show(inputs, blur(inputs, sigma), restored)
 
 
 def write_figure(figure, path):
