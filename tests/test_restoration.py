@@ -295,6 +295,14 @@ def test_reconstruction_example_corruptions_of_the_restoration_tasks():
         "deblur": {"sigma": 0.8},
         "jpeg": {"quality": 12},
     }
+    # The default: one model for qualities 10 to 20, each image drawing its own.
+    jpeg = reconstruction.make_corruption(example.Config(task="jpeg"))
+    assert jpeg.get_config() == {"quality": [10, 20]}
+    made = reconstruction.make_corruption(example.Config(task="jpeg", jpeg_quality="15"))
+    assert made.get_config() == {"quality": 15}
+    for bad in ("10-", "high", "20-10", "0-5", "1-2-3"):
+        with pytest.raises(ValueError, match="jpeg_quality"):
+            reconstruction.make_corruption(example.Config(task="jpeg", jpeg_quality=bad))
 
 
 def test_reconstruction_example_super_resolution_exports_restore(tmp_path):

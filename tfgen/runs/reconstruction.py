@@ -48,7 +48,12 @@ class ReconstructionSettings(TrainingSettings):
     kl_weight: float = setting(1.0, "variational: weight of the KL term (beta).")
     factor: int = setting(2, "super_resolution: downsampling factor (bicubic, then back up).")
     blur_sigma: float = setting(1.5, "deblur: standard deviation of the Gaussian blur, pixels.")
-    jpeg_quality: int = setting(15, "jpeg: JPEG quality in [1, 100].")
+    # One model for a range of qualities: the recipe of benchmarks/restoration.py.
+    jpeg_quality: str = setting(
+        "10-20",
+        "jpeg: JPEG quality in [1, 100], or a range 'low-high' from which each image draws its "
+        "own (one model for every quality of the range).",
+    )
     optimizer: str = setting(
         "adam", "nesterov, adam, conjugate_gradient (tfgen) or any Keras optimizer name."
     )
@@ -68,10 +73,27 @@ def make_corruption(config):
     if config.task == "deblur":
         return corruptions.GaussianBlur(config.blur_sigma)
     if config.task == "jpeg":
-        return corruptions.JPEG(config.jpeg_quality)
+        try:
+            return corruptions.JPEG(jpeg_quality(config.jpeg_quality))
+        except ValueError as error:
+            raise ValueError(f"jpeg_quality: {error}") from None
     if config.task in TASKS:
         return None
     raise ValueError(f"task must be one of {', '.join(TASKS)}, got {config.task!r}")
+
+
+def jpeg_quality(value):
+    """The `--jpeg_quality` setting as `corruptions.JPEG` takes it: an int, or "low-high" as a
+    pair (an int or a digit string gives one quality)."""
+    if isinstance(value, str):
+        parts = value.split("-")
+        if 1 <= len(parts) <= 2 and all(p.strip().isdigit() for p in parts):
+            numbers = tuple(int(p) for p in parts)
+            return numbers[0] if len(numbers) == 1 else numbers
+        raise ValueError(
+            f"jpeg_quality must be a quality in [1, 100] or a range 'low-high', got {value!r}"
+        )
+    return value
 
 
 def build_autoencoder(config, image_shape):
