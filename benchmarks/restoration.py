@@ -99,6 +99,12 @@ flags.DEFINE_string(
     "The training crops, a `tfgen.data.load` name: 'photos' (64x64 crops), or a crop range "
     "'photos/crop64-128' (scale augmentation, crops shrunk to 64).",
 )
+flags.DEFINE_bool(
+    "permute_channels",
+    False,
+    "jpeg: train on images whose colour channels are in a random order "
+    "(`tfgen.data.with_permuted_channels`).",
+)
 flags.DEFINE_list("jpeg_qualities", ["10", "20"], "jpeg: the range of training qualities.")
 flags.register_validator(
     "jpeg_qualities",
@@ -262,17 +268,19 @@ def opencv_inpaint(masked, known, radius):
     return known * masked + (1.0 - known) * filled
 
 
-def train(network, corruption, data, args, callbacks=()):
+def train(network, corruption, data, args, callbacks=(), permute_channels=False):
     model = Autoencoder(None, network, corruption=corruption, loss=args.loss, seed=args.seed)
-    return fit(model, data, args, callbacks)
+    return fit(model, data, args, callbacks, permute_channels)
 
 
-def fit(model, data, args, callbacks=()):
+def fit(model, data, args, callbacks=(), permute_channels=False):
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, args.steps)
     model.compile(Adam(schedule))
     dataset = tfgen.data.load(
         args.train_data, image_size=SIDE, batch_size=args.batch_size, repeat=True, seed=args.seed
     )
+    if permute_channels:
+        dataset = tfgen.data.with_permuted_channels(dataset, args.seed)
     start = time.time()
     model.fit(dataset, steps_per_epoch=args.steps, epochs=1, verbose=0, callbacks=callbacks)
     return model, time.time() - start
@@ -479,7 +487,9 @@ def jpeg_rows(args, test, show):
             sets[f"held-out q{q}"] = (test, compressed[q])
             sets[f"training photographs q{q}"] = (seen, corruptions.JPEG(q)(seen, EVAL_SEED))
         callbacks.append(GainTrace(network, sets, args.trace_every, args.steps))
-    model, seconds = train(network, corruptions.JPEG((low, high)), None, args, callbacks)
+    model, seconds = train(
+        network, corruptions.JPEG((low, high)), None, args, callbacks, args.permute_channels
+    )
     ensembles = {t: architectures.self_ensemble(model.decoder, t) for t in args.self_ensemble}
     for quality in JPEG_QUALITIES:
         inputs = compressed[quality]
@@ -495,7 +505,8 @@ def jpeg_rows(args, test, show):
             rows.append((f"tfgen U-Net, self-ensemble ({transforms})", scores(test, by_ensemble)))
         table(
             f"JPEG quality {quality} (model trained on qualities {low}-{high}, crops "
-            f"{args.train_data}, {seconds:.0f} s of training)",
+            f"{args.train_data}{', channels permuted' if args.permute_channels else ''}, "
+            f"{seconds:.0f} s of training)",
             rows,
         )
     show(inputs, blur(inputs, sigma), restored)
