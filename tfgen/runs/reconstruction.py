@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from tfgen import architectures, corruptions
+from tfgen import architectures, corruptions, data
 from tfgen.models import Autoencoder
 from tfgen.runs.factories import jit_setting, make_optimizer
 from tfgen.runs.settings import TrainingSettings, setting
@@ -17,6 +17,7 @@ RESUME_KEYS = (
     *("task", "dataset", "image_size", "channels", "batch_size", "steps", "latent_dim"),
     *("base_filters", "loss", "noise_stddev", "mask_fraction", "mask_patch", "kl_weight"),
     *("optimizer", "mixed_precision", "factor", "blur_sigma", "jpeg_quality", "blur_fill"),
+    "permute_channels",
 )
 
 
@@ -54,11 +55,29 @@ class ReconstructionSettings(TrainingSettings):
         "jpeg: JPEG quality in [1, 100], or a range 'low-high' from which each image draws its "
         "own (one model for every quality of the range).",
     )
+    permute_channels: bool = setting(
+        True,
+        "jpeg: train on images whose colour channels are in a random order, one of the 6 per "
+        "image (tfgen.data.with_permuted_channels), so that colours the training images lack "
+        "are restored too.",
+    )
     optimizer: str = setting(
         "adam", "nesterov, adam, conjugate_gradient (tfgen) or any Keras optimizer name."
     )
     lr: float = setting(2e-3, "Learning rate.")
     validation: bool = setting(True, "Evaluate on the dataset's test split every epoch.")
+
+
+def training_data(config, **load_arguments):
+    """The training batches of `config`: `tfgen.data.load(config.dataset, ...)` with
+    `load_arguments`, repeated when `config.steps` is set; for the jpeg task with each image's
+    colour channels in a random order when `config.permute_channels`."""
+    dataset = data.load(
+        config.dataset, repeat=config.steps is not None, seed=config.seed, **load_arguments
+    )
+    if config.task == "jpeg" and config.permute_channels:
+        dataset = data.with_permuted_channels(dataset, config.seed)
+    return dataset
 
 
 def make_corruption(config):
