@@ -99,11 +99,13 @@ flags.DEFINE_string(
     "The training crops, a `tfgen.data.load` name: 'photos' (64x64 crops), or a crop range "
     "'photos/crop64-128' (scale augmentation, crops shrunk to 64).",
 )
-flags.DEFINE_bool(
+flags.DEFINE_float(
     "permute_channels",
-    False,
-    "jpeg: train on images whose colour channels are in a random order "
-    "(`tfgen.data.with_permuted_channels`).",
+    0.0,
+    "jpeg: the probability that a training image shows its colour channels in a random order "
+    "(`tfgen.data.with_permuted_channels`); 0: never.",
+    lower_bound=0.0,
+    upper_bound=1.0,
 )
 flags.DEFINE_list("jpeg_qualities", ["10", "20"], "jpeg: the range of training qualities.")
 flags.register_validator(
@@ -268,19 +270,19 @@ def opencv_inpaint(masked, known, radius):
     return known * masked + (1.0 - known) * filled
 
 
-def train(network, corruption, data, args, callbacks=(), permute_channels=False):
+def train(network, corruption, data, args, callbacks=(), permute_channels=0.0):
     model = Autoencoder(None, network, corruption=corruption, loss=args.loss, seed=args.seed)
     return fit(model, data, args, callbacks, permute_channels)
 
 
-def fit(model, data, args, callbacks=(), permute_channels=False):
+def fit(model, data, args, callbacks=(), permute_channels=0.0):
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, args.steps)
     model.compile(Adam(schedule))
     dataset = tfgen.data.load(
         args.train_data, image_size=SIDE, batch_size=args.batch_size, repeat=True, seed=args.seed
     )
     if permute_channels:
-        dataset = tfgen.data.with_permuted_channels(dataset, args.seed)
+        dataset = tfgen.data.with_permuted_channels(dataset, args.seed, permute_channels)
     start = time.time()
     model.fit(dataset, steps_per_epoch=args.steps, epochs=1, verbose=0, callbacks=callbacks)
     return model, time.time() - start
@@ -505,7 +507,7 @@ def jpeg_rows(args, test, show):
             rows.append((f"tfgen U-Net, self-ensemble ({transforms})", scores(test, by_ensemble)))
         table(
             f"JPEG quality {quality} (model trained on qualities {low}-{high}, crops "
-            f"{args.train_data}{', channels permuted' if args.permute_channels else ''}, "
+            f"{args.train_data}, channels permuted with probability {args.permute_channels}, "
             f"{seconds:.0f} s of training)",
             rows,
         )

@@ -15,8 +15,8 @@ square patches (--mask_fraction, --mask_patch; the U-Net takes the holes as an i
 starts from their blur fill, a normalised convolution of --blur_fill pixels, and keeps the known
 pixels), `super_resolution` (--factor, bicubic), `deblur` (--blur_sigma) and `jpeg`
 (--jpeg_quality, one quality or a range, default 10-20: each image draws its own; run in the
-input pipeline, as XLA cannot compile libjpeg; --permute_channels, on by default, shows the
-training images in random channel orders): these train a U-Net
+input pipeline, as XLA cannot compile libjpeg; --permute_channels=0.5 shows half the
+training images in a random channel order): these train a U-Net
 (`tfgen.architectures.unet`, residual) on the degraded images at full size, and their
 SavedModel serves the `restore` signature: `images` in [0, 1], degraded, of any height and width,
 to restored `images` in [0, 1]. `compress` passes clean images through a --latent_dim

@@ -33,6 +33,20 @@ def test_each_image_gets_one_of_the_six_orders_uniformly():
     assert _orders_of(images, other) != orders
 
 
+def test_with_a_probability_the_other_images_keep_their_order():
+    images = np.random.default_rng(3).uniform(-1, 1, size=(1200, 2, 2, 3)).astype(np.float32)
+    seed = tf.constant([7, 1], tf.int64)
+    kept = np.mean(
+        [
+            p == (0, 1, 2)
+            for p in _orders_of(images, tfgen.data.permute_channels(images, seed, 0.5).numpy())
+        ]
+    )
+    assert abs(kept - (0.5 + 0.5 / 6)) < 0.05  # kept, or drawn the identity among the 6
+    unchanged = tfgen.data.permute_channels(images, seed, probability=0.0).numpy()
+    np.testing.assert_array_equal(unchanged, images)
+
+
 def test_grey_images_pass_unchanged():
     grey = np.random.default_rng(1).uniform(size=(5, 3, 3, 1)).astype(np.float32)
     out = tfgen.data.permute_channels(grey, tf.constant([0, 0], tf.int64)).numpy()
@@ -62,6 +76,10 @@ def test_a_dataset_gets_new_orders_at_every_pass_and_keeps_labels():
         (
             lambda: tfgen.data.with_permuted_channels(tf.data.Dataset.range(2), seed=1.5),
             "seed must be an int",
+        ),
+        (
+            lambda: tfgen.data.permute_channels(np.zeros((1, 2, 2, 3)), [0, 0], 1.5),
+            r"probability must be a number in \[0, 1\]",
         ),
     ],
 )

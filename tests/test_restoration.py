@@ -314,9 +314,9 @@ def test_the_jpeg_task_trains_on_permuted_channels():
     def first(config):
         return next(iter(reconstruction.training_data(config, **load))).numpy()
 
-    plain = first(dataclasses.replace(config, permute_channels=False))
+    plain = first(dataclasses.replace(config, permute_channels=0.0))
     np.testing.assert_array_equal(first(dataclasses.replace(config, task="denoise")), plain)
-    permuted = first(config)
+    permuted = first(dataclasses.replace(config, permute_channels=1.0))
     orders = set()
     for x, y in zip(plain, permuted, strict=True):
         found = [p for p in itertools.permutations(range(3)) if np.array_equal(x[..., p], y)]

@@ -55,11 +55,11 @@ class ReconstructionSettings(TrainingSettings):
         "jpeg: JPEG quality in [1, 100], or a range 'low-high' from which each image draws its "
         "own (one model for every quality of the range).",
     )
-    permute_channels: bool = setting(
-        True,
-        "jpeg: train on images whose colour channels are in a random order, one of the 6 per "
-        "image (tfgen.data.with_permuted_channels), so that colours the training images lack "
-        "are restored too.",
+    permute_channels: float = setting(
+        0.5,
+        "jpeg: the probability that a training image shows its colour channels in a random "
+        "order, one of the 6 (tfgen.data.with_permuted_channels), so that colours the "
+        "training images lack are restored too; 0: never.",
     )
     optimizer: str = setting(
         "adam", "nesterov, adam, conjugate_gradient (tfgen) or any Keras optimizer name."
@@ -76,7 +76,7 @@ def training_data(config, **load_arguments):
         config.dataset, repeat=config.steps is not None, seed=config.seed, **load_arguments
     )
     if config.task == "jpeg" and config.permute_channels:
-        dataset = data.with_permuted_channels(dataset, config.seed)
+        dataset = data.with_permuted_channels(dataset, config.seed, config.permute_channels)
     return dataset
 
 
