@@ -52,8 +52,6 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from tfgen import images
-
 __all__ = [
     "CROP_SIZE",
     "HELD_OUT",
@@ -235,7 +233,8 @@ def crops(name, split, seed, held_out=None) -> tuple[tf.data.Dataset, int, int]:
         )
         image = tf.slice(stack[pick], [where[0], where[1], 0], [side, side, 3])
         if low != high:  # shrunk to the side of a test tile
-            resized = images.resize(tf.cast(image, tf.float32), (crop, crop))
+            # As `tfgen.images.resize` (not imported: it reads this module for `photo:` names).
+            resized = tf.image.resize(tf.cast(image, tf.float32), (crop, crop), antialias=True)
             image = tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
         image = tf.ensure_shape(image, [crop, crop, 3])
         return augment(image, tf.random.experimental.stateless_fold_in(crop_seed, 2))
