@@ -25,8 +25,12 @@ Tasks and baselines, in the same run:
 * deblurring, Gaussian blur of sigma 1.5: the blurred input; unsharp masking and a Wiener
   filter (Wiener 1949) that knows the exact blur kernel, each with the amount / noise-to-signal
   ratio that scores best on the test crops;
-* JPEG at quality 10 and 20 (one model trained on qualities drawn from [10, 20]): the
-  compressed input, and a Gaussian blur with the best sigma;
+* JPEG at quality 10 and 20 (one model trained on qualities drawn from `--jpeg_qualities`,
+  by default [10, 20], with `--permute_channels` of the training images in a random channel
+  order): the compressed input, and a Gaussian blur with the best sigma; `--self_ensemble`
+  adds the U-Net averaged over flips and turns (`architectures.self_ensemble`), and
+  `--trace_every` prints the gains on the held-out crops and on crops of the training
+  photographs through training;
 * the deep image prior (`tfgen.reconstruct.deep_image_prior`, Ulyanov et al. 2018) on one 64x64
   crop of the held-out grace_hopper, for denoising and inpainting, against the same baselines and
   the trained U-Net applied to the whole crop.
@@ -40,7 +44,8 @@ opencv-python-headless).
 
 Usage:
     python benchmarks/restoration.py [--steps 300] [--filters 16] [--depth 2] [--dip_steps 600]
-        [--tasks denoise,blind_spot,inpaint,sr2,sr4,deblur,jpeg,dip]
+        [--tasks denoise,blind_spot,inpaint,sr2,sr4,deblur,jpeg,dip] [--train_data photos]
+        [--permute_channels 0.5] [--self_ensemble dihedral] [--trace_every 500]
 """
 
 from __future__ import annotations
