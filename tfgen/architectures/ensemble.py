@@ -99,7 +99,7 @@ def self_ensemble(network, transforms="dihedral") -> keras.Model:
     rows, so JPEG's quantisation (whose table is not symmetric) treats a flipped image almost
     as it treated the original: on the held-out 32x32 crops, compressing a flipped crop and
     flipping back differs from compressing the crop by 0.2 of 255 levels on average, a
-    transposed one by 3. Yet "dihedral" scored 0.01-0.03 dB above "flips" there
+    transposed one by 3. Yet "dihedral" scored 0.01-0.04 dB above "flips" there
     (BENCHMARKS.md, restoration section).
 
     Args:
