@@ -323,6 +323,8 @@ def test_the_jpeg_task_trains_on_permuted_channels():
         assert found, "a training image is no channel permutation of the plain one"
         orders.add(found[0])
     assert len(orders) >= 3
+    with pytest.raises(ValueError, match=r"permute_channels: probability must be .* \[0, 1\]"):
+        first(dataclasses.replace(config, permute_channels=1.5))
 
 
 def test_reconstruction_example_super_resolution_exports_restore(tmp_path):

@@ -76,7 +76,10 @@ def training_data(config, **load_arguments):
         config.dataset, repeat=config.steps is not None, seed=config.seed, **load_arguments
     )
     if config.task == "jpeg" and config.permute_channels:
-        dataset = data.with_permuted_channels(dataset, config.seed, config.permute_channels)
+        try:
+            dataset = data.with_permuted_channels(dataset, config.seed, config.permute_channels)
+        except ValueError as error:
+            raise ValueError(f"permute_channels: {error}") from None
     return dataset
 
 
