@@ -70,8 +70,9 @@ class ReconstructionSettings(TrainingSettings):
 
 def training_data(config, **load_arguments):
     """The training batches of `config`: `tfgen.data.load(config.dataset, ...)` with
-    `load_arguments`, repeated when `config.steps` is set; for the jpeg task with each image's
-    colour channels in a random order when `config.permute_channels`."""
+    `load_arguments`, repeated when `config.steps` is set; for the jpeg task each image shows
+    its colour channels in a random order with probability `config.permute_channels`
+    (`tfgen.data.with_permuted_channels`)."""
     dataset = data.load(
         config.dataset, repeat=config.steps is not None, seed=config.seed, **load_arguments
     )
