@@ -7,7 +7,9 @@ costs up to 3 dB on a smooth crop (BENCHMARKS.md, "Image restoration on held-out
 photographs"). Showing each training image with its RGB channels in one of the 3! = 6 orders,
 drawn uniformly per image, gives every hue the photographs' structure; the image stays a valid
 photograph of another colour, and a corruption applied after it (JPEG's colour conversion and
-chroma subsampling) acts on it as on any image.
+chroma subsampling) acts on it as on any image. The JPEG recipe permutes half the images
+(`probability=0.5`): permuting all of them also cures the colour shifts but slows the learning
+of the natural colours the test photographs mostly hold.
 """
 
 from __future__ import annotations
