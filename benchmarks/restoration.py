@@ -25,8 +25,12 @@ Tasks and baselines, in the same run:
 * deblurring, Gaussian blur of sigma 1.5: the blurred input; unsharp masking and a Wiener
   filter (Wiener 1949) that knows the exact blur kernel, each with the amount / noise-to-signal
   ratio that scores best on the test crops;
-* JPEG at quality 10 and 20 (one model trained on qualities drawn from [10, 20]): the
-  compressed input, and a Gaussian blur with the best sigma;
+* JPEG at quality 10 and 20 (one model trained on qualities drawn from `--jpeg_qualities`,
+  by default [10, 20], with `--permute_channels` of the training images in a random channel
+  order): the compressed input, and a Gaussian blur with the best sigma; `--self_ensemble`
+  adds the U-Net averaged over flips and turns (`architectures.self_ensemble`), and
+  `--trace_every` prints the gains on the held-out crops and on crops of the training
+  photographs through training;
 * the deep image prior (`tfgen.reconstruct.deep_image_prior`, Ulyanov et al. 2018) on one 64x64
   crop of the held-out grace_hopper, for denoising and inpainting, against the same baselines and
   the trained U-Net applied to the whole crop.
@@ -40,7 +44,8 @@ opencv-python-headless).
 
 Usage:
     python benchmarks/restoration.py [--steps 300] [--filters 16] [--depth 2] [--dip_steps 600]
-        [--tasks denoise,blind_spot,inpaint,sr2,sr4,deblur,jpeg,dip]
+        [--tasks denoise,blind_spot,inpaint,sr2,sr4,deblur,jpeg,dip] [--train_data photos]
+        [--permute_channels 0.5] [--self_ensemble dihedral] [--trace_every 500]
 """
 
 from __future__ import annotations
@@ -84,13 +89,52 @@ flags.DEFINE_float(
 )
 flags.DEFINE_integer("dip_steps", 600, "Steps of each deep image prior fit.")
 flags.DEFINE_integer("seed", 0, "Seed of the weights, the training crops and the corruptions.")
-flags.DEFINE_integer("bm3d_crops", 20, "About this many test crops are denoised by BM3D.")
+flags.DEFINE_integer(
+    "bm3d_crops",
+    20,
+    "About this many test crops are denoised by BM3D (every k-th crop); 0: no BM3D at all.",
+    lower_bound=0,
+)
 flags.DEFINE_string("loss", "l1", "l1, l2 or ssim.")
 flags.DEFINE_integer("filters", FILTERS, "Base filters of the U-Nets.")
 flags.DEFINE_float(
     "blur_fill", 1.5, "inpainting: sigma of the U-Net's normalised-convolution fill (0: none)."
 )
 flags.DEFINE_integer("depth", 2, "The U-Nets' down-sampling steps.")
+flags.DEFINE_string(
+    "train_data",
+    "photos",
+    "The training crops, a `tfgen.data.load` name: 'photos' (64x64 crops), or a crop range "
+    "'photos/crop64-128' (scale augmentation, crops shrunk to 64).",
+)
+flags.DEFINE_float(
+    "permute_channels",
+    0.0,
+    "jpeg: the probability that a training image shows its colour channels in a random order "
+    "(`tfgen.data.with_permuted_channels`); 0: never.",
+    lower_bound=0.0,
+    upper_bound=1.0,
+)
+flags.DEFINE_list("jpeg_qualities", ["10", "20"], "jpeg: the range of training qualities.")
+flags.register_validator(
+    "jpeg_qualities",
+    lambda v: len(v) == 2 and all(q.isdigit() for q in v),
+    "--jpeg_qualities must be two ints, low,high",
+)
+flags.DEFINE_multi_enum(
+    "self_ensemble",
+    [],
+    list(architectures.TRANSFORMS),
+    "jpeg: also score `architectures.self_ensemble(unet, transforms)` of the trained U-Net, "
+    "for each transforms given (repeat the flag for both).",
+)
+flags.DEFINE_integer(
+    "trace_every",
+    0,
+    "jpeg: every this many steps, print the gain over the compressed input at each test "
+    "quality on the held-out crops and on as many fixed crops of the training photographs "
+    "(0: never).",
+)
 flags.DEFINE_string("figure", "docs/restoration.png", "Where the figure is written.")
 flags.DEFINE_string(
     "tasks", "denoise,blind_spot,inpaint,sr2,sr4,deblur,jpeg,dip", "Comma-separated tasks."
@@ -206,6 +250,21 @@ def bm3d_denoise(noisy):
     return from_unit(np.stack([bm3d.bm3d_rgb(image, sigma) for image in to_unit(noisy)]))
 
 
+def bm3d_rows(test, noisy, restored, crops):
+    """BM3D takes seconds per crop here: scored on every k-th crop, the U-Net beside it."""
+    subset = slice(None, None, max(1, len(test) // crops))
+    start = time.time()
+    by_bm3d = bm3d_denoise(noisy[subset])
+    table(
+        f"Denoising, the same on {len(by_bm3d)} of the crops (BM3D {time.time() - start:.0f} s)",
+        [
+            ("noisy input", scores(test[subset], noisy[subset])),
+            ("BM3D (bm3d package, true sigma)", scores(test[subset], by_bm3d)),
+            ("tfgen U-Net", scores(test[subset], restored[subset])),
+        ],
+    )
+
+
 def opencv_inpaint(masked, known, radius):
     """OpenCV's Telea inpainting of each image (8-bit, as cv2.inpaint needs), known pixels kept."""
     import cv2
@@ -219,20 +278,47 @@ def opencv_inpaint(masked, known, radius):
     return known * masked + (1.0 - known) * filled
 
 
-def train(network, corruption, data, args):
+def train(network, corruption, data, args, callbacks=(), permute_channels=0.0):
     model = Autoencoder(None, network, corruption=corruption, loss=args.loss, seed=args.seed)
-    return fit(model, data, args)
+    return fit(model, data, args, callbacks, permute_channels)
 
 
-def fit(model, data, args):
+def fit(model, data, args, callbacks=(), permute_channels=0.0):
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, args.steps)
     model.compile(Adam(schedule))
     dataset = tfgen.data.load(
-        "photos", image_size=SIDE, batch_size=args.batch_size, repeat=True, seed=args.seed
+        args.train_data, image_size=SIDE, batch_size=args.batch_size, repeat=True, seed=args.seed
     )
+    if permute_channels:
+        dataset = tfgen.data.with_permuted_channels(dataset, args.seed, permute_channels)
     start = time.time()
-    model.fit(dataset, steps_per_epoch=args.steps, epochs=1, verbose=0)
+    model.fit(dataset, steps_per_epoch=args.steps, epochs=1, verbose=0, callbacks=callbacks)
     return model, time.time() - start
+
+
+class GainTrace(keras.callbacks.Callback):
+    """Prints the mean PSNR gain of the network over its inputs, per named set, every k steps."""
+
+    def __init__(self, network, sets, every, steps):
+        super().__init__()
+        self.network, self.sets, self.every, self.steps = network, sets, every, steps
+        self.inputs = {name: scores(clean, inputs)[0] for name, (clean, inputs) in sets.items()}
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = batch + 1
+        if step % self.every and step != self.steps:
+            return
+        gains = [
+            f"{name} {scores(clean, self.network.predict(inputs, verbose=0))[0] - before:+.2f}"
+            for (name, (clean, inputs)), before in zip(
+                self.sets.items(), self.inputs.values(), strict=True
+            )
+        ]
+        print(
+            f"step {step:5d}: training loss {logs['loss']:.5f}; dB over the input: "
+            + ", ".join(gains),
+            flush=True,
+        )
 
 
 def inpaint_options(args):
@@ -319,19 +405,8 @@ def main(argv):
                 ("tfgen U-Net", scores(test, restored)),
             ],
         )
-        # BM3D takes seconds per crop here: scored on every k-th crop, the U-Net beside it.
-        subset = slice(None, None, max(1, len(test) // args.bm3d_crops))
-        start = time.time()
-        by_bm3d = bm3d_denoise(noisy[subset])
-        table(
-            f"Denoising, the same on {len(by_bm3d)} of the crops (BM3D "
-            f"{time.time() - start:.0f} s)",
-            [
-                ("noisy input", scores(test[subset], noisy[subset])),
-                ("BM3D (bm3d package, true sigma)", scores(test[subset], by_bm3d)),
-                ("tfgen U-Net", scores(test[subset], restored[subset])),
-            ],
-        )
+        if args.bm3d_crops:
+            bm3d_rows(test, noisy, restored, args.bm3d_crops)
         show(noisy, peers[0][2], restored)
 
     if "inpaint" in tasks:
@@ -396,33 +471,55 @@ def main(argv):
         show(blurred, wiener(blurred, ratio), restored)
 
     if "jpeg" in tasks:
-        keras.utils.set_random_seed(args.seed)
-        model, seconds = train(
-            unet(args.filters, depth=args.depth),
-            corruptions.JPEG(JPEG_QUALITIES),
-            train_crops,
-            args,
-        )
-        for quality in JPEG_QUALITIES:
-            compressed = corruptions.JPEG(quality)(test, EVAL_SEED).numpy()
-            restored = model.predict(compressed, batch_size=100, verbose=0)
-            sigma, *blurred = best_of(test, lambda s, c=compressed: blur(c, s), SIGMAS[:4])
-            table(
-                f"JPEG quality {quality} (model trained on qualities {JPEG_QUALITIES[0]}-"
-                f"{JPEG_QUALITIES[1]}, {seconds:.0f} s of training)",
-                [
-                    ("compressed input", scores(test, compressed)),
-                    (f"Gaussian blur (best sigma {sigma})", tuple(blurred)),
-                    ("tfgen U-Net", scores(test, restored)),
-                ],
-            )
-        show(compressed, blur(compressed, sigma), restored)
+        jpeg_rows(args, test, show)
 
     write_figure(figure, args.figure)
     if "dip" in tasks:
         dip_figure = []
         deep_image_prior_rows(args, models, dip_figure)
         write_figure(dip_figure, args.figure.replace(".png", "_dip.png"))
+
+
+def jpeg_rows(args, test, show):
+    """The JPEG task: one U-Net trained on qualities drawn from `--jpeg_qualities`, scored at
+    each of JPEG_QUALITIES (and its self-ensemble with `--self_ensemble`)."""
+    low, high = (int(q) for q in args.jpeg_qualities)
+    compressed = {q: corruptions.JPEG(q)(test, EVAL_SEED).numpy() for q in JPEG_QUALITIES}
+    keras.utils.set_random_seed(args.seed)
+    network = unet(args.filters, depth=args.depth)
+    callbacks = []
+    if args.trace_every:
+        # Fixed crops of the training photographs, as many as the test crops, to set beside them.
+        seen = next(iter(tfgen.data.load("photos", image_size=SIDE, batch_size=len(test), seed=7)))
+        seen = seen.numpy()
+        sets = {}
+        for q in JPEG_QUALITIES:
+            sets[f"held-out q{q}"] = (test, compressed[q])
+            sets[f"training photographs q{q}"] = (seen, corruptions.JPEG(q)(seen, EVAL_SEED))
+        callbacks.append(GainTrace(network, sets, args.trace_every, args.steps))
+    model, seconds = train(
+        network, corruptions.JPEG((low, high)), None, args, callbacks, args.permute_channels
+    )
+    ensembles = {t: architectures.self_ensemble(model.decoder, t) for t in args.self_ensemble}
+    for quality in JPEG_QUALITIES:
+        inputs = compressed[quality]
+        restored = model.predict(inputs, batch_size=100, verbose=0)
+        sigma, *blurred = best_of(test, lambda s, c=inputs: blur(c, s), SIGMAS[:4])
+        rows = [
+            ("compressed input", scores(test, inputs)),
+            (f"Gaussian blur (best sigma {sigma})", tuple(blurred)),
+            ("tfgen U-Net", scores(test, restored)),
+        ]
+        for transforms, ensemble in ensembles.items():
+            by_ensemble = ensemble.predict(inputs, batch_size=100, verbose=0)
+            rows.append((f"tfgen U-Net, self-ensemble ({transforms})", scores(test, by_ensemble)))
+        table(
+            f"JPEG quality {quality} (model trained on qualities {low}-{high}, crops "
+            f"{args.train_data}, channels permuted with probability {args.permute_channels}, "
+            f"{seconds:.0f} s of training)",
+            rows,
+        )
+    show(inputs, blur(inputs, sigma), restored)
 
 
 def write_figure(figure, path):

@@ -8,14 +8,16 @@ artefact removal, compression or a VAE) with `fit`.
     python examples/train_reconstruction.py --dataset=photos --image_size=32 --epochs=20
     python examples/train_reconstruction.py --task=super_resolution --factor=2 --dataset=photos
     python examples/train_reconstruction.py --task=deblur --blur_sigma=1.5 --dataset=photos
-    python examples/train_reconstruction.py --task=jpeg --jpeg_quality=15 --dataset=photos
+    python examples/train_reconstruction.py --task=jpeg --jpeg_quality=10-20 --dataset=photos
 
 Tasks: `denoise` learns to remove Gaussian noise (--noise_stddev), `inpaint` to fill in masked
 square patches (--mask_fraction, --mask_patch; the U-Net takes the holes as an input channel,
 starts from their blur fill, a normalised convolution of --blur_fill pixels, and keeps the known
-pixels), `super_resolution` (--factor, bicubic), `deblur` (--blur_sigma) and
-`jpeg` (--jpeg_quality, run in the input pipeline, as XLA cannot compile libjpeg): these train a
-U-Net (`tfgen.architectures.unet`, residual) on the degraded images at full size, and their
+pixels), `super_resolution` (--factor, bicubic), `deblur` (--blur_sigma) and `jpeg`
+(--jpeg_quality, one quality or a range, default 10-20: each image draws its own; run in the
+input pipeline, as XLA cannot compile libjpeg; --permute_channels=0.5 shows half the
+training images in a random channel order): these train a U-Net
+(`tfgen.architectures.unet`, residual) on the degraded images at full size, and their
 SavedModel serves the `restore` signature: `images` in [0, 1], degraded, of any height and width,
 to restored `images` in [0, 1]. `compress` passes clean images through a --latent_dim
 bottleneck, `variational` trains a VAE (Kingma & Welling 2014) whose decoder also generates
@@ -60,9 +62,7 @@ def train(config=None, callbacks=(), distribute_strategy=None, **settings):
         image_size=config.image_size, channels=config.channels, batch_size=config.batch_size
     )
     # A function, so that a run resumed inside an epoch reads a fresh copy of the stream.
-    make_dataset = functools.partial(
-        tfgen.data.load, config.dataset, repeat=config.steps is not None, seed=config.seed, **load
-    )
+    make_dataset = functools.partial(reconstruction.training_data, config, **load)
     dataset = make_dataset()
     held_out = runs.held_out_split(config.dataset, **load) if config.validation else None
     with runs.dtype_policy(config.mixed_precision):

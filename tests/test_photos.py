@@ -113,6 +113,35 @@ def test_training_crops_come_from_training_photographs_flipped_and_turned():
     assert len(sources) >= 3 and len(symmetries) >= 3
 
 
+def test_a_crop_range_draws_log_uniform_sides_shrunk_to_its_smallest(monkeypatch):
+    # Ramp "photographs" (red = row, green = column): a window of side s shrunk to 16 pixels
+    # spans s / 16 rows of the ramp per pixel, so each crop tells its side.
+    rows, cols = np.mgrid[:200, :240]
+    ramp = np.stack([rows, cols, np.full_like(rows, 128)], axis=-1).astype(np.uint8)
+    monkeypatch.setattr(photos, "photographs", lambda: dict.fromkeys(photos.PHOTOGRAPHS, ramp))
+    assert photos.crop_range_of("photos/crop16-64") == (16, 64)
+    assert photos.crop_size_of("photos/crop16-64") == 16
+    dataset = tfgen.data.load("photos/crop16-64", batch_size=400, seed=5, value_range=(0, 255))
+    crops = np.rint(next(iter(dataset)))
+    assert crops.shape == (400, 16, 16, 3)
+    inner = crops[:, 2:14, 2:14]
+    spread = inner[..., :2].max(axis=(1, 2)) - inner[..., :2].min(axis=(1, 2))
+    sides = spread.max(axis=1) * 16 / 11  # the interior spans 11 output pixels
+    assert np.all(sides > 16 - 2) and np.all(sides < 64 + 2)
+    # Log-uniform: log sides have mean log 32 (uniform sides would give log 36.6) and fill the
+    # range's two halves alike.
+    assert abs(np.mean(np.log(sides)) - np.log(32)) < 0.07
+    assert 0.4 < np.mean(sides < 32) < 0.6 and np.mean(sides < 20) > 0.05
+
+
+def test_a_crop_range_tests_on_the_tiles_of_its_smallest_side():
+    def load(name):
+        dataset = tfgen.data.load(name, split="test", batch_size=200, shuffle=False)
+        return next(iter(dataset)).numpy()
+
+    np.testing.assert_array_equal(load("photos/crop32-64"), load("photos/crop32"))
+
+
 def test_named_held_out_photographs_leave_the_training_split():
     assert photos.split_names("test", ["china"]) == ("china",)
     assert "china" not in photos.split_names("train", ["china"])
@@ -128,6 +157,8 @@ def test_named_held_out_photographs_leave_the_training_split():
         (dict(held_out=list(photos.PHOTOGRAPHS)), "held_out holds every photograph"),
         (dict(name="photos/crop430"), r"name 'photos/crop430' asks for 430x430 crops"),
         (dict(name="photos/crop4"), "at least 8 pixels"),
+        (dict(name="photos/crop64-32"), "needs N <= M, got 64-32"),
+        (dict(name="photos/crop32-430"), r"name 'photos/crop32-430' asks for 430x430 crops"),
         (dict(name="digits", held_out=["china"]), "held_out is for the bundled 'photos' only"),
         (dict(split="validation"), "split must be 'train' or 'test'"),
     ],

@@ -3,6 +3,7 @@ and the deep image prior."""
 
 import dataclasses
 import importlib.util
+import itertools
 import os
 import sys
 
@@ -295,6 +296,35 @@ def test_reconstruction_example_corruptions_of_the_restoration_tasks():
         "deblur": {"sigma": 0.8},
         "jpeg": {"quality": 12},
     }
+    # The default: one model for qualities 10 to 20, each image drawing its own.
+    jpeg = reconstruction.make_corruption(example.Config(task="jpeg"))
+    assert jpeg.get_config() == {"quality": [10, 20]}
+    made = reconstruction.make_corruption(example.Config(task="jpeg", jpeg_quality="15"))
+    assert made.get_config() == {"quality": 15}
+    for bad in ("10-", "high", "20-10", "0-5", "1-2-3"):
+        with pytest.raises(ValueError, match="jpeg_quality"):
+            reconstruction.make_corruption(example.Config(task="jpeg", jpeg_quality=bad))
+
+
+def test_the_jpeg_task_trains_on_permuted_channels():
+    example = load_example("train_reconstruction")
+    load = dict(image_size=8, batch_size=32)
+    config = example.Config(task="jpeg", dataset="photos/crop32", steps=1)
+
+    def first(config):
+        return next(iter(reconstruction.training_data(config, **load))).numpy()
+
+    plain = first(dataclasses.replace(config, permute_channels=0.0))
+    np.testing.assert_array_equal(first(dataclasses.replace(config, task="denoise")), plain)
+    permuted = first(dataclasses.replace(config, permute_channels=1.0))
+    orders = set()
+    for x, y in zip(plain, permuted, strict=True):
+        found = [p for p in itertools.permutations(range(3)) if np.array_equal(x[..., p], y)]
+        assert found, "a training image is no channel permutation of the plain one"
+        orders.add(found[0])
+    assert len(orders) >= 3
+    with pytest.raises(ValueError, match=r"permute_channels: probability must be .* \[0, 1\]"):
+        first(dataclasses.replace(config, permute_channels=1.5))
 
 
 def test_reconstruction_example_super_resolution_exports_restore(tmp_path):

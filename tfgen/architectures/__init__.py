@@ -4,7 +4,8 @@ The DCGAN and encoder/decoder builders take square images ``(side, side, channel
 ``side`` a power of two in [MIN_SIDE, MAX_SIDE] and ``channels`` in ALLOWED_CHANNELS. Feature
 maps go between START_SIZE x START_SIZE and ``side`` x ``side`` by factors of two, one strided
 (transposed) convolution each. The restoration U-Net (`unet`) maps images of any size to
-images of the same size.
+images of the same size; `self_ensemble` averages such a network over flips and turns of its
+input at test time.
 
 Images produced (generator, decoder) are float32 in [-1, 1] (tanh); every model's outputs are
 float32 even under a ``mixed_float16`` dtype policy, so losses are computed in full precision.
@@ -50,6 +51,12 @@ from tfgen.architectures.dcgan import (  # noqa: F401
     dcgan_discriminator,
     dcgan_generator,
 )
+from tfgen.architectures.ensemble import (  # noqa: F401
+    TRANSFORMS,
+    TransformMean,
+    TransformStack,
+    self_ensemble,
+)
 from tfgen.architectures.resnet import (  # noqa: F401
     RESNET_MIN_SIDE,
     resnet_discriminator,
@@ -92,5 +99,6 @@ __all__ = [
     "dcgan_generator",
     "resnet_discriminator",
     "resnet_generator",
+    "self_ensemble",
     "unet",
 ]

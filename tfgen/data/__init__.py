@@ -13,6 +13,7 @@ Importing this package also registers the offline tfds builders `tfgen_digits` a
 """
 
 from tfgen.data.builders import PHOTO_NAMES, PhotosConfig, TfgenDigits, TfgenPhotos
+from tfgen.data.channels import permute_channels, with_permuted_channels
 from tfgen.data.pipeline import FITS, class_names, load, preprocess
 from tfgen.data.sources import BUNDLED, DataNotPreparedError, network_available, read_image
 
@@ -28,8 +29,10 @@ __all__ = [
     "class_names",
     "load",
     "network_available",
+    "permute_channels",
     "preprocess",
     "read_image",
+    "with_permuted_channels",
 ]
 
 

@@ -1,8 +1,9 @@
 """The bundled photographs as a restoration dataset: random crops of whole photographs.
 
-`tfgen.data.load("photos", ...)` (also "photos/crop32", "photos/crop128", any "photos/crop<N>")
-reads here. Every photograph that the installed packages ship is used, and a photograph is in
-one split only, so a model is always scored on photographs it never saw:
+`tfgen.data.load("photos", ...)` (also "photos/crop32", "photos/crop128", any "photos/crop<N>",
+and "photos/crop<N>-<M>", crops of random sides) reads here. Every photograph that the
+installed packages ship is used, and a photograph is in one split only, so a model is always
+scored on photographs it never saw:
 
 ================= ======================================== =========
 photograph        shipped by                               split
@@ -31,6 +32,13 @@ epoch. `split="test"`: the non-overlapping crops tiling each held-out photograph
 corner, in order, always the same. Crops are then resized to `image_size` like any image of
 `tfgen.data.load` (antialiased), e.g. 64x64 crops to 32x32.
 
+Scale augmentation, "photos/crop<N>-<M>" (N <= M): each training crop has a random side drawn
+log-uniformly from [N, M] (rounded) and is shrunk (antialiased, rounded to 8 bits) to N, the
+side of the test tiles, so no crop is ever enlarged (which would blur it); "photos/crop64-128"
+trains on crops of 64 to 128 pixels brought to 64 and tests on the 64x64 tiles of "photos". A
+network then sees the photographs at several scales: many more distinct textures than seven
+photographs hold at one.
+
 scikit-image is a dependency of tfgen (not an extra): the split must hold the same photographs
 on every installation, or a benchmark on held-out photographs would change with what else
 happens to be installed.
@@ -50,6 +58,7 @@ __all__ = [
     "PHOTOGRAPHS",
     "TRAIN_CROPS_PER_EPOCH",
     "augment",
+    "crop_range_of",
     "crop_size_of",
     "is_photos",
     "photographs",
@@ -76,7 +85,7 @@ HELD_OUT = ("grace_hopper", "coffee", "chelsea")
 CROP_SIZE = 64
 #: Random crops in one training epoch.
 TRAIN_CROPS_PER_EPOCH = 2400
-_NAME = re.compile(r"photos(?:/crop(\d+))?")
+_NAME = re.compile(r"photos(?:/crop(\d+)(?:-(\d+))?)?")
 
 
 def is_photos(name) -> bool:
@@ -85,12 +94,22 @@ def is_photos(name) -> bool:
 
 
 def crop_size_of(name: str) -> int:
-    """The crop side of "photos" (64) or "photos/crop<N>" (N, at least 8)."""
+    """The crop side of "photos" (64), "photos/crop<N>" and "photos/crop<N>-<M>" (N, at
+    least 8)."""
+    return crop_range_of(name)[0]
+
+
+def crop_range_of(name: str) -> tuple[int, int]:
+    """The (smallest, largest) side of the training crops of a "photos" name: (N, N) for
+    "photos/crop<N>", (N, M) for "photos/crop<N>-<M>", (64, 64) for "photos"."""
     match = _NAME.fullmatch(name)
-    size = int(match.group(1)) if match and match.group(1) else CROP_SIZE
-    if size < 8:
-        raise ValueError(f"name {name!r}: the crop side must be at least 8 pixels, got {size}")
-    return size
+    low = int(match.group(1)) if match and match.group(1) else CROP_SIZE
+    high = int(match.group(2)) if match and match.group(2) else low
+    if low < 8:
+        raise ValueError(f"name {name!r}: the crop side must be at least 8 pixels, got {low}")
+    if high < low:
+        raise ValueError(f"name {name!r}: a crop range <N>-<M> needs N <= M, got {low}-{high}")
+    return low, high
 
 
 @functools.cache
@@ -175,9 +194,10 @@ def crops(name, split, seed, held_out=None) -> tuple[tf.data.Dataset, int, int]:
     of the held-out photographs, in order.
     """
     crop = crop_size_of(name)
+    low, high = crop_range_of(name)
     names = split_names(split, held_out)
     arrays = [photographs()[n] for n in names]
-    _check_crop(arrays, names, crop, name)
+    _check_crop(arrays, names, crop if split == "test" else high, name)
     if split == "test":
         tiled = np.concatenate([tiles(array, crop) for array in arrays])
         return tf.data.Dataset.from_tensor_slices(tiled), len(tiled), crop
@@ -195,7 +215,13 @@ def crops(name, split, seed, held_out=None) -> tuple[tf.data.Dataset, int, int]:
         # A stateless seed per crop: from the per-epoch random stream, so every epoch differs.
         crop_seed = tf.stack([counter, tf.constant(0, tf.int64)])
         pick = tf.random.stateless_uniform([], crop_seed, maxval=count, dtype=tf.int32)
-        limits = sides[pick] - crop + 1
+        side = crop
+        if low != high:  # log-uniform in [low, high]
+            draw = tf.random.stateless_uniform(
+                [], tf.random.experimental.stateless_fold_in(crop_seed, 3)
+            )
+            side = tf.cast(tf.round(low * (high / low) ** draw), tf.int32)
+        limits = sides[pick] - side + 1
         where = (
             tf.random.stateless_uniform(
                 [2],
@@ -205,7 +231,11 @@ def crops(name, split, seed, held_out=None) -> tuple[tf.data.Dataset, int, int]:
             )
             % limits
         )
-        image = tf.slice(stack[pick], [where[0], where[1], 0], [crop, crop, 3])
+        image = tf.slice(stack[pick], [where[0], where[1], 0], [side, side, 3])
+        if low != high:  # shrunk to the side of a test tile
+            # As `tfgen.images.resize` (not imported: it reads this module for `photo:` names).
+            resized = tf.image.resize(tf.cast(image, tf.float32), (crop, crop), antialias=True)
+            image = tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
         image = tf.ensure_shape(image, [crop, crop, 3])
         return augment(image, tf.random.experimental.stateless_fold_in(crop_seed, 2))
 

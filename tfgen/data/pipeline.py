@@ -99,7 +99,8 @@ def load(
       name: where the images come from:
         - "digits": bundled offline data, the tfds builder `tfgen_digits` (see
           `tfgen.data.builders`), prepared on first use from files installed with scikit-learn;
-        - "photos" (also "photos/crop<N>", crops of N pixels, default 64): crops of the ten
+        - "photos" (also "photos/crop<N>", crops of N pixels, default 64, and
+          "photos/crop<N>-<M>", training crops of random sides shrunk to N): crops of the ten
           photographs scikit-learn, matplotlib and scikit-image ship (see `tfgen.data.photos`
           for which is in which split): "train" draws new random crops, flips and 90-degree
           turns every epoch from the training photographs, "test" tiles the held-out ones;

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from tfgen import architectures, corruptions
+from tfgen import architectures, corruptions, data
 from tfgen.models import Autoencoder
 from tfgen.runs.factories import jit_setting, make_optimizer
 from tfgen.runs.settings import TrainingSettings, setting
@@ -21,6 +21,7 @@ RESUME_KEYS = (
     *("task", "dataset", "image_size", "channels", "batch_size", "steps", "latent_dim"),
     *("base_filters", "loss", "noise_stddev", "mask_fraction", "mask_patch", "kl_weight"),
     *("optimizer", "mixed_precision", "factor", "blur_sigma", "jpeg_quality", "blur_fill"),
+    "permute_channels",
 )
 
 
@@ -56,12 +57,39 @@ class ReconstructionSettings(TrainingSettings):
     kl_weight: float = setting(1.0, "variational: weight of the KL term (beta).")
     factor: int = setting(2, "super_resolution: downsampling factor (bicubic, then back up).")
     blur_sigma: float = setting(1.5, "deblur: standard deviation of the Gaussian blur, pixels.")
-    jpeg_quality: int = setting(15, "jpeg: JPEG quality in [1, 100].")
+    # One model for a range of qualities: the recipe of benchmarks/restoration.py.
+    jpeg_quality: str = setting(
+        "10-20",
+        "jpeg: JPEG quality in [1, 100], or a range 'low-high' from which each image draws its "
+        "own (one model for every quality of the range).",
+    )
+    permute_channels: float = setting(
+        0.5,
+        "jpeg: the probability that a training image shows its colour channels in a random "
+        "order, one of the 6 (tfgen.data.with_permuted_channels), so that colours the "
+        "training images lack are restored too; 0: never.",
+    )
     optimizer: str = setting(
         "adam", "nesterov, adam, conjugate_gradient (tfgen) or any Keras optimizer name."
     )
     lr: float = setting(RESTORATION_LEARNING_RATE, "Learning rate.")
     validation: bool = setting(True, "Evaluate on the dataset's test split every epoch.")
+
+
+def training_data(config, **load_arguments):
+    """The training batches of `config`: `tfgen.data.load(config.dataset, ...)` with
+    `load_arguments`, repeated when `config.steps` is set; for the jpeg task each image shows
+    its colour channels in a random order with probability `config.permute_channels`
+    (`tfgen.data.with_permuted_channels`)."""
+    dataset = data.load(
+        config.dataset, repeat=config.steps is not None, seed=config.seed, **load_arguments
+    )
+    if config.task == "jpeg" and config.permute_channels:
+        try:
+            dataset = data.with_permuted_channels(dataset, config.seed, config.permute_channels)
+        except ValueError as error:
+            raise ValueError(f"permute_channels: {error}") from None
+    return dataset
 
 
 def make_corruption(config):
@@ -76,10 +104,27 @@ def make_corruption(config):
     if config.task == "deblur":
         return corruptions.GaussianBlur(config.blur_sigma)
     if config.task == "jpeg":
-        return corruptions.JPEG(config.jpeg_quality)
+        try:
+            return corruptions.JPEG(jpeg_quality(config.jpeg_quality))
+        except ValueError as error:
+            raise ValueError(f"jpeg_quality: {error}") from None
     if config.task in TASKS:
         return None
     raise ValueError(f"task must be one of {', '.join(TASKS)}, got {config.task!r}")
+
+
+def jpeg_quality(value):
+    """The `--jpeg_quality` setting as `corruptions.JPEG` takes it: an int, or "low-high" as a
+    pair (an int or a digit string gives one quality)."""
+    if isinstance(value, str):
+        parts = value.split("-")
+        if 1 <= len(parts) <= 2 and all(p.strip().isdigit() for p in parts):
+            numbers = tuple(int(p) for p in parts)
+            return numbers[0] if len(numbers) == 1 else numbers
+        raise ValueError(
+            f"jpeg_quality must be a quality in [1, 100] or a range 'low-high', got {value!r}"
+        )
+    return value
 
 
 def build_autoencoder(config, image_shape):
