@@ -15,23 +15,17 @@ of the natural colours the test photographs mostly hold.
 from __future__ import annotations
 
 import itertools
-import numbers
 
 import numpy as np
 import tensorflow as tf
+
+from tfgen import _checks as checks
 
 #: The channel orders `permute_channels` draws from, for RGB (3) and grey (1) images.
 ORDERS = {
     3: tuple(itertools.permutations(range(3))),
     1: ((0,),),
 }
-
-
-def _probability(value):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not ok or not 0.0 <= value <= 1.0:
-        raise ValueError(f"probability must be a number in [0, 1], got {value!r}")
-    return float(value)
 
 
 def permute_channels(images, seed, probability=1.0) -> tf.Tensor:
@@ -46,7 +40,7 @@ def permute_channels(images, seed, probability=1.0) -> tf.Tensor:
         ValueError: images that are not (batch, H, W, C) with C in `ORDERS`, a probability
             outside [0, 1].
     """
-    probability = _probability(probability)
+    probability = checks.number(probability, "probability", 0.0, 1.0)
     images = tf.convert_to_tensor(images)
     if images.shape.rank != 4 or images.shape[-1] not in ORDERS:
         raise ValueError(
@@ -67,9 +61,8 @@ def with_permuted_channels(
     """`dataset` (batches of images, or `(images, ...)` tuples) with `permute_channels`
     applied to every batch's images with `probability`; new orders at every pass,
     reproducible for a `seed`."""
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise ValueError(f"seed must be an int, got {seed!r}")
-    probability = _probability(probability)
+    seed = checks.seed(seed, optional=False)
+    probability = checks.number(probability, "probability", 0.0, 1.0)
     counters = tf.data.Dataset.random(seed=int(seed), rerandomize_each_iteration=True)
 
     def permute(element, counter):

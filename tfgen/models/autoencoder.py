@@ -373,14 +373,12 @@ class Autoencoder(PipelineCorruption, _base.ImageModel):
 
     def _train_on(self, inputs):
         clean = inputs[0] if isinstance(inputs, tuple) else inputs
-        # The step's collectives first, so that the forward pass and gradients may compile per
-        # replica (`_compiled`: XLA under a strategy with jit_compile on); the gradient
-        # all-reduce and the update run outside, in the optimizer's `apply`.
+        # Collectives first, so that the forward pass and gradients may compile per replica
+        # (`_compiled`); the gradient all-reduce and the update run in the optimizer's `apply`.
         with distribute.known_batch_position(tf.shape(clean)[0]) as global_batch:
             networks = [n for n in (self.encoder, self.decoder) if n is not None]
-            gradients, per_example, reconstructions, kl = self._compiled(
-                self._gradients, *networks
-            )(inputs, global_batch)
+            step = self._compiled(self._gradients, *networks)
+            gradients, per_example, reconstructions, kl = step(inputs, global_batch)
         self.optimizer.apply(gradients, self.trainable_variables)
         self._track(clean, reconstructions, per_example, kl)
         self.noise_step.assign_add(1)
@@ -390,9 +388,7 @@ class Autoencoder(PipelineCorruption, _base.ImageModel):
         """The loss's gradients, the per-example losses, the reconstructions and KL (or None)."""
         variables = self.trainable_variables
         with tf.GradientTape() as tape:
-            per_example, reconstructions, kl = self._forward(
-                inputs, self.noise_step, offset=0, training=True
-            )
+            per_example, reconstructions, kl = self._forward(inputs, self.noise_step, 0, True)
             loss = distribute.average_over_global_batch(per_example, global_batch)
             scaled = self.optimizer.scale_loss(loss)
         return tape.gradient(scaled, variables), per_example, reconstructions, kl
