@@ -40,7 +40,7 @@ def permute_channels(images, seed, probability=1.0) -> tf.Tensor:
         ValueError: images that are not (batch, H, W, C) with C in `ORDERS`, a probability
             outside [0, 1].
     """
-    probability = checks.number(probability, "probability", 0.0, 1.0)
+    probability = checks.number(probability, "probability", 0, 1)
     images = tf.convert_to_tensor(images)
     if images.shape.rank != 4 or images.shape[-1] not in ORDERS:
         raise ValueError(
@@ -62,7 +62,7 @@ def with_permuted_channels(
     applied to every batch's images with `probability`; new orders at every pass,
     reproducible for a `seed`."""
     seed = checks.seed(seed, optional=False)
-    probability = checks.number(probability, "probability", 0.0, 1.0)
+    probability = checks.number(probability, "probability", 0, 1)
     counters = tf.data.Dataset.random(seed=int(seed), rerandomize_each_iteration=True)
 
     def permute(element, counter):
