@@ -1,12 +1,12 @@
 """Every benchmark runs end to end on tiny flags and prints its summary.
 
-They run in child processes of tests/benchmark_runs.py, one for the quick ones and one for
-those that train several GANs or the independent judge (marked slow), each importing
-TensorFlow once rather than once per script, so that a benchmark broken by a change of the
-library fails here rather than when someone next measures. No figure is asserted: figures come
-from measuring runs, recorded in BENCHMARKS.md. PyTorch is an optional peer (`pip install
-torch`) of gan_throughput.py alone; without it the script prints that its PyTorch rows are left
-out, which is checked instead.
+They run in child processes of tests/benchmark_runs.py, one for the quick ones and one for those
+that train several GANs or the independent judge (marked slow), side by side, each importing
+TensorFlow once rather than once per script, so that a benchmark broken by a change of the library
+fails here rather than when someone next measures. No figure is asserted: figures come from
+measuring runs, recorded in BENCHMARKS.md. PyTorch is an optional peer (`pip install torch`) of
+gan_throughput.py alone; without it the script prints that its PyTorch rows are left out, which is
+checked instead.
 """
 
 import json
@@ -64,31 +64,55 @@ def test_every_benchmark_script_has_a_smoke_run():
     assert scripts == set(benchmark_runs.tiny_flags("work")) == set(SUMMARY)
 
 
+#: The two child processes: the quick benchmarks, and the slow ones (marked slow).
+GROUPS = {"quick": frozenset(SUMMARY) - SLOW, "slow": frozenset(SLOW)}
+
+
+def group_of(name):
+    return "slow" if name in SLOW else "quick"
+
+
 @pytest.fixture(scope="module")
-def run_group(tmp_path_factory):
-    """run_group(names) -> ({name: outcome}, work folder), one child process per group."""
-    groups = {}
+def run_group(request, tmp_path_factory):
+    """run_group(group) -> ({name: outcome}, work folder) of the group's child process.
 
-    def run(names):
-        key = tuple(sorted(names))
-        if key not in groups:
-            work = tmp_path_factory.mktemp("benchmarks")
-            path = work / "results.json"
-            env = dict(os.environ)
-            env["PYTHONPATH"] = os.pathsep.join([REPO, *filter(None, [env.get("PYTHONPATH")])])
-            runner = os.path.join(REPO, "tests", "benchmark_runs.py")
-            finished = subprocess.run(
-                [sys.executable, runner, str(path), str(work), *key],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=1800,
+    The groups whose tests were selected start together at first use: each process spends much
+    of its time in single-threaded Python (imports, tracing, small steps), so side by side they
+    keep both cores of the CI machine busy where one after the other they would not.
+    """
+    selected = {
+        group_of(item.callspec.params["name"])
+        for item in request.session.items
+        if item.originalname == "test_benchmark_runs_on_tiny_flags"
+    }
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([REPO, *filter(None, [env.get("PYTHONPATH")])])
+    runner = os.path.join(REPO, "tests", "benchmark_runs.py")
+    started, finished = {}, {}
+    for group in sorted(selected):
+        work = tmp_path_factory.mktemp(f"benchmarks_{group}")
+        command = [sys.executable, runner, str(work / "results.json"), str(work)]
+        # Output to files, not pipes: a pipe nobody reads yet would stall its process.
+        with open(work / "stdout.txt", "w") as stdout, open(work / "stderr.txt", "w") as stderr:
+            process = subprocess.Popen(
+                [*command, *sorted(GROUPS[group])], env=env, stdout=stdout, stderr=stderr
             )
-            assert finished.returncode == 0, finished.stderr[-3000:]
-            groups[key] = json.loads(path.read_text()), work
-        return groups[key]
+        started[group] = process, work
 
-    return run
+    def run(group):
+        if group not in finished:
+            process, work = started[group]
+            process.wait(timeout=1800)
+            stderr = (work / "stderr.txt").read_text()
+            assert process.returncode == 0, stderr[-3000:]
+            finished[group] = json.loads((work / "results.json").read_text()), work
+        return finished[group]
+
+    yield run
+    for process, _ in started.values():
+        if process.poll() is None:  # a failed or interrupted session: stop the other group
+            process.kill()
+            process.wait()
 
 
 @pytest.mark.parametrize(
@@ -96,7 +120,7 @@ def run_group(tmp_path_factory):
     [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in sorted(SUMMARY)],
 )
 def test_benchmark_runs_on_tiny_flags(run_group, name):
-    outcomes, work = run_group(SLOW if name in SLOW else set(SUMMARY) - SLOW)
+    outcomes, work = run_group(group_of(name))
     outcome = outcomes[name]
     assert outcome["status"] == "ok", outcome["output"]
     assert SUMMARY[name] in outcome["output"], outcome["output"]
