@@ -4,6 +4,7 @@ These tests start the real example scripts as processes (tiny images, a few step
 compare the final weights bit for bit.
 """
 
+import concurrent.futures
 import json
 import os
 import random
@@ -209,33 +210,51 @@ def test_a_run_resumed_inside_an_epoch_equals_an_uninterrupted_one(tmp_path, req
             np.testing.assert_allclose(resumed.history[key], values, rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.slow
-def test_a_seeded_run_is_the_same_whether_or_not_the_data_had_to_be_prepared(tmp_path):
-    # The first run prepares the bundled digits in a fresh data directory, the second finds
-    # them there: preparing must not move any generator the seed set.
-    environment = dict(script_environment(), TFDS_DATA_DIR=str(tmp_path / "tfds"))
-    settings = dict(TINY, steps=2, epochs=2, deterministic=True)
+def _uninterrupted_runs(folder, strategy):
+    """Output folders of GAN_RUN run uninterrupted on `strategy`: on one device twice, first
+    preparing the bundled digits in a fresh data directory, then finding them there."""
+    settings = dict(GAN_RUN, strategy=strategy)
+    if strategy == "mirrored":
+        finish(start("train_gan.py", settings, folder / "mirrored", devices=2))
+        return [folder / "mirrored"]
+    environment = dict(script_environment(), TFDS_DATA_DIR=str(folder / "tfds"))
     for name in ("preparing", "prepared"):
-        finish(start("train_gan.py", settings, tmp_path / name, environment=environment))
-    assert_identical(
-        weights(tmp_path / "prepared" / "gan.keras"), weights(tmp_path / "preparing" / "gan.keras")
-    )
+        finish(start("train_gan.py", settings, folder / name, environment=environment))
+    return [folder / "preparing", folder / "prepared"]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """uninterrupted(strategy) -> a future of `_uninterrupted_runs`, started at first call.
+
+    The runs are child processes watched from a background thread, so they go on beside the
+    killed and resumed runs of the test that asks first (two processes keep both cores busy);
+    later tests read the same folders.
+    """
+    folder = tmp_path_factory.mktemp("uninterrupted")
+    futures = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as background:
+
+        def get(strategy):
+            if strategy not in futures:
+                futures[strategy] = background.submit(
+                    _uninterrupted_runs, folder / strategy, strategy
+                )
+            return futures[strategy]
+
+        yield get
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["default", "mirrored"])
-def test_gan_runs_are_reproducible_and_resume_exactly_after_sigkill(tmp_path, strategy):
+def test_gan_runs_are_reproducible_and_resume_exactly_after_sigkill(
+    tmp_path, strategy, uninterrupted
+):
     # "mirrored": MirroredStrategy over the CPU split into two logical devices, two replicas.
     devices = 2 if strategy == "mirrored" else 1
     settings = dict(GAN_RUN, strategy=strategy)
-    # Two runs are bit-identical (shown once, on one device; the mirrored case needs only the
-    # reference, which keeps this slow test shorter).
-    names = "ab" if devices == 1 else "a"
-    for process in [start("train_gan.py", settings, tmp_path / n, devices=devices) for n in names]:
-        finish(process)
-    reference = weights(tmp_path / "a" / "gan.keras")
-    if devices == 1:
-        assert_identical(weights(tmp_path / "b" / "gan.keras"), reference)
+    # The uninterrupted runs, under way beside the killed one below.
+    reference_runs = uninterrupted(strategy)
 
     # The same run killed with SIGKILL at random moments, each time resumed with --resume,
     # KILLS times and until a resume started inside an epoch (each kill follows a new backup,
@@ -261,6 +280,12 @@ def test_gan_runs_are_reproducible_and_resume_exactly_after_sigkill(tmp_path, st
         killed_at.append(backed_up_step(killed))
     else:
         finish(start("train_gan.py", settings, killed, "--resume", devices=devices))
+    reference_dir = reference_runs.result()[0]
+    reference = weights(reference_dir / "gan.keras")
+    # Two runs are bit-identical (shown once, on one device; the mirrored case needs only the
+    # reference, which keeps this slow test shorter).
+    if devices == 1:
+        assert_identical(weights(reference_runs.result()[1] / "gan.keras"), reference)
     assert_identical(weights(killed / "gan.keras"), reference)
     print(f"SIGKILLs: {len(killed_at)}, last backed-up steps at the kills: {killed_at}")
     assert len(killed_at) >= 2, f"only {len(killed_at)} kills landed before the run finished"
@@ -272,12 +297,21 @@ def test_gan_runs_are_reproducible_and_resume_exactly_after_sigkill(tmp_path, st
     assert sorted(set(epochs)) == ["0", "1", "2"]
     # The losses per epoch too, an epoch resumed inside averaging all its steps. (A resumed run
     # also scores the generator at the first epoch it trains: those columns differ.)
-    want, got = (read_history(path / "history.csv") for path in (tmp_path / "a", killed))
+    want, got = (read_history(path / "history.csv") for path in (reference_dir, killed))
     for key in ("d_loss", "g_loss", "d_real", "d_fake"):
         if devices == 1:
             assert got[key] == want[key], key
         else:  # Metric sums per replica, restored as an even split (see the test above).
             np.testing.assert_allclose(got[key], want[key], rtol=1e-6, atol=1e-9, err_msg=key)
+
+
+@pytest.mark.slow
+def test_a_seeded_run_is_the_same_whether_or_not_the_data_had_to_be_prepared(uninterrupted):
+    # The first uninterrupted run prepared the bundled digits in a fresh data directory, the
+    # second found them there: preparing must not move any generator the seed set.
+    preparing, prepared = uninterrupted("default").result()
+    assert os.listdir(preparing.parent / "tfds")  # The data was prepared there.
+    assert_identical(weights(prepared / "gan.keras"), weights(preparing / "gan.keras"))
 
 
 @pytest.mark.slow

@@ -45,6 +45,37 @@ def default_subset_size(n_real, n_generated):
     return max(2, min(MAX_SUBSET_SIZE, min(n_real, n_generated) // 2))
 
 
+#: Most samples of a side whose whole kernel matrices `kernel_distance` computes (32 MB each).
+MAX_WHOLE_KERNEL_SAMPLES = 2048
+
+
+def _whole_kernels_pay(n_real, n_generated, m, count):
+    """Whether the kernels of all samples, computed once, cost fewer products than `count`
+    subsets' own (m x m, three each) and fit in memory."""
+    whole = n_real * n_real + n_generated * n_generated + n_real * n_generated
+    return max(n_real, n_generated) <= MAX_WHOLE_KERNEL_SAMPLES and whole < 3 * count * m * m
+
+
+def _estimates_from_whole_kernels(real, generated, draws, m):
+    """Each subset's MMD² from the kernel matrices of all samples: a subset's sum over its
+    block of K is wᵀ K w, w the subset's 0/1 indicator, for all subsets in one product."""
+    rows = np.zeros((len(draws), len(real)))
+    columns = np.zeros((len(draws), len(generated)))
+    for index, (chosen_rows, chosen_columns) in enumerate(draws):
+        rows[index, chosen_rows] = 1.0
+        columns[index, chosen_columns] = 1.0
+
+    def block_sums(a, b, left, right, diagonal):
+        kernel = _polynomial_kernel(a, b)
+        sums = np.einsum("si,si->s", left @ kernel, right)
+        return sums - left @ np.diag(kernel) if diagonal else sums
+
+    within = block_sums(real, real, rows, rows, True)
+    within += block_sums(generated, generated, columns, columns, True)
+    between = block_sums(real, generated, rows, columns, False)
+    return within / (m * (m - 1)) - 2.0 * between / m**2
+
+
 def kernel_distance(real, generated, subset_size=None, subsets=100, seed=0):
     """(mean, std) of the unbiased MMD² over random subsets (see the module docstring).
 
@@ -74,14 +105,20 @@ def kernel_distance(real, generated, subset_size=None, subsets=100, seed=0):
         raise ValueError(f"subset_size must be at least 2, got {m}")
     same_every_time = m == n_real and m == n_generated
     rng = np.random.default_rng(seed)
-    estimates = np.empty(1 if same_every_time else subsets)
-    for index in range(len(estimates)):
-        x = real[rng.choice(n_real, m, replace=False)]
-        y = generated[rng.choice(n_generated, m, replace=False)]
-        k_xx, k_yy = _polynomial_kernel(x, x), _polynomial_kernel(y, y)
-        k_xy = _polynomial_kernel(x, y)
-        within = (k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / (m * (m - 1))
-        estimates[index] = within - 2.0 * k_xy.sum() / m**2
+    draws = [
+        (rng.choice(n_real, m, replace=False), rng.choice(n_generated, m, replace=False))
+        for _ in range(1 if same_every_time else subsets)
+    ]
+    if _whole_kernels_pay(n_real, n_generated, m, len(draws)):
+        estimates = _estimates_from_whole_kernels(real, generated, draws, m)
+    else:
+        estimates = np.empty(len(draws))
+        for index, (rows, columns) in enumerate(draws):
+            x, y = real[rows], generated[columns]
+            k_xx, k_yy = _polynomial_kernel(x, x), _polynomial_kernel(y, y)
+            k_xy = _polynomial_kernel(x, y)
+            within = (k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / (m * (m - 1))
+            estimates[index] = within - 2.0 * k_xy.sum() / m**2
     if same_every_time or subsets == 1:
         return float(estimates.mean()), float("nan")
     return float(estimates.mean()), float(estimates.std())
