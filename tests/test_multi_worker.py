@@ -53,6 +53,17 @@ def run_workers(arguments, environments=None):
         assert process.returncode == 0, output[-3000:]
 
 
+def assert_equal_to_one_device(results, model, history, loss):
+    """Each worker's saved weights and `loss` history (`results`, loaded .npz files) match
+    `model` trained on one device: rtol 1e-4, as float32 sums split over workers reorder."""
+    expected = [w.numpy() for w in model.weights]
+    for result in results:
+        weights = [result[f"arr_{i}"] for i in range(len(expected))]
+        for got, want in zip(weights, expected):
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(result[loss], history.history[loss], rtol=1e-4)
+
+
 @pytest.mark.slow
 def test_two_workers_equal_one_device(tmp_path):
     """Without XLA for the GAN; with it (each replica's parts compiled) for a denoiser."""
@@ -66,24 +77,14 @@ def test_two_workers_equal_one_device(tmp_path):
     denoiser = make_denoiser()
     denoiser.compile(jit_compile=True)
     history = denoiser.fit(digit_batches(), epochs=1, verbose=0)
-    expected = [w.numpy() for w in denoiser.weights]
-    for index in range(2):
-        result = np.load(tmp_path / f"d{index}.npz")
-        weights = [result[f"arr_{i}"] for i in range(len(expected))]
-        for got, want in zip(weights, expected):
-            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(result["loss"], history.history["loss"], rtol=1e-4)
+    results = [np.load(tmp_path / f"d{index}.npz") for index in range(2)]
+    assert_equal_to_one_device(results, denoiser, history, "loss")
 
     gan = make_gan()
     gan.compile(gradient_penalty=("r1", 1.0))
     history = gan.fit(digit_batches(), epochs=1, verbose=0)
-    expected = [w.numpy() for w in gan.weights]
-    for index in range(2):
-        result = np.load(tmp_path / f"w{index}.npz")
-        weights = [result[f"arr_{i}"] for i in range(len(expected))]
-        for got, want in zip(weights, expected):
-            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(result["d_loss"], history.history["d_loss"], rtol=1e-4)
+    results = [np.load(tmp_path / f"w{index}.npz") for index in range(2)]
+    assert_equal_to_one_device(results, gan, history, "d_loss")
 
 
 @pytest.mark.slow
@@ -113,12 +114,7 @@ def test_two_workers_measure_xla_alike_and_still_equal_one_device(tmp_path):
     gan = make_gan()
     gan.compile(gradient_penalty=("r1", 1.0), jit_compile=False)
     history = gan.fit(digit_batches(count=batches * BATCH), epochs=1, verbose=0)
-    expected = [w.numpy() for w in gan.weights]
-    for result in results:
-        weights = [result[f"arr_{i}"] for i in range(len(expected))]
-        for got, want in zip(weights, expected):
-            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(result["d_loss"], history.history["d_loss"], rtol=1e-4)
+    assert_equal_to_one_device(results, gan, history, "d_loss")
 
 
 @pytest.mark.slow
