@@ -193,8 +193,8 @@ def crops(name, split, seed, held_out=None) -> tuple[tf.data.Dataset, int, int]:
     Training crops are random per epoch (reproducible from `seed`); test crops are the tiles
     of the held-out photographs, in order.
     """
-    crop = crop_size_of(name)
     low, high = crop_range_of(name)
+    crop = low  # the test tiles' side, and every training crop's after shrinking
     names = split_names(split, held_out)
     arrays = [photographs()[n] for n in names]
     _check_crop(arrays, names, crop if split == "test" else high, name)

@@ -10,6 +10,9 @@ from tfgen.stylize._loop import StylizeResult
 
 __all__ = ["save_result"]
 
+#: The pictures `save_result` writes.
+PICTURES = ("image.png", "progress.png", "losses.png")
+
 
 def save_result(result, output_dir, settings=None):
     """Write a `StylizeResult` into `output_dir`; return the paths written.
@@ -28,8 +31,7 @@ def save_result(result, output_dir, settings=None):
     folder = checks.directory_path(output_dir, "output_dir")
     os.makedirs(folder, exist_ok=True)
     _files.remove_leftovers(folder)  # Of an earlier save that was killed.
-    paths = {name: os.path.join(output_dir, name) for name in ("image.png", "progress.png")}
-    paths["losses.png"] = os.path.join(output_dir, "losses.png")
+    paths = {name: os.path.join(output_dir, name) for name in PICTURES}
     # tfgen.plot writes its pictures through _files.replaced_atomically.
     plot.image_grid(result.image[None], paths["image.png"], scale=4)
     evaluations = ", ".join(str(n) for n in result.snapshot_evaluations)
