@@ -4,12 +4,37 @@ Binary cross-entropy on the discriminator's logits with noisy labels (real 0, fa
 0.05 uniform noise), Keras' Adam(2e-4, beta_1=0.5) for both networks unless others are given
 (the example itself uses Adam(1e-4), see `KERAS_IO_LEARNING_RATE`), codes from a Keras
 `SeedGenerator`. The throughput benchmark gives it tfgen's generator and discriminator;
-`keras_io_networks` builds the example's own.
+`keras_io_networks` builds the example's own, and `keras_twin` turns tfgen's networks into the
+same networks written with Keras' own layers.
 """
 
 import keras
 import tensorflow as tf
 from keras import layers, ops
+
+import tfgen.activations
+import tfgen.layers
+
+#: tfgen's layers and the Keras layers that compute the same functions.
+KERAS_TWINS = {
+    tfgen.layers.Conv2D: keras.layers.Conv2D,
+    tfgen.layers.BatchNormalization: keras.layers.BatchNormalization,
+    tfgen.activations.LeakyReLU: keras.layers.LeakyReLU,
+}
+
+
+def keras_twin(model, twins=KERAS_TWINS):
+    """`model` with Keras' layers in place of tfgen's (`twins`: tfgen class -> Keras class),
+    and the same weights: what a user writes with Keras alone. Made inside a strategy's scope,
+    a synchronised batch norm stays synchronised (its config says so)."""
+
+    def clone(layer):
+        kind = twins.get(type(layer), type(layer))
+        return kind.from_config(layer.get_config())
+
+    twin = keras.models.clone_model(model, clone_function=clone)
+    twin.set_weights(model.get_weights())
+    return twin
 
 #: The example's Adam learning rate, for both networks (Keras' default betas).
 KERAS_IO_LEARNING_RATE = 1e-4

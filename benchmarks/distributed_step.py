@@ -1,20 +1,27 @@
 """The default GAN step (or Autoencoder step, `--model autoencoder`) on two replicas
-(MirroredStrategy over 2 logical CPU devices).
+(MirroredStrategy over 2 logical CPU devices), against what a Keras user writes without tfgen.
 
-With `--model autoencoder`: a denoising U-Net, tfgen's `Autoencoder` (noise drawn in its
-step, per-replica XLA parts when "auto" measures them faster) against keras-io's recipe for
-image denoising (a plain `keras.Model`, Adam and the mean squared error, fit on noisy/clean
-pairs made beforehand) under the same strategy, and tfgen's on one device. Otherwise:
+The reference is the keras-io example's step (`benchmarks/_reference_gan.py`; with
+`--model autoencoder`, keras-io's image-denoising recipe: a plain `keras.Model` compiled with
+Adam and the mean squared error, fit on noisy/clean pairs made beforehand) on the same
+architecture written with Keras' own layers (`keras_twin`: Keras' `Conv2D`,
+`BatchNormalization`, synchronised under the strategy as tfgen's builders make it, and
+`LeakyReLU`), with the same initial weights. Timed through `model.fit` on the same in-memory
+batches and the same global batch:
 
-Compares, through `model.fit` on the same in-memory batches of the bundled digits and the same
-global batch: tfgen's `GAN` under the strategy (its default compile: `jit_compile="auto"`,
-which measures XLA compiling each replica's parts; the builders' networks made in the
-strategy's scope, so with a synchronised batch norm, which keeps the generator's parts with
-TensorFlow's kernels), the same with `jit_compile=False`, the keras-io reference step
-(`benchmarks/_reference_gan.py`) under the same strategy on the same networks, and tfgen's
-default on one device (no strategy; the same networks built outside the scope: tfgen's fused
-batch norm, XLA if "auto" measures it faster). Interleaved repeats, the best counts, the
-median beside it; ratios are of steps per second in the same run.
+- tfgen's model under the strategy, default compile (`jit_compile="auto"`, which measures XLA
+  compiling each replica's parts; the builders' networks made in the strategy's scope, so with
+  tfgen's synchronised batch norm, which keeps the generator's parts with TensorFlow's
+  kernels), and the same with `jit_compile=False`;
+- the reference under the same strategy;
+- tfgen's default and the reference on one device (no strategy; the networks built outside the
+  scope: no synchronisation).
+
+Each model's steps are timed between the ends of consecutive steps inside interleaved `fit`
+calls (`interleaved_step_seconds`): the start of a `fit` under a strategy varies at random by
+seconds, which swamped the earlier whole-`fit` timings. Reported: steps per second from the
+median step time; ratios of the median wall-clock and of the median CPU seconds of a step
+(the process's CPU time, all threads, which a busy machine disturbs far less) in the same run.
 
 What this measures on a CPU: the two logical devices share the machine's cores and memory, so
 two replicas do the one device's arithmetic plus the cost of splitting batches, all-reducing
@@ -37,7 +44,7 @@ flags.DEFINE_integer("batch_size", 64, "Global batch size of every model.")
 flags.DEFINE_integer("latent_dim", 64, "Latent code size.")
 flags.DEFINE_integer("base_filters", 32, "Width of both networks.")
 flags.DEFINE_integer("steps", 50, "Timed training steps per model and repeat.")
-flags.DEFINE_integer("repeats", 3, "Timed repetitions; the best is reported, the median beside.")
+flags.DEFINE_integer("repeats", 3, "Interleaved timed `fit` calls per model.")
 flags.DEFINE_enum("model", "gan", ["gan", "autoencoder"], "The default step timed.")
 flags.DEFINE_enum(
     "devices", "cpu", ["cpu", "gpu"], "cpu: 2 logical CPU devices; gpu: the first 2 GPUs."
@@ -59,9 +66,10 @@ def replica_devices():
 
 
 def gan_candidates(strategy, data):
-    """The GANs timed: keras-io's step and tfgen's under the strategy, tfgen's on one device."""
+    """The GANs timed: keras-io's step on Keras' layers and tfgen's, under the strategy and on
+    one device."""
     import keras  # noqa: PLC0415
-    from _reference_gan import ReferenceGAN  # noqa: PLC0415
+    from _reference_gan import ReferenceGAN, keras_twin  # noqa: PLC0415
 
     from tfgen import architectures  # noqa: PLC0415
     from tfgen.models import GAN  # noqa: PLC0415
@@ -74,37 +82,42 @@ def gan_candidates(strategy, data):
             architectures.dcgan_discriminator(shape, FLAGS.base_filters),
         )
 
-    candidates = {}
-    with strategy.scope():
-        generator, discriminator = networks()
-        reference = ReferenceGAN(discriminator, generator, FLAGS.latent_dim)
-        reference.compile()
+    def reference():
+        generator, discriminator = map(keras_twin, networks())
+        model = ReferenceGAN(discriminator, generator, FLAGS.latent_dim)
+        model.compile()
         # What the keras-io example needs to run under a strategy at all: its networks are
         # built (it has no `call` for Keras to build it with), and its optimizers are built
         # in the scope (Keras builds them in the first traced step, which a strategy refuses).
-        reference.built = True
-        reference.d_optimizer.build(discriminator.trainable_variables)
-        reference.g_optimizer.build(generator.trainable_variables)
-        candidates[REFERENCE] = (reference, data)
-        tfgen_gan = GAN(*networks(), seed=0)
-        tfgen_gan.compile()
-        candidates[DEFAULT] = (tfgen_gan, data)
+        model.built = True
+        model.d_optimizer.build(discriminator.trainable_variables)
+        model.g_optimizer.build(generator.trainable_variables)
+        return model
+
+    def tfgen_gan(**compile_args):
+        model = GAN(*networks(), seed=0)
+        model.compile(**compile_args)
+        return model
+
+    candidates = {}
+    with strategy.scope():
+        candidates[REFERENCE] = (reference(), data)
+        candidates[DEFAULT] = (tfgen_gan(), data)
         # The same without XLA: what the per-replica XLA parts add under the strategy.
-        without_xla = GAN(*networks(), seed=0)
-        without_xla.compile(jit_compile=False)
-        candidates[WITHOUT_XLA] = (without_xla, data)
-    one_device = GAN(*networks(), seed=0)
-    one_device.compile()
-    candidates[ONE_DEVICE] = (one_device, data)
+        candidates[WITHOUT_XLA] = (tfgen_gan(jit_compile=False), data)
+    candidates[REFERENCE_ONE_DEVICE] = (reference(), data)
+    candidates[ONE_DEVICE] = (tfgen_gan(), data)
     return candidates
 
 
 def autoencoder_candidates(strategy, data):
     """The denoising U-Nets timed: keras-io's "image denoising" recipe (a plain `keras.Model`
     compiled with Adam and the mean squared error, fit on noisy/clean pairs made beforehand)
-    and tfgen's `Autoencoder` (noise drawn in its step) under the strategy, tfgen's on one
-    device; the same U-Net, noise standard deviation and Adam learning rate."""
+    on the U-Net in Keras' layers, and tfgen's `Autoencoder` (noise drawn in its step), under
+    the strategy and on one device; the same U-Net, noise standard deviation and Adam learning
+    rate."""
     import keras  # noqa: PLC0415
+    from _reference_gan import keras_twin  # noqa: PLC0415
 
     from tfgen import architectures, corruptions  # noqa: PLC0415
     from tfgen.models import Autoencoder  # noqa: PLC0415
@@ -126,13 +139,18 @@ def autoencoder_candidates(strategy, data):
 
     noise = tf.random.stateless_normal(tf.shape(next(iter(data))), seed=[0, 0])
     pairs = data.map(lambda clean: (tf.clip_by_value(clean + stddev * noise, -1, 1), clean))
+
+    def reference():
+        model = keras_twin(network())
+        model.compile(optimizer=keras.optimizers.Adam(DEFAULT_LEARNING_RATE), loss="mse")
+        return model
+
     candidates = {}
     with strategy.scope():
-        reference = network()
-        reference.compile(optimizer=keras.optimizers.Adam(DEFAULT_LEARNING_RATE), loss="mse")
-        candidates[REFERENCE] = (reference, pairs)
+        candidates[REFERENCE] = (reference(), pairs)
         candidates[DEFAULT] = (tfgen_model(), data)
         candidates[WITHOUT_XLA] = (tfgen_model(jit_compile=False), data)
+    candidates[REFERENCE_ONE_DEVICE] = (reference(), pairs)
     candidates[ONE_DEVICE] = (tfgen_model(), data)
     return candidates
 
@@ -140,13 +158,14 @@ def autoencoder_candidates(strategy, data):
 REFERENCE = "keras-io reference, 2 replicas"
 DEFAULT = "tfgen (default), 2 replicas"
 WITHOUT_XLA = "tfgen (no XLA), 2 replicas"
+REFERENCE_ONE_DEVICE = "keras-io reference, 1 device"
 ONE_DEVICE = "tfgen (default), 1 device"
 
 
 def main(_):
     devices = replica_devices()  # Before any other TensorFlow work.
     import numpy as np  # noqa: PLC0415
-    from _gan_budget import interleaved_rates  # noqa: PLC0415
+    from _gan_budget import interleaved_step_seconds  # noqa: PLC0415
 
     import tfgen.data  # noqa: PLC0415
 
@@ -164,16 +183,19 @@ def main(_):
         f"{FLAGS.batch_size}, base_filters {FLAGS.base_filters}, {FLAGS.steps} steps x "
         f"{FLAGS.repeats} repeats, replicas on {', '.join(devices)}"
     )
-    rates = interleaved_rates(candidates, FLAGS.steps, FLAGS.repeats)
-    best = {name: max(values) for name, values in rates.items()}
+    wall, cpu = interleaved_step_seconds(candidates, FLAGS.steps, FLAGS.repeats)
+    median = {name: float(np.median(times)) for name, times in wall.items()}
+    cpu_median = {name: float(np.median(times)) for name, times in cpu.items()}
+    print("steps/s from the median wall-clock step; ratios of median wall (CPU) seconds a step")
     for name, (model, _) in candidates.items():
         decision = getattr(model, "jit_decision", None)
         jit = f"  jit_compile={model.jit_compile}" + (" (measured)" if decision else "")
+        against = REFERENCE_ONE_DEVICE if name.endswith("1 device") else REFERENCE
         print(
-            f"{name:34s} {best[name]:7.2f} steps/s (median {np.median(rates[name]):6.2f}), "
-            f"{best[name] / best[REFERENCE]:4.2f}x the reference{jit}"
+            f"{name:34s} {1 / median[name]:7.2f} steps/s, {median[against] / median[name]:4.2f}x "
+            f"({cpu_median[against] / cpu_median[name]:4.2f}x) the {against}{jit}"
         )
-    print(f"tfgen 2 replicas / 1 device: {best[DEFAULT] / best[ONE_DEVICE]:.2f}x")
+    print(f"tfgen 2 replicas / 1 device: {median[ONE_DEVICE] / median[DEFAULT]:.2f}x")
 
 
 if __name__ == "__main__":

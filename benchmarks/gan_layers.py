@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 from _gan_budget import interleaved_rates
+from _reference_gan import keras_twin
 from absl import flags
 
 import tfgen.data
@@ -31,23 +32,11 @@ flags.DEFINE_integer("latent_dim", 64, "Latent code size.")
 flags.DEFINE_integer("steps", 200, "Timed training steps per model and repeat.")
 flags.DEFINE_integer("repeats", 5, "Timed repetitions; the best is reported, the median beside.")
 
-#: tfgen's layers and the Keras layers that compute the same.
+#: The layers compared: tfgen's and the Keras layers that compute the same.
 KERAS_TWINS = {
     tfgen.layers.Conv2D: keras.layers.Conv2D,
     tfgen.layers.BatchNormalization: keras.layers.BatchNormalization,
 }
-
-
-def keras_twin(model):
-    """`model` with Keras' layers in place of tfgen's, and the same weights."""
-
-    def clone(layer):
-        kind = KERAS_TWINS.get(type(layer), type(layer))
-        return kind.from_config(layer.get_config())
-
-    twin = keras.models.clone_model(model, clone_function=clone)
-    twin.set_weights(model.get_weights())
-    return twin
 
 
 def gan(layers, jit_compile):
@@ -58,7 +47,7 @@ def gan(layers, jit_compile):
         architectures.dcgan_discriminator(shape),
     ]
     if layers == "Keras":
-        networks = [keras_twin(network) for network in networks]
+        networks = [keras_twin(network, KERAS_TWINS) for network in networks]
     model = GAN(*networks, seed=0)
     model.compile(jit_compile=jit_compile)
     return model

@@ -104,8 +104,9 @@ def test_matches_keras_layer_over_several_steps_and_in_inference():
 def test_fused_kernel_runs_where_it_applies_and_keras_path_elsewhere():
     x = tf.constant(_images())
     assert _fused_ops(BatchNormalization(), x)
+    # One replica (no strategy): a synchronised layer's moments are the local ones.
+    assert _fused_ops(BatchNormalization(synchronized=True), x)
     for layer in (
-        BatchNormalization(synchronized=True),
         BatchNormalization(epsilon=1e-6),
         BatchNormalization(axis=1),
         BatchNormalization(renorm=True),
@@ -126,6 +127,63 @@ def test_fused_kernel_runs_where_it_applies_and_keras_path_elsewhere():
         keras.layers.BatchNormalization()(flat, training=True),
         atol=1e-6,
     )
+
+
+def test_synchronized_on_two_replicas_matches_the_global_batch(two_replicas):
+    """Each replica normalises its half with the global batch's moments: outputs, gradients
+    (d gamma and d beta summed over replicas, as the optimizer does) and moving statistics are
+    numpy's closed form of the whole batch, over two calls (the second shifted by a nonzero
+    moving mean), from fused kernels and one all-reduce each way."""
+    strategy = two_replicas
+    rng = np.random.default_rng(2)
+    batches = [_images((8, 5, 4, 3), seed=seed) for seed in (3, 4)]
+    upstreams = [rng.normal(size=batch.shape).astype(np.float32) for batch in batches]
+    gamma, beta = np.array([1.5, -0.5, 2.0]), np.array([0.1, 0.2, -0.3])
+    with strategy.scope():
+        layer = BatchNormalization(momentum=MOMENTUM, epsilon=EPSILON, synchronized=True)
+        layer.build(batches[0].shape)
+        layer.gamma.assign(gamma)
+        layer.beta.assign(beta)
+
+    def halves(array):
+        parts = np.split(array, 2)
+        return strategy.experimental_distribute_values_from_function(
+            lambda context: tf.constant(parts[context.replica_id_in_sync_group])
+        )
+
+    @tf.function
+    def replicated(x, upstream):
+        def train(x, upstream):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = layer(x, training=True)
+                objective = tf.reduce_sum(y * upstream)
+            return [y, *tape.gradient(objective, [x, *layer.trainable_weights])]
+
+        return strategy.run(train, args=(x, upstream))
+
+    def local(value):
+        return [np.asarray(part) for part in strategy.experimental_local_results(value)]
+
+    moving_mean, moving_variance = np.zeros(3), np.ones(3)
+    for x, upstream in zip(batches, upstreams):
+        y, dx, dgamma, dbeta = replicated(halves(x), halves(upstream))
+        want_y, want_dx, want_dgamma, want_dbeta, mean, variance = _reference(
+            x, gamma, beta, upstream
+        )
+        np.testing.assert_allclose(np.concatenate(local(y)), want_y, atol=2e-5)
+        np.testing.assert_allclose(np.concatenate(local(dx)), want_dx, atol=2e-5)
+        np.testing.assert_allclose(sum(local(dgamma)), want_dgamma, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(sum(local(dbeta)), want_dbeta, rtol=1e-5, atol=1e-5)
+        moving_mean = MOMENTUM * moving_mean + (1 - MOMENTUM) * mean
+        moving_variance = MOMENTUM * moving_variance + (1 - MOMENTUM) * variance
+        for replica_copy in local(layer.moving_mean):
+            np.testing.assert_allclose(replica_copy, moving_mean, rtol=1e-5, atol=1e-6)
+        for replica_copy in local(layer.moving_variance):
+            np.testing.assert_allclose(replica_copy, moving_variance, rtol=1e-5)
+    graph = replicated.get_concrete_function(halves(x), halves(upstream)).graph
+    kinds = [op.type for op in graph.get_operations()]
+    assert "FusedBatchNormV3" in kinds and "FusedBatchNormGradV3" in kinds, kinds
 
 
 def test_in_xla_context_tells_xla_functions_apart():

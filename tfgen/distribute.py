@@ -142,8 +142,8 @@ def is_replicated(strategy):
 
 def synchronizes(network):
     """Whether `network` or a layer nested in it (through `.layers`) communicates across
-    replicas when called: Keras' `BatchNormalization(synchronized=True)`, which all-reduces its
-    batch moments (tfgen's builders make it under a strategy)."""
+    replicas when called: a `BatchNormalization(synchronized=True)` (Keras' or tfgen's, which
+    tfgen's builders make under a strategy), which all-reduces its batch moments."""
     if getattr(network, "synchronized", False):
         return True
     return any(synchronizes(layer) for layer in getattr(network, "layers", None) or ())

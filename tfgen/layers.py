@@ -43,10 +43,17 @@ class BatchNormalization(keras.layers.BatchNormalization):
     `FusedBatchNormV3` (one kernel forward, one backward) instead of Keras 3's separate ops. The
     kernel reports the Bessel-corrected variance n/(n-1) var_c; it is scaled back, so the moving
     variance is the biased one Keras keeps. Outputs, gradients and moving statistics equal
-    Keras' layer's up to float32 rounding (tests/test_layers.py, also against numpy). Every
-    other case is Keras' own path: inference, masks, `synchronized` (cross-replica statistics),
-    `renorm`, other ranks or axes, an epsilon below the kernel's 1.001e-5, and XLA. Takes
-    Keras' arguments; a model saved with it loads with tfgen imported.
+    Keras' layer's up to float32 rounding (tests/test_layers.py, also against numpy).
+
+    `synchronized=True` on N > 1 replicas of a `tf.distribute` strategy (cross-replica batch
+    norm): the moments are those of the global batch, as on one device with the same global
+    batch, with fused kernels and one all-reduce forward and one backward (`_synchronized`);
+    Keras' own path all-reduces three tensors forward and two backward between a dozen
+    separate ops, and takes the variance as E[x^2] - E[x]^2, which cancels. On one replica the statistics are the local ones either way.
+
+    Every other case is Keras' own path: inference, masks, `renorm`, other ranks or axes, an
+    epsilon below the kernel's 1.001e-5, and XLA. Takes Keras' arguments; a model saved with it
+    loads with tfgen imported.
     """
 
     def _fused_applies(self, inputs, training, mask):
@@ -54,7 +61,6 @@ class BatchNormalization(keras.layers.BatchNormalization):
             training
             and self.trainable
             and mask is None
-            and not self.synchronized
             and not self.renorm
             and len(inputs.shape) == 4
             and inputs.shape[-1] is not None
@@ -70,12 +76,11 @@ class BatchNormalization(keras.layers.BatchNormalization):
         channels = x.shape[-1]
         gamma = tf.cast(self.gamma, "float32") if self.scale else tf.ones([channels])
         beta = tf.cast(self.beta, "float32") if self.center else tf.zeros([channels])
-        outputs, mean, corrected = tf.compat.v1.nn.fused_batch_norm(
-            x, gamma, beta, epsilon=self.epsilon, data_format="NHWC", is_training=True
-        )
-        # The kernel's variance is n/(n-1) times the batch's; Keras keeps the batch's own.
-        count = tf.cast(tf.size(x) // channels, "float32")
-        variance = corrected * (tf.maximum(count - 1.0, 0.0) / tf.maximum(count, 1.0))
+        replica = tf.distribute.get_replica_context()
+        if self.synchronized and replica is not None and replica.num_replicas_in_sync > 1:
+            outputs, mean, variance = self._synchronized(x, gamma, beta, replica)
+        else:
+            outputs, mean, variance = _local_moments_and_outputs(x, gamma, beta, self.epsilon)
         momentum = self.momentum
         self.moving_mean.assign(
             tf.cast(self.moving_mean, "float32") * momentum + mean * (1.0 - momentum)
@@ -84,6 +89,96 @@ class BatchNormalization(keras.layers.BatchNormalization):
             tf.cast(self.moving_variance, "float32") * momentum + variance * (1.0 - momentum)
         )
         return tf.cast(outputs, self.compute_dtype)
+
+    def _synchronized(self, x, gamma, beta, replica):
+        """Outputs and the global batch's mean and biased variance, over all replicas.
+
+        Each replica's fused kernel gives its n_r examples' mean m_r and variance v_r; one
+        all-reduce sums n_r (m_r - K) and n_r (v_r + (m_r - K)^2), whence (Chan et al. 1979,
+        "Updating formulae and a pairwise algorithm for computing sample variances")
+
+        ```
+        mean = K + sum_r n_r (m_r - K) / N
+        var  = sum_r n_r (v_r + (m_r - K)^2) / N - (mean - K)^2
+        ```
+
+        The shift K is the moving mean, the same on every replica and near the batch's, which
+        keeps the subtraction from cancelling. The outputs come from the inference form of the
+        fused kernel at these moments. Its gradient is the batch-norm gradient of the global
+        batch (Ioffe & Szegedy 2015, section 3), with x^ = (x - mean) / sqrt(var + eps):
+
+        ```
+        dx = gamma / sqrt(var + eps) (dy - sum(dy) / N - x^ sum(dy x^) / N)
+        ```
+
+        where both sums span all replicas (one all-reduce of the kernel's local d beta and
+        d gamma); each replica's d gamma and d beta stay local, as the optimizer sums them.
+        """
+        channels = x.shape[-1]
+        shift = tf.stop_gradient(tf.cast(self.moving_mean, "float32"))
+        _, local_mean, local_variance = _local_moments_and_outputs(
+            tf.stop_gradient(x), tf.ones([channels]), tf.zeros([channels]), self.epsilon
+        )
+        local_count = tf.cast(tf.size(x) // channels, "float32")
+        offset = local_mean - shift
+        sums = replica.all_reduce(
+            tf.distribute.ReduceOp.SUM,
+            tf.concat(
+                [
+                    local_count * offset,
+                    local_count * (local_variance + tf.square(offset)),
+                    local_count[None],
+                ],
+                axis=0,
+            ),
+        )
+        count = sums[2 * channels]
+        offset = tf.math.divide_no_nan(sums[:channels], count)
+        mean = shift + offset
+        variance = tf.maximum(
+            tf.math.divide_no_nan(sums[channels : 2 * channels], count) - tf.square(offset), 0.0
+        )
+        epsilon = self.epsilon
+
+        @tf.custom_gradient
+        def normalize(x, gamma, beta):
+            outputs, _, _, _, _, reserve = tf.raw_ops.FusedBatchNormV3(
+                x=x, scale=gamma, offset=beta, mean=mean, variance=variance, epsilon=epsilon,
+                data_format="NHWC", is_training=False,
+            )  # fmt: skip
+
+            def gradient(upstream):
+                # Inference form: dx = gamma dy / sqrt(var + eps), local sums of dy x^ and dy.
+                scaled, d_gamma, d_beta, _, _ = tf.raw_ops.FusedBatchNormGradV3(
+                    y_backprop=upstream, x=x, scale=gamma, reserve_space_1=mean,
+                    reserve_space_2=variance, reserve_space_3=reserve, epsilon=epsilon,
+                    data_format="NHWC", is_training=False,
+                )  # fmt: skip
+                totals = replica.all_reduce(
+                    tf.distribute.ReduceOp.SUM, tf.concat([d_beta, d_gamma], axis=0)
+                )
+                mean_dy = tf.math.divide_no_nan(totals[:channels], count)
+                mean_dy_normalized = tf.math.divide_no_nan(totals[channels:], count)
+                inverse_std = tf.math.rsqrt(variance + epsilon)
+                # scaled - gamma inv (mean_dy + x^ mean_dy_normalized), as a x + b per channel.
+                slope = -gamma * tf.square(inverse_std) * mean_dy_normalized
+                intercept = -gamma * inverse_std * mean_dy - slope * mean
+                return scaled + x * slope + intercept, d_gamma, d_beta
+
+            return outputs, gradient
+
+        return normalize(x, gamma, beta), mean, variance
+
+
+def _local_moments_and_outputs(x, gamma, beta, epsilon):
+    """The fused kernel's training outputs, the batch's mean and its biased variance."""
+    outputs, mean, corrected = tf.compat.v1.nn.fused_batch_norm(
+        x, gamma, beta, epsilon=epsilon, data_format="NHWC", is_training=True
+    )
+    # The kernel's variance is n/(n-1) times the batch's; Keras keeps the batch's own.
+    count = tf.cast(tf.size(x) // x.shape[-1], "float32")
+    variance = corrected * (tf.maximum(count - 1.0, 0.0) / tf.maximum(count, 1.0))
+    return outputs, mean, variance
 
 
 @keras.saving.register_keras_serializable(package="tfgen")
