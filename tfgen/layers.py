@@ -49,7 +49,8 @@ class BatchNormalization(keras.layers.BatchNormalization):
     norm): the moments are those of the global batch, as on one device with the same global
     batch, with fused kernels and one all-reduce forward and one backward (`_synchronized`);
     Keras' own path all-reduces three tensors forward and two backward between a dozen
-    separate ops, and takes the variance as E[x^2] - E[x]^2, which cancels. On one replica the statistics are the local ones either way.
+    separate ops, and takes the variance as E[x^2] - E[x]^2, which cancels. On one replica
+    the statistics are the local ones either way.
 
     Every other case is Keras' own path: inference, masks, `renorm`, other ranks or axes, an
     epsilon below the kernel's 1.001e-5, and XLA. Takes Keras' arguments; a model saved with it
