@@ -32,15 +32,17 @@ _KNOWN = threading.local()
 def known_batch_position(local_batch_size):
     """Within: `global_batch_size` and `replica_offset` answer without collectives.
 
-    Both are computed once on entry (one all-reduce, one all-gather) and every later call in
-    the block, for a batch of the same `local_batch_size` (the step's real or generated
-    images), returns them. Code compiled per replica by XLA (`tf.function(jit_compile=True)`
-    inside `strategy.run`) may then draw per-example random numbers: XLA compiles no
-    collective of another replica (and has no CPU kernel for `CollectiveGatherV2`). Yields the
-    global batch size. Per thread, as `MirroredStrategy` traces each replica in its own.
+    Both are computed once on entry, from one all-gather of the replicas' sizes, and every
+    later call in the block, for a batch of the same `local_batch_size` (the step's real or
+    generated images), returns them. Code compiled per replica by XLA
+    (`tf.function(jit_compile=True)` inside `strategy.run`) may then draw per-example random
+    numbers: XLA compiles no collective of another replica (and has no CPU kernel for
+    `CollectiveGatherV2`). Yields the global batch size. Per thread, as `MirroredStrategy`
+    traces each replica in its own.
     """
-    total = global_batch_size(local_batch_size)
-    offset = replica_offset(local_batch_size)
+    sizes = _replica_sizes(local_batch_size)
+    total = tf.reduce_sum(sizes)
+    offset = tf.reduce_sum(sizes[: _replica_context().replica_id_in_sync_group])
     previous = getattr(_KNOWN, "position", None)
     _KNOWN.position = (total, offset)
     try:
@@ -67,10 +69,14 @@ def replica_offset(local_batch_size):
     known = getattr(_KNOWN, "position", None)
     if known is not None:
         return known[1]
-    context = _replica_context()
+    sizes = _replica_sizes(local_batch_size)
+    return tf.reduce_sum(sizes[: _replica_context().replica_id_in_sync_group])
+
+
+def _replica_sizes(local_batch_size):
+    """Every replica's number of examples, in replica order (one all-gather)."""
     local = tf.reshape(tf.cast(local_batch_size, tf.int32), [1])
-    sizes = context.all_gather(local, axis=0)
-    return tf.reduce_sum(sizes[: context.replica_id_in_sync_group])
+    return _replica_context().all_gather(local, axis=0)
 
 
 def average_over_global_batch(per_example, global_batch):
