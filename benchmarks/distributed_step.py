@@ -43,7 +43,12 @@ flags.DEFINE_integer("image_size", 16, "Side of the (upscaled) digits.")
 flags.DEFINE_integer("batch_size", 64, "Global batch size of every model.")
 flags.DEFINE_integer("latent_dim", 64, "Latent code size.")
 flags.DEFINE_integer("base_filters", 32, "Width of both networks.")
-flags.DEFINE_integer("steps", 50, "Timed training steps per model and repeat.")
+flags.DEFINE_integer(
+    "steps",
+    50,
+    "Training steps per model and repeat (>= 2: steps are timed end to end).",
+    lower_bound=2,
+)
 flags.DEFINE_integer("repeats", 3, "Interleaved timed `fit` calls per model.")
 flags.DEFINE_enum("model", "gan", ["gan", "autoencoder"], "The default step timed.")
 flags.DEFINE_enum(

@@ -40,7 +40,7 @@ def tiny_flags(work):
             "--batch_size=8",
             "--latent_dim=8",
             "--base_filters=8",
-            "--steps=1",
+            "--steps=2",
             "--repeats=1",
         ],
         "frechet_sqrt": ["--dim=16", "--repeats=1"],
@@ -68,7 +68,7 @@ def tiny_flags(work):
             *gan8,
             "--latent_dim=8",
             "--base_filters=8",
-            "--steps=1",
+            "--steps=2",
             "--repeats=1",
         ],
         "gan_ablation": [
