@@ -204,10 +204,11 @@ def _upsampling_stack(
 
 
 def _relu(x, negative_slope: float, name: str):
-    """ReLU, or a LeakyReLU when ``negative_slope`` > 0."""
+    """ReLU, or a LeakyReLU when ``negative_slope`` > 0 (tfgen's, whose gradient lets
+    grappler's remapper fuse a convolution with it: see tfgen/activations.py)."""
     if negative_slope == 0:
         return layers.ReLU(name=name)(x)
-    return layers.LeakyReLU(negative_slope=negative_slope, name=name)(x)
+    return LeakyReLU(negative_slope=negative_slope, name=name)(x)
 
 
 def _check_negative_slope(value) -> float:

@@ -13,6 +13,7 @@ from tfgen.architectures._blocks import (
     MAX_WIDTH,
     OUTPUT_KERNEL_SIZE,
     _check_negative_slope,
+    _relu,
     _to_image,
 )
 from tfgen.layers import Conv2D
@@ -182,7 +183,7 @@ def unet(
     def block(x, filters, name):
         for i in (1, 2):
             x = Conv2D(filters, 3, padding="same", name=f"{name}_conv{i}")(x)
-            x = layers.LeakyReLU(negative_slope=negative_slope, name=f"{name}_relu{i}")(x)
+            x = _relu(x, negative_slope, f"{name}_relu{i}")
         return x
 
     images = keras.Input(shape=(height, width, channels), name="images")
