@@ -334,6 +334,7 @@ def test_two_workers_write_one_set_of_outputs(tmp_path):
     # A fresh run, then the same run again with --overwrite: only the chief deletes the folder.
     for overwrite in (False, True):
         settings = dict(TINY, steps=2, epochs=2, output_dir=str(output_dir), verbose=0)
+        settings["eval_samples"] = 50  # Scored at both epochs: on 50 samples, not 500.
         settings = json.dumps(dict(settings, overwrite=overwrite))
         environments = {}
         for index in range(2):
