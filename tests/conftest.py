@@ -48,14 +48,14 @@ COLLECT_AFTER = 2.0
 def garbage_collected_young():
     """Collects a long test's garbage when it ends, not whenever Python's collector next runs.
 
-    Destroying a tf.data iterator whose pipeline tf.data's autotuner watches waits for the
-    autotuner thread's next round, which it does not bring forward; the rounds grow further
-    apart as the iterator ages, up to a minute. Iterators a test drops inside reference cycles
-    (a fit stopped by an exception, a model kept with its iterator) are destroyed by the garbage
-    collector, which ran inside a later, unrelated test and stood still there for tens of seconds
-    (a tiny Keras fit on arrays stopped after 3 steps and collected 20 s later: 21 s). Collected
-    while young they go in about a second; only long tests hold such pipelines, and a collection
-    costs a fraction of a second, so short tests are left to the collector.
+    Destroying a tf.data iterator whose pipeline tf.data's autotuner watches waits until the
+    autotuner's thread next wakes (seen in a debugger), which can be far off once the iterator
+    is older (a tiny Keras fit on arrays stopped after 3 steps, its iterator collected after:
+    under 2 s within 8 s of the fit; 9 s at 12 s, 21 s at 20 s). Iterators a test drops inside
+    reference cycles (a fit stopped by an exception, a model kept with its iterator) were
+    destroyed by the collector inside a later, unrelated test, which stood still for tens of
+    seconds. Collected as their test ends they go in a second or two. Only long tests build such
+    pipelines, and a collection costs a fraction of a second: short tests are left to Python.
     """
     start = time.perf_counter()
     yield
