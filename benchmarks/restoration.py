@@ -95,6 +95,12 @@ flags.DEFINE_integer(
     "About this many test crops are denoised by BM3D (every k-th crop); 0: no BM3D at all.",
     lower_bound=0,
 )
+flags.DEFINE_integer(
+    "test_crops",
+    0,
+    "Score on the first this many test crops only (a quick run); 0: all of them.",
+    lower_bound=0,
+)
 flags.DEFINE_string("loss", "l1", "l1, l2 or ssim.")
 flags.DEFINE_integer("filters", FILTERS, "Base filters of the U-Nets.")
 flags.DEFINE_float(
@@ -348,6 +354,8 @@ def main(argv):
         drop_remainder=False,
     )
     test = np.concatenate([batch.numpy() for batch in held_out])
+    if args.test_crops:
+        test = test[: args.test_crops]
     print(
         f"Random training crops of {', '.join(photos.split_names('train'))}; {len(test)} test "
         f"crops of {', '.join(photos.HELD_OUT)} ({SIDE}x{SIDE}, resized from "

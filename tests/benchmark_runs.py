@@ -132,6 +132,7 @@ def tiny_flags(work):
             "--filters=4",
             "--dip_steps=1",
             "--bm3d_crops=1",
+            "--test_crops=8",
             "--permute_channels=0.5",
             "--self_ensemble=flips",
             "--trace_every=1",

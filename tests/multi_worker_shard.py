@@ -2,7 +2,8 @@
 (test_multi_worker.py): records the files this worker decodes (and probes) and the images it
 is handed.
 
-Run with TF_CONFIG set: argv[1] is the folder, argv[2] the JSON file to write.
+Run with TF_CONFIG set: argv[1] is the folder, argv[2] the JSON file to write (or `main` from
+multi_worker_shards.py, which reads a tfds dataset next in the same process).
 """
 
 import json
@@ -20,8 +21,8 @@ from tfgen.data import sources  # noqa: E402
 opened, probed = [], []
 
 
-def main(folder, output_path):
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+def main(folder, output_path, strategy=None):
+    strategy = strategy or tf.distribute.MultiWorkerMirroredStrategy()
     decode = sources.decode_image_file
 
     def recording_decode(filename, *args, **kwargs):

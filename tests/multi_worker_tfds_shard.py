@@ -1,7 +1,8 @@
 """One worker of a two-process MultiWorkerMirroredStrategy reading a tfds dataset of several
 record files (test_multi_worker.py): records the files it opens and the images it is handed.
 
-Run with TF_CONFIG set: `multi_worker_tfds_shard.py DATA_DIR OUTPUT_JSON`.
+Run with TF_CONFIG set: `multi_worker_tfds_shard.py DATA_DIR OUTPUT_JSON` (or `main` from
+multi_worker_shards.py, after its read of an image folder in the same process).
 """
 
 import hashlib
@@ -34,8 +35,8 @@ def record_opened_files():
     adapter.make_tf_data = classmethod(recording)
 
 
-def main(data_dir, output_path):
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+def main(data_dir, output_path, strategy=None):
+    strategy = strategy or tf.distribute.MultiWorkerMirroredStrategy()
     record_opened_files()
     data = tfgen.data.load("digits", data_dir=data_dir, batch_size=10, seed=0, cache=False)
     seen = []

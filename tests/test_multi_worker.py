@@ -117,22 +117,42 @@ def test_two_workers_measure_xla_alike_and_still_equal_one_device(tmp_path):
     assert_equal_to_one_device(results, gan, history, "d_loss")
 
 
-@pytest.mark.slow
-def test_two_workers_read_each_its_own_files_of_a_folder(tmp_path):
-    folder = tmp_path / "images"
+@pytest.fixture(scope="module")
+def shard_reads(tmp_path_factory):
+    """What each of two workers read of an image folder, then of a tfds dataset
+    (multi_worker_shards.py): {"folder": [worker 0's, worker 1's], "tfds": [...], "files": the
+    dataset's record files, "data_dir": its folder}. One pair of processes for both reads."""
+    root = tmp_path_factory.mktemp("shards")
+    folder = root / "images"
     folder.mkdir()
     for index in range(16):  # Image i is grey, filled with the value 15 i.
         Image.fromarray(np.full((8, 8), 15 * index, np.uint8)).save(folder / f"{index:02d}.png")
+    # The bundled digits written as 4 record files: FILE sharding, 2 files per worker.
+    data_dir = str(root / "tfds")
+    builder = tfds.builder("tfgen_digits", data_dir=data_dir)
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(num_shards=4, try_download_gcs=False)
+    )
+    files = {os.path.basename(f.filename) for f in builder.info.splits["train"].file_instructions}
+    script = os.path.join(HERE, "multi_worker_shards.py")
     run_workers(
         [
-            [os.path.join(HERE, "multi_worker_shard.py"), str(folder), str(tmp_path / f"w{i}")]
+            [script, str(folder), str(root / f"folder{i}"), data_dir, str(root / f"tfds{i}")]
             for i in range(2)
         ]
     )
-    results = []
-    for index in range(2):
-        with open(tmp_path / f"w{index}") as file:
-            results.append(json.load(file))
+    reads = {"files": files, "data_dir": data_dir}
+    for name in ("folder", "tfds"):
+        reads[name] = []
+        for index in range(2):
+            with open(root / f"{name}{index}") as file:
+                reads[name].append(json.load(file))
+    return reads
+
+
+@pytest.mark.slow
+def test_two_workers_read_each_its_own_files_of_a_folder(shard_reads):
+    results = shard_reads["folder"]
     opened = [set(result["opened"]) for result in results]
     # `load` probed one file of the worker's own share for the image size (not the pixels).
     for result in results:
@@ -146,31 +166,19 @@ def test_two_workers_read_each_its_own_files_of_a_folder(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_workers_read_each_its_own_record_files_of_a_tfds_dataset(tmp_path):
+def test_two_workers_read_each_its_own_record_files_of_a_tfds_dataset(shard_reads):
     """The bundled digits written as 4 record files: FILE sharding, 2 files per worker."""
-    data_dir = str(tmp_path / "tfds")
-    builder = tfds.builder("tfgen_digits", data_dir=data_dir)
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(num_shards=4, try_download_gcs=False)
-    )
-    files = {os.path.basename(f.filename) for f in builder.info.splits["train"].file_instructions}
+    files = shard_reads["files"]
     assert len(files) == 4
-    run_workers(
-        [
-            [os.path.join(HERE, "multi_worker_tfds_shard.py"), data_dir, str(tmp_path / f"w{i}")]
-            for i in range(2)
-        ]
-    )
-    results = []
-    for index in range(2):
-        with open(tmp_path / f"w{index}") as file:
-            results.append(json.load(file))
+    results = shard_reads["tfds"]
     opened = [set(result["opened"]) for result in results]
     # Each worker opened 2 of the 4 files, each once in the epoch, none of the other's.
     assert [len(result["opened"]) for result in results] == [2, 2]
     assert not opened[0] & opened[1] and opened[0] | opened[1] == files
     # One epoch over both workers hands every example to a replica exactly once.
-    everything = tfgen.data.load("digits", data_dir=data_dir, batch_size=100, shuffle=False)
+    everything = tfgen.data.load(
+        "digits", data_dir=shard_reads["data_dir"], batch_size=100, shuffle=False
+    )
     pixels = np.concatenate([np.rint((b.numpy() + 1) * 127.5) for b in everything])
     expected = sorted(hashlib.sha1(p.astype(np.uint8).tobytes()).hexdigest() for p in pixels)
     assert sorted(results[0]["seen"] + results[1]["seen"]) == expected

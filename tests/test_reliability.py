@@ -30,8 +30,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TINY = dict(image_size=8, batch_size=8, latent_dim=4, base_filters=4, samples=4, seed=7)
 # Three epochs of five steps, backed up every second step, so most backups lie inside an
 # epoch: a resumed run restores the state mid-epoch, trains the rest of that epoch, then the
-# later epochs, and must read exactly the batches of the uninterrupted run.
-GAN_RUN = dict(TINY, steps=5, epochs=3, backup_every=2, deterministic=True)
+# later epochs, and must read exactly the batches of the uninterrupted run. Each process scores
+# the generator at its first and last epoch, on 50 samples (not 500): the scores' cost, not
+# their precision, matters here (a score must not disturb what the run restores).
+GAN_RUN = dict(TINY, steps=5, epochs=3, backup_every=2, deterministic=True, eval_samples=50)
 KILLS = 3
 
 
@@ -332,6 +334,7 @@ def test_two_workers_write_one_set_of_outputs(tmp_path):
     # A fresh run, then the same run again with --overwrite: only the chief deletes the folder.
     for overwrite in (False, True):
         settings = dict(TINY, steps=2, epochs=2, output_dir=str(output_dir), verbose=0)
+        settings["eval_samples"] = 50  # Scored at both epochs: on 50 samples, not 500.
         settings = json.dumps(dict(settings, overwrite=overwrite))
         environments = {}
         for index in range(2):
