@@ -70,6 +70,21 @@ def replica_devices():
     return [device.name for device in tf.config.list_logical_devices("CPU")[:2]]
 
 
+def candidates(strategy, reference, tfgen_model):
+    """The timed rows: `reference` and `tfgen_model`, each `(build, dataset)` with `build`
+    taking compile arguments (tfgen's), made under the strategy and on one device."""
+    (build_reference, reference_data), (build_tfgen, data) = reference, tfgen_model
+    rows = {}
+    with strategy.scope():
+        rows[REFERENCE] = (build_reference(), reference_data)
+        rows[DEFAULT] = (build_tfgen(), data)
+        # The same without XLA: what the per-replica XLA parts add under the strategy.
+        rows[WITHOUT_XLA] = (build_tfgen(jit_compile=False), data)
+    rows[REFERENCE_ONE_DEVICE] = (build_reference(), reference_data)
+    rows[ONE_DEVICE] = (build_tfgen(), data)
+    return rows
+
+
 def gan_candidates(strategy, data):
     """The GANs timed: keras-io's step on Keras' layers and tfgen's, under the strategy and on
     one device."""
@@ -104,15 +119,7 @@ def gan_candidates(strategy, data):
         model.compile(**compile_args)
         return model
 
-    candidates = {}
-    with strategy.scope():
-        candidates[REFERENCE] = (reference(), data)
-        candidates[DEFAULT] = (tfgen_gan(), data)
-        # The same without XLA: what the per-replica XLA parts add under the strategy.
-        candidates[WITHOUT_XLA] = (tfgen_gan(jit_compile=False), data)
-    candidates[REFERENCE_ONE_DEVICE] = (reference(), data)
-    candidates[ONE_DEVICE] = (tfgen_gan(), data)
-    return candidates
+    return candidates(strategy, (reference, data), (tfgen_gan, data))
 
 
 def autoencoder_candidates(strategy, data):
@@ -150,14 +157,7 @@ def autoencoder_candidates(strategy, data):
         model.compile(optimizer=keras.optimizers.Adam(DEFAULT_LEARNING_RATE), loss="mse")
         return model
 
-    candidates = {}
-    with strategy.scope():
-        candidates[REFERENCE] = (reference(), pairs)
-        candidates[DEFAULT] = (tfgen_model(), data)
-        candidates[WITHOUT_XLA] = (tfgen_model(jit_compile=False), data)
-    candidates[REFERENCE_ONE_DEVICE] = (reference(), pairs)
-    candidates[ONE_DEVICE] = (tfgen_model(), data)
-    return candidates
+    return candidates(strategy, (reference, pairs), (tfgen_model, data))
 
 
 REFERENCE = "keras-io reference, 2 replicas"
@@ -181,18 +181,18 @@ def main(_):
     data = tf.data.Dataset.from_tensor_slices(batches).repeat().with_options(pipeline.options())
     strategy = tf.distribute.MirroredStrategy(devices)
     build = gan_candidates if FLAGS.model == "gan" else autoencoder_candidates
-    candidates = build(strategy, data)
+    rows = build(strategy, data)
 
     print(
         f"{FLAGS.model}: {FLAGS.image_size}x{FLAGS.image_size} digits, global batch "
         f"{FLAGS.batch_size}, base_filters {FLAGS.base_filters}, {FLAGS.steps} steps x "
         f"{FLAGS.repeats} repeats, replicas on {', '.join(devices)}"
     )
-    wall, cpu = interleaved_step_seconds(candidates, FLAGS.steps, FLAGS.repeats)
+    wall, cpu = interleaved_step_seconds(rows, FLAGS.steps, FLAGS.repeats)
     median = {name: float(np.median(times)) for name, times in wall.items()}
     cpu_median = {name: float(np.median(times)) for name, times in cpu.items()}
     print("steps/s from the median wall-clock step; ratios of median wall (CPU) seconds a step")
-    for name, (model, _) in candidates.items():
+    for name, (model, _) in rows.items():
         decision = getattr(model, "jit_decision", None)
         jit = f"  jit_compile={model.jit_compile}" + (" (measured)" if decision else "")
         against = REFERENCE_ONE_DEVICE if name.endswith("1 device") else REFERENCE
