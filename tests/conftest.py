@@ -40,29 +40,35 @@ def _process_settings():
     }
 
 
-#: A test that ran at least this long (seconds) has its garbage collected as it ends. At 2 s
-#: the collections cost more than they saved: tests/test_gan.py and test_autoencoder.py took
-#: 142 s against 118 s without them (the whole suite took 20 min 42 s, 18 min 17 s before it).
-COLLECT_AFTER = 10.0
+#: A test that ran at least this long (seconds) has its garbage collected as it ends.
+COLLECT_AFTER = 2.0
 
 
 @pytest.fixture(autouse=True)
 def garbage_collected_young():
-    """Collects a long test's garbage when it ends, not whenever Python's collector next runs.
+    """Collects a long test's garbage when it ends, then freezes what survives (`gc.freeze`).
 
     Destroying a tf.data iterator whose pipeline tf.data's autotuner watches waits until the
     autotuner's thread next wakes (seen in a debugger), which can be far off once the iterator
     is older (a tiny Keras fit on arrays stopped after 3 steps, its iterator collected after:
     under 2 s within 8 s of the fit; 9 s at 12 s, 21 s at 20 s). Iterators a test drops inside
     reference cycles (a fit stopped by an exception, a model kept with its iterator) were
-    destroyed by the collector inside a later, unrelated test, which stood still for tens of
-    seconds. Collected as their test ends they go in a second or two. A collection costs a
-    fraction of a second, so only the longest tests, which build such pipelines, pay it.
+    destroyed by the collector inside a later, unrelated test, which stood still for up to
+    43 s (three such waits, 124 s in all, in one run of the suite). Collected as their test
+    ends they go in a second or two.
+
+    A full collection walks every tracked object, and late in the suite the process holds
+    many (TensorFlow's and Keras' long-lived state): 1.3-1.7 s each, dozens of times in
+    tests/test_properties.py alone, and collections after every test of 2 s or more cost more
+    than they saved. Frozen after each collection, the survivors leave the collector's sight,
+    so the next collection walks only what later tests made. (What was frozen is never
+    collected: module-scoped fixtures' cycles stay in memory until the process ends.)
     """
     start = time.perf_counter()
     yield
     if time.perf_counter() - start >= COLLECT_AFTER:
         gc.collect()
+        gc.freeze()
 
 
 @pytest.fixture(autouse=True)
