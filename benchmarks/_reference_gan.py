@@ -89,8 +89,14 @@ def keras_io_networks(image_shape, latent_dim=128):
 
 
 class ReferenceGAN(keras.Model):
-    def __init__(self, discriminator, generator, latent_dim):
+    """The example's GAN. `training` is passed to every network call of its step: the example
+    passes none, so Keras runs its layers in inference mode there (a batch normalisation
+    normalises by its moving statistics, which never update, and dropout is off); `True`
+    trains them as tfgen's step does (batch statistics, synchronised under a strategy)."""
+
+    def __init__(self, discriminator, generator, latent_dim, training=None):
         super().__init__()
+        self.training_mode = training
         self.discriminator = discriminator
         self.generator = generator
         self.latent_dim = latent_dim
@@ -114,7 +120,7 @@ class ReferenceGAN(keras.Model):
         random_latent_vectors = keras.random.normal(
             shape=(batch_size, self.latent_dim), seed=self.seed_generator
         )
-        generated_images = self.generator(random_latent_vectors)
+        generated_images = self.generator(random_latent_vectors, training=self.training_mode)
         combined_images = ops.concatenate([generated_images, real_images], axis=0)
         labels = ops.concatenate([ops.ones((batch_size, 1)), ops.zeros((batch_size, 1))], axis=0)
         # Add random noise to the labels - important trick!
@@ -122,7 +128,7 @@ class ReferenceGAN(keras.Model):
 
         # Train the discriminator.
         with tf.GradientTape() as tape:
-            predictions = self.discriminator(combined_images)
+            predictions = self.discriminator(combined_images, training=self.training_mode)
             d_loss = self.loss_fn(labels, predictions)
         grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
         self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
@@ -133,7 +139,8 @@ class ReferenceGAN(keras.Model):
         )
         misleading_labels = ops.zeros((batch_size, 1))
         with tf.GradientTape() as tape:
-            predictions = self.discriminator(self.generator(random_latent_vectors))
+            fakes = self.generator(random_latent_vectors, training=self.training_mode)
+            predictions = self.discriminator(fakes, training=self.training_mode)
             g_loss = self.loss_fn(misleading_labels, predictions)
         grads = tape.gradient(g_loss, self.generator.trainable_weights)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))

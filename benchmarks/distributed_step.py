@@ -6,8 +6,10 @@ The reference is the keras-io example's step (`benchmarks/_reference_gan.py`; wi
 Adam and the mean squared error, fit on noisy/clean pairs made beforehand) on the same
 architecture written with Keras' own layers (`keras_twin`: Keras' `Conv2D`,
 `BatchNormalization`, synchronised under the strategy as tfgen's builders make it, and
-`LeakyReLU`), with the same initial weights. Timed through `model.fit` on the same in-memory
-batches and the same global batch:
+`LeakyReLU`), with the same initial weights, its networks called with `training=True` (the
+example calls them without, which Keras runs in inference mode: its batch norm would skip the
+batch statistics and their synchronisation that tfgen's step computes). Timed through
+`model.fit` on the same in-memory batches and the same global batch:
 
 - tfgen's model under the strategy, default compile (`jit_compile="auto"`, which measures XLA
   compiling each replica's parts; the builders' networks made in the strategy's scope, so with
@@ -104,7 +106,7 @@ def gan_candidates(strategy, data):
 
     def reference():
         generator, discriminator = map(keras_twin, networks())
-        model = ReferenceGAN(discriminator, generator, FLAGS.latent_dim)
+        model = ReferenceGAN(discriminator, generator, FLAGS.latent_dim, training=True)
         model.compile()
         # What the keras-io example needs to run under a strategy at all: its networks are
         # built (it has no `call` for Keras to build it with), and its optimizers are built
