@@ -59,9 +59,9 @@ def garbage_collected_young():
 
     A full collection walks every tracked object, and late in the suite the process holds
     many (TensorFlow's and Keras' long-lived state): 1.3-1.7 s each, dozens of times in
-    tests/test_properties.py alone, and collections after every test of 2 s or more cost more
-    than they saved. Frozen after each collection, the survivors leave the collector's sight,
-    so the next collection walks only what later tests made. (What was frozen is never
+    tests/test_properties.py alone, so collecting after every test of 2 s or more cost more
+    than it saved. Frozen after each collection, the survivors leave the collector's sight,
+    and the next collection walks only what later tests made. (What was frozen is never
     collected: module-scoped fixtures' cycles stay in memory until the process ends.)
     """
     start = time.perf_counter()
